@@ -1,0 +1,192 @@
+//! Wiring: builds the pool, metrics and tasks, owns shutdown, and returns when everything has
+//! drained.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rumqttc::AsyncClient;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::ingest::ack::AckGate;
+use crate::ingest::batch::Batcher;
+use crate::ingest::commit::Committer;
+use crate::ingest::decode::DecodeContext;
+use crate::ingest::mqtt::MqttSource;
+use crate::ingest::mqtt_options::mqtt_options;
+use crate::store;
+use crate::telemetry::Metrics;
+
+/// A started service.
+pub struct RunningApp {
+    /// Where HTTP listens (useful with port 0).
+    pub http_addr: SocketAddr,
+    pub metrics: Metrics,
+    pub pool: PgPool,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl RunningApp {
+    /// A token that stops the service when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits for shutdown to be requested, then for every task to drain (bounded by
+    /// `shutdown.grace_secs`).
+    ///
+    /// # Errors
+    /// When draining exceeded the grace period.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.shutdown.cancelled().await;
+        self.tracker.close();
+        match tokio::time::timeout(self.grace, self.tracker.wait()).await {
+            Ok(()) => {
+                tracing::info!("Shut down cleanly.");
+                Ok(())
+            }
+            Err(_) => anyhow::bail!(
+                "shutdown did not finish within {} s; unacknowledged messages will be redelivered",
+                self.grace.as_secs()
+            ),
+        }
+    }
+}
+
+/// Runs the service until `shutdown` completes, then drains.
+///
+/// # Errors
+/// Start-up failures (HTTP port in use, unreadable TLS CA) and a shutdown past its deadline.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let app = start(settings).await?;
+    let token = app.shutdown_token();
+    tokio::select! {
+        () = shutdown => {
+            tracing::info!("Shutdown requested; flushing.");
+            token.cancel();
+        }
+        () = token.cancelled() => {}
+    }
+    app.wait().await
+}
+
+/// Starts every task and returns at once.
+///
+/// # Errors
+/// When the HTTP listener cannot bind or the broker options are invalid.
+pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
+    let metrics = Metrics::new();
+    let pool = store::pool(&settings.database);
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let connected = Arc::new(AtomicBool::new(false));
+
+    // HTTP first, so /healthz and /readyz answer while the rest comes up.
+    let listener = tokio::net::TcpListener::bind(settings.http_addr())
+        .await
+        .with_context(|| format!("binding http.listen {}", settings.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let router = api::router(AppState {
+        pool: pool.clone(),
+        metrics: metrics.clone(),
+        broker_connected: connected.clone(),
+    });
+    let http_shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server failed.");
+        }
+    });
+    tracing::info!(%http_addr, "HTTP listening.");
+
+    // Migrations before ingest: retried until the database is reachable.
+    if settings.database.migrate_on_start {
+        migrate_with_retry(&pool, &settings, &shutdown).await;
+    }
+
+    let cap = settings.ingest.max_unacked_messages;
+    let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
+    opts.set_manual_acks(true)
+        // Every ack is one request; room for all permits plus subscribes and disconnect.
+        .set_request_channel_capacity(cap + 64);
+    let (client, eventloop) = AsyncClient::new(opts, cap + 64);
+    let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
+    let permits = Arc::new(Semaphore::new(cap));
+    let (in_tx, in_rx) = mpsc::channel(cap);
+    let (batch_tx, batch_rx) = mpsc::channel(1);
+    let drained = CancellationToken::new();
+
+    let source = MqttSource {
+        eventloop,
+        client,
+        gate: gate.clone(),
+        permits,
+        cfg: settings.mqtt.clone(),
+        metrics: metrics.clone(),
+        connected,
+    };
+    tracker.spawn(source.run(in_tx, shutdown.clone(), drained.clone()));
+    let batcher = Batcher {
+        ctx: DecodeContext {
+            topic_prefix: settings.mqtt.topic_prefix.clone(),
+            timezone: settings.timezone(),
+            max_payload_bytes: settings.ingest.max_payload_bytes,
+            max_future_secs: settings.ingest.max_future_secs,
+        },
+        max_rows: settings.ingest.batch_max_rows,
+        linger: settings.ingest.linger(),
+    };
+    tracker.spawn(batcher.run(in_rx, batch_tx));
+    let committer = Committer {
+        pool: pool.clone(),
+        gate,
+        metrics: metrics.clone(),
+        retry_initial: Duration::from_millis(settings.ingest.retry_initial_ms),
+        retry_max: Duration::from_millis(settings.ingest.retry_max_ms),
+    };
+    tracker.spawn(async move {
+        committer.run(batch_rx).await;
+        drained.cancel();
+    });
+
+    Ok(RunningApp {
+        http_addr,
+        metrics,
+        pool,
+        shutdown,
+        tracker,
+        grace: Duration::from_secs(settings.shutdown.grace_secs),
+    })
+}
+
+async fn migrate_with_retry(pool: &PgPool, settings: &Settings, shutdown: &CancellationToken) {
+    let mut delay = Duration::from_millis(settings.ingest.retry_initial_ms);
+    loop {
+        match store::migrate(pool).await {
+            Ok(backend) => {
+                tracing::info!(%backend, "Database migrated.");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Cannot migrate the database; retrying.");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                delay = (delay * 2).min(Duration::from_millis(settings.ingest.retry_max_ms));
+            }
+        }
+    }
+}

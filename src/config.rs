@@ -1,0 +1,485 @@
+//! Typed settings: built-in `config/default.toml` ← `--config FILE` ← `GREENMON__SECTION__KEY`.
+//!
+//! Input: an optional file path and the process environment. Output: a validated [`Settings`] or
+//! every problem found, each naming its key. Secrets are [`SecretString`] and are redacted in
+//! `Debug`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The built-in defaults; every non-optional key appears here.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "GREENMON__";
+
+/// All settings of one greenmon process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseConfig,
+    pub mqtt: MqttConfig,
+    pub ingest: IngestConfig,
+    pub http: HttpConfig,
+    pub telemetry: TelemetryConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+/// PostgreSQL connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<SecretString>,
+    pub dbname: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub migrate_on_start: bool,
+}
+
+/// MQTT broker connection and topics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub topic_prefix: String,
+    pub keep_alive_secs: u64,
+    pub max_packet_bytes: usize,
+    pub reconnect_initial_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub tls: TlsConfig,
+}
+
+/// TLS to the broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub enabled: bool,
+    /// PEM file with the CA certificate(s) that signed the broker's certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Ingest pipeline tuning and validation limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub batch_max_rows: usize,
+    pub linger_ms: u64,
+    pub max_unacked_messages: usize,
+    pub max_payload_bytes: usize,
+    pub max_future_secs: i64,
+    pub timezone: String,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+/// HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub log_format: String,
+    pub log_level: String,
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    pub grace_secs: u64,
+}
+
+/// One problem with the configuration, naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Dotted key, e.g. `mqtt.port`.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The configuration could not be loaded; every problem found is listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid configuration:\n{}", list(.0))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+fn list(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Settings {
+    /// Loads the layers from `file` (if any) and the process environment, then validates.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming every unknown key, invalid value or failed check.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    ///
+    /// # Errors
+    /// See [`Settings::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let defaults: toml::Table =
+            toml::from_str(DEFAULT_TOML).expect("built-in default.toml is valid TOML (unit-tested)");
+        let mut overrides: Vec<(Vec<String>, toml::Value)> = Vec::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: e.message().to_string(),
+            })?;
+            flatten(&mut Vec::new(), &toml::Value::Table(table), &mut overrides);
+        }
+        for (name, value) in env {
+            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+                let path = rest.split("__").map(str::to_ascii_lowercase).collect();
+                overrides.push((path, env_value(&value)));
+            }
+        }
+
+        // Check every overridden key on its own against the defaults, so that all bad keys are
+        // reported, not just the first serde meets.
+        let mut problems = Vec::new();
+        for (path, value) in &overrides {
+            let mut probe = defaults.clone();
+            if let Err(message) = set_path(&mut probe, path, value.clone()) {
+                problems.push(ConfigProblem {
+                    key: path.join("."),
+                    message,
+                });
+                continue;
+            }
+            if let Err(e) = toml::Value::Table(probe).try_into::<Settings>() {
+                problems.push(ConfigProblem {
+                    key: path.join("."),
+                    message: e.message().trim().to_string(),
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        let mut merged = defaults;
+        for (path, value) in overrides {
+            set_path(&mut merged, &path, value).expect("path checked above");
+        }
+        let settings: Settings =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ConfigError::Invalid(vec![ConfigProblem {
+                        key: "(config)".into(),
+                        message: e.message().to_string(),
+                    }])
+                })?;
+        let problems = settings.validate();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Semantic checks that types alone cannot express; returns every problem.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        let mut bad = |key: &str, message: &str| {
+            p.push(ConfigProblem {
+                key: key.to_string(),
+                message: message.to_string(),
+            })
+        };
+        if self.database.host.is_empty() {
+            bad("database.host", "must not be empty");
+        }
+        if self.database.max_connections < 2 {
+            bad(
+                "database.max_connections",
+                "must be at least 2 (ingest and HTTP)",
+            );
+        }
+        if self.mqtt.host.is_empty() {
+            bad("mqtt.host", "must not be empty");
+        }
+        if self.mqtt.client_id.is_empty() || self.mqtt.client_id.len() > 64 {
+            bad("mqtt.client_id", "must be 1 to 64 characters");
+        }
+        let prefix = &self.mqtt.topic_prefix;
+        if prefix.is_empty()
+            || prefix.starts_with('/')
+            || prefix.ends_with('/')
+            || prefix.contains(['+', '#'])
+        {
+            bad(
+                "mqtt.topic_prefix",
+                "must be non-empty, without leading or trailing '/' and without wildcards",
+            );
+        }
+        if self.mqtt.keep_alive_secs < 5 {
+            bad("mqtt.keep_alive_secs", "must be at least 5");
+        }
+        if self.mqtt.reconnect_initial_ms == 0
+            || self.mqtt.reconnect_initial_ms > self.mqtt.reconnect_max_ms
+        {
+            bad(
+                "mqtt.reconnect_initial_ms",
+                "must be positive and not above mqtt.reconnect_max_ms",
+            );
+        }
+        if self.mqtt.username.is_none() && self.mqtt.password.is_some() {
+            bad("mqtt.password", "is set without mqtt.username");
+        }
+        if let Some(ca) = &self.mqtt.tls.ca_file {
+            if !self.mqtt.tls.enabled {
+                bad("mqtt.tls.ca_file", "is set but mqtt.tls.enabled is false");
+            } else if !ca.is_file() {
+                bad("mqtt.tls.ca_file", "file does not exist");
+            }
+        }
+        if self.ingest.batch_max_rows == 0 {
+            bad("ingest.batch_max_rows", "must be positive");
+        }
+        if !(1..=65_535).contains(&self.ingest.max_unacked_messages) {
+            bad("ingest.max_unacked_messages", "must be 1 to 65535");
+        }
+        if self.ingest.max_payload_bytes == 0 || self.ingest.max_payload_bytes > self.mqtt.max_packet_bytes
+        {
+            bad(
+                "ingest.max_payload_bytes",
+                "must be positive and not above mqtt.max_packet_bytes",
+            );
+        }
+        if self.ingest.max_future_secs < 0 {
+            bad("ingest.max_future_secs", "must not be negative");
+        }
+        if self.ingest.timezone.parse::<chrono_tz::Tz>().is_err() {
+            bad("ingest.timezone", "is not an IANA time zone (e.g. Asia/Shanghai)");
+        }
+        if self.ingest.retry_initial_ms == 0 || self.ingest.retry_initial_ms > self.ingest.retry_max_ms
+        {
+            bad(
+                "ingest.retry_initial_ms",
+                "must be positive and not above ingest.retry_max_ms",
+            );
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            bad("http.listen", "is not an address like 127.0.0.1:8080");
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
+            bad("telemetry.log_format", "must be \"text\" or \"json\"");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level).is_err() {
+            bad("telemetry.log_level", "is not a valid tracing filter");
+        }
+        if self.shutdown.grace_secs == 0 {
+            bad("shutdown.grace_secs", "must be positive");
+        }
+        p
+    }
+
+    /// The configured local zone (validated at load).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.ingest
+            .timezone
+            .parse()
+            .expect("ingest.timezone is checked by validate()")
+    }
+
+    /// The HTTP listen address (validated at load).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+            .listen
+            .parse()
+            .expect("http.listen is checked by validate()")
+    }
+}
+
+impl IngestConfig {
+    /// Batch linger time.
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
+    }
+}
+
+/// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
+fn flatten(prefix: &mut Vec<String>, value: &toml::Value, out: &mut Vec<(Vec<String>, toml::Value)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                prefix.push(k.clone());
+                flatten(prefix, v, out);
+                prefix.pop();
+            }
+        }
+        leaf => out.push((prefix.clone(), leaf.clone())),
+    }
+}
+
+/// Reads an environment value as a TOML scalar: integer, float, boolean, else string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = raw.parse::<f64>() {
+        toml::Value::Float(f)
+    } else if let Ok(b) = raw.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else {
+        toml::Value::String(raw.to_string())
+    }
+}
+
+/// Sets `path` in `table`, creating intermediate tables; refuses to descend into a non-table.
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut cur = table;
+    for (i, key) in parents.iter().enumerate() {
+        let entry = cur
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{} is not a section", parents[..=i].join(".")))?;
+    }
+    // Secrets and other strings given as numbers in the environment stay strings where the
+    // default is a string or the key is a password.
+    let value = match (cur.get(last), value) {
+        (Some(toml::Value::String(_)), v) | (None, v @ toml::Value::String(_)) => stringify(v),
+        (None, v) if last == "password" || last == "username" => stringify(v),
+        (_, v) => v,
+    };
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn stringify(v: toml::Value) -> toml::Value {
+    match v {
+        toml::Value::Integer(i) => toml::Value::String(i.to_string()),
+        toml::Value::Float(f) => toml::Value::String(f.to_string()),
+        toml::Value::Boolean(b) => toml::Value::String(b.to_string()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.mqtt.topic_prefix, "greenmon/v1");
+        assert_eq!(s.timezone(), chrono_tz::Asia::Shanghai);
+        assert!(s.database.password.is_none());
+    }
+
+    #[test]
+    fn env_overrides_and_secrets_stay_strings() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__MQTT__PORT", "18830"),
+                ("GREENMON__DATABASE__PASSWORD", "123456"),
+                ("GREENMON__MQTT__USERNAME", "svc"),
+                ("GREENMON__MQTT__PASSWORD", "hunter2"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.mqtt.port, 18830);
+        assert_eq!(s.database.password.unwrap().expose_secret(), "123456");
+        let debug = format!("{:?}", s.mqtt);
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn every_bad_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "[mqtt]\nport = \"high\"\nclinet_id = \"x\"\n[ingest]\ntimezone = \"Mars/Base\"\n[nosuch]\na = 1\n",
+        )
+        .unwrap();
+        let err = Settings::load_from(Some(&path), env(&[("GREENMON__HTTP__LISTEN", "nope")]))
+            .unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected Invalid, got {err}")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"mqtt.port"), "{problems:?}");
+        assert!(keys.contains(&"mqtt.clinet_id"), "{problems:?}");
+        assert!(keys.contains(&"nosuch.a"), "{problems:?}");
+        // Type errors stop before semantic checks; fix them and the semantic ones show, all at once.
+        std::fs::write(&path, "[ingest]\ntimezone = \"Mars/Base\"\nbatch_max_rows = 0\n").unwrap();
+        let err = Settings::load_from(Some(&path), env(&[("GREENMON__HTTP__LISTEN", "nope")]))
+            .unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["ingest.batch_max_rows", "ingest.timezone", "http.listen"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[mqtt\n").unwrap();
+        let err = Settings::load_from(Some(&path), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bad.toml"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! Pollutant codes: HJ 212-2017 codes (HJ 525 table B.1), friendly aliases, and the HJ/T 212-2005
+//! three-character codes mapped to their 2017 equivalents.
+
+use std::fmt;
+
+/// A pollutant (monitoring factor) code in HJ 212-2017 form, e.g. `w01018` for COD.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct PollutantCode(String);
+
+/// The code was neither a 2017 code, an alias nor a known 2005 code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown pollutant code {0:?} (use an HJ 212-2017 code such as w01018, or cod, nh3n, tp, tn, ph, flow)")]
+pub struct PollutantError(pub String);
+
+/// Friendly aliases accepted in JSON payloads and the registry file.
+const ALIASES: &[(&str, &str)] = &[
+    ("cod", "w01018"),
+    ("nh3n", "w21003"),
+    ("tp", "w21011"),
+    ("tn", "w21001"),
+    ("ph", "w01001"),
+    ("flow", "w00000"),
+];
+
+/// HJ/T 212-2005 wastewater codes and their 2017 codes ([STD17] Table B.1, "原编码").
+const CODES_2005: &[(&str, &str)] = &[
+    ("B01", "w00000"),
+    ("001", "w01001"),
+    ("002", "w01002"),
+    ("003", "w01012"),
+    ("010", "w01017"),
+    ("011", "w01018"),
+    ("015", "w01020"),
+    ("020", "w20111"),
+    ("022", "w20115"),
+    ("023", "w20116"),
+    ("024", "w20117"),
+    ("026", "w20119"),
+    ("027", "w20120"),
+    ("028", "w20121"),
+    ("029", "w20122"),
+    ("030", "w20123"),
+    ("060", "w21003"),
+    ("065", "w21001"),
+    ("070", "w21016"),
+    ("072", "w21017"),
+    ("080", "w22001"),
+    ("101", "w21011"),
+    ("110", "w23002"),
+];
+
+impl PollutantCode {
+    /// Parses a 2017 code (a letter and five digits, e.g. `w01018`, `a21026`, `e12001`) or an alias.
+    ///
+    /// # Errors
+    /// [`PollutantError`] for anything else.
+    pub fn parse(code: &str) -> Result<Self, PollutantError> {
+        let lower = code.to_ascii_lowercase();
+        if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == lower) {
+            return Ok(Self((*c).to_string()));
+        }
+        let b = lower.as_bytes();
+        if b.len() == 6 && b[0].is_ascii_lowercase() && b[1..].iter().all(u8::is_ascii_digit) {
+            return Ok(Self(lower));
+        }
+        Err(PollutantError(code.to_string()))
+    }
+
+    /// Parses a 2017 code, an alias, or an HJ/T 212-2005 code (mapped to 2017).
+    ///
+    /// # Errors
+    /// [`PollutantError`] when the code is none of these.
+    pub fn parse_any_version(code: &str) -> Result<Self, PollutantError> {
+        if let Some((_, c)) = CODES_2005.iter().find(|(old, _)| old.eq_ignore_ascii_case(code)) {
+            return Ok(Self((*c).to_string()));
+        }
+        Self::parse(code)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PollutantCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_map_to_2017_codes() {
+        for (alias, code) in ALIASES {
+            assert_eq!(PollutantCode::parse(alias).unwrap().as_str(), *code);
+            assert_eq!(PollutantCode::parse(&alias.to_uppercase()).unwrap().as_str(), *code);
+        }
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(PollutantCode::parse("W01018").unwrap().as_str(), "w01018");
+        assert!(PollutantCode::parse("w0101").is_err());
+        assert!(PollutantCode::parse("011").is_err());
+        assert!(PollutantCode::parse("chlorine").is_err());
+        assert_eq!(PollutantCode::parse_any_version("011").unwrap().as_str(), "w01018");
+        assert_eq!(PollutantCode::parse_any_version("b01").unwrap().as_str(), "w00000");
+        assert_eq!(PollutantCode::parse_any_version("w21003").unwrap().as_str(), "w21003");
+    }
+}

@@ -1,0 +1,298 @@
+//! The registry file: parks, their monitoring points (with HJ 212 MN), discharge limits and
+//! energy baselines, as imported by `greenmon registry import FILE`.
+//!
+//! ```toml
+//! [[parks]]
+//! id = "sjz-hitech"
+//! name = "石家庄高新区"
+//! name_en = "Shijiazhuang High-tech Zone"
+//! baseline_year = 2015
+//! baseline_intensity = 0.62      # tce per 10,000 yuan in the baseline year
+//!
+//! [[parks.points]]
+//! id = "sjz-hitech-wwtp-out"
+//! name = "Treatment plant outlet"
+//! kind = "treatment_outlet"
+//! mn = "010000A8900016F000169DC0"
+//! interval_secs = 60
+//! [parks.points.limits]
+//! cod = { upper = 50 }
+//! ph = { lower = 6, upper = 9 }
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+
+use super::{Mn, ParkId, PointId, PollutantCode};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    #[serde(default)]
+    pub parks: Vec<ParkEntry>,
+}
+
+/// One park.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParkEntry {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: Option<String>,
+    #[serde(default = "default_baseline_year")]
+    pub baseline_year: i32,
+    /// Energy intensity in the baseline year, tce per 10,000 yuan.
+    pub baseline_intensity: f64,
+    #[serde(default = "default_target_year")]
+    pub target_year: i32,
+    /// Required cut by the target year, as a fraction (0.20 = 20%).
+    #[serde(default = "default_target_reduction")]
+    pub target_reduction: f64,
+    #[serde(default)]
+    pub points: Vec<PointEntry>,
+}
+
+/// One monitoring point of a park.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointEntry {
+    pub id: String,
+    pub name: String,
+    /// `sewage_outlet`, `treatment_inlet`, `treatment_outlet` or `other`.
+    pub kind: String,
+    /// HJ 212 device id of the data logger reporting for this point.
+    #[serde(default)]
+    pub mn: Option<String>,
+    /// Counts towards the park's automatic online monitoring rate.
+    #[serde(default = "default_true")]
+    pub required: bool,
+    /// Expected seconds between readings.
+    #[serde(default = "default_interval")]
+    pub interval_secs: i32,
+    /// Discharge limits by pollutant (code or alias).
+    #[serde(default)]
+    pub limits: BTreeMap<String, LimitEntry>,
+}
+
+/// Discharge limit of one pollutant.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitEntry {
+    #[serde(default)]
+    pub lower: Option<f64>,
+    #[serde(default)]
+    pub upper: Option<f64>,
+}
+
+/// Point kinds accepted in the registry.
+pub const POINT_KINDS: &[&str] = &["sewage_outlet", "treatment_inlet", "treatment_outlet", "other"];
+
+fn default_baseline_year() -> i32 {
+    2015
+}
+fn default_target_year() -> i32 {
+    2020
+}
+fn default_target_reduction() -> f64 {
+    0.20
+}
+fn default_true() -> bool {
+    true
+}
+fn default_interval() -> i32 {
+    60
+}
+
+/// A registry checked and normalised: ids parsed, aliases mapped to codes.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub parks: Vec<Park>,
+}
+
+/// A validated park.
+#[derive(Debug, Clone)]
+pub struct Park {
+    pub id: ParkId,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub baseline_year: i32,
+    pub baseline_intensity: f64,
+    pub target_year: i32,
+    pub target_reduction: f64,
+    pub points: Vec<Point>,
+}
+
+/// A validated monitoring point.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub id: PointId,
+    pub name: String,
+    pub kind: String,
+    pub mn: Option<Mn>,
+    pub required: bool,
+    pub interval_secs: i32,
+    pub limits: Vec<(PollutantCode, LimitEntry)>,
+}
+
+impl RegistryFile {
+    /// Parses the TOML text.
+    ///
+    /// # Errors
+    /// The TOML error, with the line and key, as text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks every entry; returns all problems, each naming the park or point.
+    ///
+    /// # Errors
+    /// The list of problems.
+    pub fn validate(self) -> Result<Registry, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut parks = Vec::new();
+        let mut park_ids = HashSet::new();
+        let mut point_ids = HashSet::new();
+        let mut mns = HashSet::new();
+        for p in self.parks {
+            let at = format!("park {:?}", p.id);
+            let id = ParkId::parse(&p.id).map_err(|e| problems.push(format!("{at}: {e}")));
+            if !park_ids.insert(p.id.clone()) {
+                problems.push(format!("{at}: duplicate park id"));
+            }
+            if p.name.trim().is_empty() {
+                problems.push(format!("{at}: name must not be empty"));
+            }
+            if !(p.baseline_intensity.is_finite() && p.baseline_intensity > 0.0) {
+                problems.push(format!("{at}: baseline_intensity must be a positive number"));
+            }
+            if p.target_year <= p.baseline_year {
+                problems.push(format!("{at}: target_year must be after baseline_year"));
+            }
+            if !(p.target_reduction > 0.0 && p.target_reduction < 1.0) {
+                problems.push(format!("{at}: target_reduction must be between 0 and 1"));
+            }
+            let mut points = Vec::new();
+            for pt in p.points {
+                let at = format!("{at}, point {:?}", pt.id);
+                let pid = PointId::parse(&pt.id).map_err(|e| problems.push(format!("{at}: {e}")));
+                if !point_ids.insert(pt.id.clone()) {
+                    problems.push(format!("{at}: duplicate point id"));
+                }
+                if !POINT_KINDS.contains(&pt.kind.as_str()) {
+                    problems.push(format!("{at}: kind must be one of {}", POINT_KINDS.join(", ")));
+                }
+                if !(1..=86_400).contains(&pt.interval_secs) {
+                    problems.push(format!("{at}: interval_secs must be 1 to 86400"));
+                }
+                let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {
+                    Ok(Some(mn)) => {
+                        if !mns.insert(mn.clone()) {
+                            problems.push(format!("{at}: MN {} is used by another point", mn.as_str()));
+                        }
+                        Some(mn)
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        problems.push(format!("{at}: {e}"));
+                        None
+                    }
+                };
+                let mut limits = Vec::new();
+                for (code, limit) in pt.limits {
+                    match PollutantCode::parse(&code) {
+                        Ok(c) => {
+                            let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+                            if limit.lower.is_none() && limit.upper.is_none() {
+                                problems.push(format!("{at}: limit {code} needs lower or upper"));
+                            } else if !finite(limit.lower) || !finite(limit.upper) {
+                                problems.push(format!("{at}: limit {code} must be finite"));
+                            } else if let (Some(l), Some(u)) = (limit.lower, limit.upper) {
+                                if l > u {
+                                    problems.push(format!("{at}: limit {code} lower is above upper"));
+                                }
+                            }
+                            if limits.iter().any(|(existing, _)| existing == &c) {
+                                problems.push(format!("{at}: limit {code} given twice"));
+                            }
+                            limits.push((c, limit));
+                        }
+                        Err(e) => problems.push(format!("{at}: {e}")),
+                    }
+                }
+                if let Ok(id) = pid {
+                    points.push(Point {
+                        id,
+                        name: pt.name,
+                        kind: pt.kind,
+                        mn,
+                        required: pt.required,
+                        interval_secs: pt.interval_secs,
+                        limits,
+                    });
+                }
+            }
+            if let Ok(id) = id {
+                parks.push(Park {
+                    id,
+                    name: p.name,
+                    name_en: p.name_en,
+                    baseline_year: p.baseline_year,
+                    baseline_intensity: p.baseline_intensity,
+                    target_year: p.target_year,
+                    target_reduction: p.target_reduction,
+                    points,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Registry { parks })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_registry_is_valid() {
+        let text = include_str!("../../config/demo-registry.toml");
+        let reg = RegistryFile::parse(text).unwrap().validate().unwrap();
+        assert!(reg.parks.len() >= 10);
+        assert!(reg.parks.iter().all(|p| p.points.iter().any(|pt| pt.required)));
+    }
+
+    #[test]
+    fn problems_name_their_place() {
+        let text = r#"
+[[parks]]
+id = "A"
+name = ""
+baseline_intensity = -1
+[[parks.points]]
+id = "p1"
+name = "x"
+kind = "chimney"
+mn = "bad mn!"
+[parks.points.limits]
+chlorine = { upper = 1 }
+ph = { lower = 9, upper = 6 }
+"#;
+        let problems = RegistryFile::parse(text).unwrap().validate().unwrap_err();
+        let all = problems.join("\n");
+        for needle in ["park id", "name must not be empty", "baseline_intensity", "kind must be", "MN", "chlorine", "lower is above upper"] {
+            assert!(all.contains(needle), "missing {needle}: {all}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_rejected() {
+        let err = RegistryFile::parse("[[parks]]\nid='a'\nname='a'\nbaseline_intensity=1\ncolour='red'\n").unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,120 @@
+//! Pure decoding: (topic, payload bytes) → readings or an energy report, or a [`DecodeError`]
+//! with a stable reason code. No IO and no clock: the caller passes `now`.
+//!
+//! Registry checks (is the point registered, and to this park?) need the database and happen in
+//! the store, in the same transaction as the write (`store::batch`).
+
+mod json;
+mod topic;
+
+pub use json::{decode_energy, decode_readings};
+pub use topic::{subscriptions, Topic};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::{EnergyReport, ParkId, PointId, Reading};
+
+/// Limits and context for decoding.
+#[derive(Debug, Clone)]
+pub struct DecodeContext {
+    pub topic_prefix: String,
+    pub timezone: Tz,
+    pub max_payload_bytes: usize,
+    pub max_future_secs: i64,
+}
+
+/// What a message decoded to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// Readings of one point, claimed by the park in the topic.
+    Readings {
+        park: ParkId,
+        point: PointId,
+        readings: Vec<Reading>,
+    },
+    /// An energy report of the park in the topic.
+    Energy(EnergyReport),
+}
+
+/// Why a message was rejected. Each variant has a stable [`DecodeError::code`], stored as the
+/// quarantine reason and used as a metric label.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("payload is {size} bytes, above the limit of {limit}")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("topic is not a greenmon topic: {0}")]
+    InvalidTopic(String),
+    #[error("payload is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("payload does not match the schema: {0}")]
+    InvalidSchema(String),
+    #[error("{0}")]
+    UnknownPollutant(String),
+    #[error("value of {0} is not a finite number")]
+    NonFiniteValue(String),
+    #[error("timestamp {0:?} is not RFC 3339 (or local YYYY-MM-DDThh:mm:ss)")]
+    InvalidTimestamp(String),
+    #[error("timestamp {ts} is more than {limit_secs} s in the future")]
+    FutureTimestamp { ts: String, limit_secs: i64 },
+    #[error("flag {0:?} is not an HJ 212 data flag (N, F, M, S, D, C, T, B, P)")]
+    InvalidFlag(String),
+    #[error("pollutant {0} appears twice in one reading")]
+    DuplicatePollutant(String),
+    #[error("message carries no readings")]
+    Empty,
+    #[error("{0}")]
+    InvalidPeriod(String),
+    #[error("energy report field {0}")]
+    InvalidEnergy(String),
+}
+
+impl DecodeError {
+    /// The stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidTopic(_) => "invalid_topic",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidSchema(_) => "invalid_schema",
+            Self::UnknownPollutant(_) => "unknown_pollutant",
+            Self::NonFiniteValue(_) => "non_finite_value",
+            Self::InvalidTimestamp(_) => "invalid_timestamp",
+            Self::FutureTimestamp { .. } => "future_timestamp",
+            Self::InvalidFlag(_) => "invalid_flag",
+            Self::DuplicatePollutant(_) => "duplicate_pollutant",
+            Self::Empty => "empty_message",
+            Self::InvalidPeriod(_) => "invalid_period",
+            Self::InvalidEnergy(_) => "invalid_energy_report",
+        }
+    }
+}
+
+/// Decodes one MQTT message.
+///
+/// # Errors
+/// The first reason the message cannot be accepted.
+pub fn decode(
+    ctx: &DecodeContext,
+    topic: &str,
+    payload: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Decoded, DecodeError> {
+    if payload.len() > ctx.max_payload_bytes {
+        return Err(DecodeError::PayloadTooLarge {
+            size: payload.len(),
+            limit: ctx.max_payload_bytes,
+        });
+    }
+    match Topic::parse(&ctx.topic_prefix, topic)? {
+        Topic::Readings { park, point } => {
+            let readings = decode_readings(ctx, &point, payload, now)?;
+            Ok(Decoded::Readings {
+                park,
+                point,
+                readings,
+            })
+        }
+        Topic::Energy { park } => Ok(Decoded::Energy(decode_energy(park, payload)?)),
+    }
+}

@@ -1,0 +1,157 @@
+//! The MQTT source: one task that polls rumqttc's event loop, forwards each publish with an ack
+//! token, and never waits on the database (the broker's in-flight window and the permit
+//! semaphore bound what is held). It reconnects with capped backoff, subscribes again when the
+//! broker has no session for it, and on shutdown stops forwarding but keeps polling until the
+//! committer's last acks are flushed, then disconnects.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::ack::AckGate;
+use super::decode::subscriptions;
+use super::Inbound;
+use crate::config::MqttConfig;
+use crate::telemetry::Metrics;
+
+/// Owns the event loop.
+pub struct MqttSource {
+    pub eventloop: EventLoop,
+    pub client: AsyncClient,
+    pub gate: Arc<AckGate>,
+    pub permits: Arc<Semaphore>,
+    pub cfg: MqttConfig,
+    pub metrics: Metrics,
+    /// True while connected, for `/readyz`.
+    pub connected: Arc<AtomicBool>,
+}
+
+impl MqttSource {
+    /// Runs until `shutdown` is cancelled and `drained` (the committer finished) fires.
+    pub async fn run(
+        mut self,
+        tx: mpsc::Sender<Inbound>,
+        shutdown: CancellationToken,
+        drained: CancellationToken,
+    ) {
+        let mut tx = Some(tx);
+        let initial = Duration::from_millis(self.cfg.reconnect_initial_ms);
+        let mut backoff = initial;
+        let mut first_connack = true;
+        loop {
+            if tx.is_some() && shutdown.is_cancelled() {
+                // Stop forwarding: the batcher flushes and the committer acks what it has.
+                tx = None;
+            }
+            if tx.is_none() && drained.is_cancelled() {
+                self.disconnect().await;
+                return;
+            }
+            let event = tokio::select! {
+                ev = self.eventloop.poll() => ev,
+                () = shutdown.cancelled(), if tx.is_some() => continue,
+                () = drained.cancelled(), if tx.is_none() => continue,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    backoff = initial;
+                    self.connected.store(true, Ordering::Relaxed);
+                    self.metrics.mqtt_connected.set(1);
+                    self.metrics.mqtt_connections.inc();
+                    tracing::info!(session_present = ack.session_present, "Connected to the MQTT broker.");
+                    if !ack.session_present || first_connack {
+                        self.subscribe();
+                    }
+                    first_connack = false;
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    self.metrics.mqtt_received.inc();
+                    let Some(sender) = &tx else {
+                        // Shutting down: not acked, so the broker keeps it for the next session.
+                        continue;
+                    };
+                    let permit = match self.permits.clone().try_acquire_owned() {
+                        Ok(p) => p,
+                        Err(_) => {
+                            tracing::debug!("Pipeline full; waiting for commits before reading on.");
+                            match self.permits.clone().acquire_owned().await {
+                                Ok(p) => p,
+                                Err(_) => return, // semaphore closed: the app is tearing down
+                            }
+                        }
+                    };
+                    self.metrics.unacked.inc();
+                    let token = self.gate.token(&publish, permit);
+                    let inbound = Inbound {
+                        topic: publish.topic,
+                        payload: publish.payload,
+                        token,
+                    };
+                    // The channel holds as many messages as there are permits, so this does not
+                    // wait; it fails only when the batcher is gone.
+                    if sender.send(inbound).await.is_err() {
+                        tx = None;
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    tracing::debug!(?ack, "Subscribed.");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let was_connected = self.connected.swap(false, Ordering::Relaxed);
+                    self.metrics.mqtt_connected.set(0);
+                    self.gate.invalidate(&mut self.eventloop);
+                    if was_connected {
+                        tracing::warn!(error = %e, "MQTT connection lost; reconnecting.");
+                    } else {
+                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot connect to the MQTT broker; retrying.");
+                    }
+                    if tx.is_none() && drained.is_cancelled() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled(), if tx.is_some() => {}
+                        () = drained.cancelled(), if tx.is_none() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_millis(self.cfg.reconnect_max_ms));
+                }
+            }
+        }
+    }
+
+    fn subscribe(&self) {
+        for filter in subscriptions(&self.cfg.topic_prefix) {
+            if let Err(e) = self.client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                tracing::error!(error = %e, filter, "Cannot queue the subscription.");
+            }
+        }
+    }
+
+    /// Sends DISCONNECT after every queued PUBACK (requests leave in order), bounded in time.
+    async fn disconnect(&mut self) {
+        if !self.connected.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.client.try_disconnect().is_err() {
+            return;
+        }
+        let flush = async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(3), flush).await.is_err() {
+            tracing::warn!("Timed out flushing the last acks to the broker; it will redeliver them.");
+        }
+        self.connected.store(false, Ordering::Relaxed);
+        self.metrics.mqtt_connected.set(0);
+    }
+}

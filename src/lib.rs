@@ -1,0 +1,20 @@
+//! greenmon: a green-development compliance monitor for industrial parks.
+//!
+//! Modules in data-flow order:
+//! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
+//! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, the registry file.
+//! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
+//! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
+//! - [`api`]: HTTP health, readiness and metrics.
+//! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
+//! - [`app`]: wiring and graceful shutdown.
+//! - [`simulate`]: a publisher of realistic demo and load data.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod ingest;
+pub mod simulate;
+pub mod store;
+pub mod telemetry;

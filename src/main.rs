@@ -1,0 +1,179 @@
+//! The greenmon command line: a thin layer over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use greenmon::config::Settings;
+use greenmon::domain::registry::{Registry, RegistryFile};
+use greenmon::{app, simulate, store, telemetry};
+
+#[derive(Parser)]
+#[command(name = "greenmon", version, about = "Green-development compliance monitor for industrial parks")]
+struct Cli {
+    /// Configuration file layered over the built-in defaults (see config/default.toml).
+    #[arg(long, global = true, env = "GREENMON_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: migrate, ingest from MQTT, serve HTTP.
+    Serve,
+    /// Create the database if missing and apply migrations.
+    Migrate,
+    /// Check the configuration; print every problem and exit non-zero if there is one.
+    CheckConfig,
+    /// Manage the registry of parks, points and limits.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+    /// Publish realistic readings and energy reports for a registry.
+    Simulate(simulate::SimulateArgs),
+    /// The main job with demo data: migrate, import the demo registry, serve, and simulate.
+    Demo {
+        /// Registry to import and simulate.
+        #[arg(long, default_value = "config/demo-registry.toml")]
+        registry: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Import (or update) parks, points and limits from a TOML file.
+    Import { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("greenmon: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = telemetry::init_tracing(&settings.telemetry) {
+        eprintln!("greenmon: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("greenmon: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Command failed.");
+            eprintln!("greenmon: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => app::run(settings, shutdown_signal()).await,
+        Command::Migrate => {
+            store::ensure_database(&settings.database).await?;
+            let backend = store::migrate(&store::pool(&settings.database)).await?;
+            println!("migrated ({backend})");
+            Ok(())
+        }
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::Registry {
+            command: RegistryCommand::Import { file },
+        } => {
+            let registry = load_registry(&file)?;
+            let summary = store::registry::import(&store::pool(&settings.database), &registry)
+                .await
+                .context("importing the registry")?;
+            println!(
+                "imported {} parks, {} points, {} limits from {}",
+                summary.parks,
+                summary.points,
+                summary.limits,
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Simulate(args) => simulate::run(args, &settings).await,
+        Command::Demo { registry } => demo(settings, registry).await,
+    }
+}
+
+fn load_registry(file: &std::path::Path) -> anyhow::Result<Registry> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading registry {}", file.display()))?;
+    RegistryFile::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        .validate()
+        .map_err(|problems| {
+            anyhow::anyhow!("{} is invalid:\n  - {}", file.display(), problems.join("\n  - "))
+        })
+}
+
+/// Migrates, imports the demo registry, then runs the service and the simulator side by side
+/// until Ctrl-C.
+async fn demo(settings: Settings, registry: PathBuf) -> anyhow::Result<()> {
+    store::ensure_database(&settings.database).await?;
+    let pool = store::pool(&settings.database);
+    let backend = store::migrate(&pool).await?;
+    let reg = load_registry(&registry)?;
+    let summary = store::registry::import(&pool, &reg).await?;
+    let running = app::start(settings.clone()).await?;
+    println!(
+        "greenmon demo: {} parks, {} points on {backend} database {:?}; metrics at http://{}/metrics, readiness at http://{}/readyz. Ctrl-C to stop.",
+        summary.parks, summary.points, settings.database.dbname, running.http_addr, running.http_addr
+    );
+    let token = running.shutdown_token();
+    let args = simulate::SimulateArgs::for_demo(registry);
+    let sim_settings = settings.clone();
+    let sim = tokio::spawn(async move { simulate::run(args, &sim_settings).await });
+    tokio::select! {
+        () = shutdown_signal() => {}
+        () = token.cancelled() => {}
+    }
+    token.cancel();
+    let sim_result = sim.await;
+    running.wait().await?;
+    match sim_result {
+        Ok(r) => r,
+        Err(e) => Err(anyhow::anyhow!("simulator task failed: {e}")),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

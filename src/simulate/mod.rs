@@ -1,0 +1,312 @@
+//! `greenmon simulate`: a demo and load generator that publishes sewage readings and monthly
+//! energy reports for the parks of a registry file, as the parks' data loggers would.
+//!
+//! Input: the registry (`config/demo-registry.toml` by default), the broker settings and the
+//! flags of [`SimulateArgs`]. Output: QoS 1 messages on `{prefix}/parks/{park}/points/{point}/readings`
+//! and `{prefix}/parks/{park}/energy`; the command returns only once the broker has acknowledged
+//! every message it sent (or a bounded wait has passed after Ctrl-C).
+//!
+//! Submodules: `values` (the pure reading model and payloads), `energy` (the pure energy
+//! trajectory), `pacing` (schedules and unique timestamps), `publisher` (MQTT and PUBACK
+//! counting), `runner` (the publishing loops).
+
+mod energy;
+mod pacing;
+mod publisher;
+mod runner;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::domain::registry::{Park, Registry, RegistryFile};
+use publisher::Publisher;
+use runner::{Runner, SimPoint};
+use values::{PointModel, Rates};
+
+/// Outstanding QoS 1 publishes the client allows before it waits for PUBACKs.
+const INFLIGHT: u16 = 1000;
+/// Requests queued in front of the MQTT eventloop.
+const CHANNEL_CAPACITY: usize = 1000;
+/// Energy seed when `--seed` is not given, so restarts republish the same history.
+const DEFAULT_ENERGY_SEED: u64 = 2015;
+
+/// Flags of `greenmon simulate`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimulateArgs {
+    /// Registry file with the parks and monitoring points to simulate.
+    #[arg(long, value_name = "FILE", default_value = "config/demo-registry.toml")]
+    pub registry: PathBuf,
+
+    /// Only these parks (comma-separated ids). Default: every park in the registry.
+    #[arg(long, value_name = "PARK,...", value_delimiter = ',')]
+    pub parks: Vec<String>,
+
+    /// Reading messages per second across all points, round-robin; 0 = as fast as possible.
+    /// Without it, every point publishes at its own `interval_secs`.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+
+    /// Stop after N reading messages, wait for their PUBACKs and print a summary. Energy
+    /// reports are not published in such a run.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Seed of the random generator, for reproducible runs (default: random; logged). The
+    /// energy history uses this seed too, or a fixed one without it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// MQTT client id (default `greenmon-sim-<pid>`).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// Fraction of messages in which one pollutant is pushed outside its registry limit.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.01)]
+    pub exceedance_rate: f64,
+
+    /// Fraction of reporting slots skipped (no message), as when a logger misses a slot.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.01)]
+    pub gap_rate: f64,
+
+    /// Fraction of messages in which one pollutant carries a non-N flag (M, C, D, F, B or T).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.01)]
+    pub flag_rate: f64,
+
+    /// Fraction of messages deliberately malformed (broken JSON, "NaN" values, an unknown
+    /// pollutant code or a bad timestamp), to fill the quarantine.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub invalid_rate: f64,
+
+    /// Do not publish energy reports.
+    #[arg(long, conflicts_with = "energy_only")]
+    pub no_energy: bool,
+
+    /// Publish only the energy report history (up to the last complete month), then exit.
+    #[arg(long, conflicts_with_all = ["count", "rate"])]
+    pub energy_only: bool,
+
+    /// Base annual cut of energy intensity (fraction); varied per park, and much smaller for
+    /// a few parks so that they are off track.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.045)]
+    pub energy_annual_cut: f64,
+
+    /// Seconds to wait for outstanding PUBACKs before exiting.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain_timeout_secs: u64,
+}
+
+impl SimulateArgs {
+    /// Checks the numeric flags; returns every problem.
+    fn check(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let fractions = [
+            ("--exceedance-rate", self.exceedance_rate),
+            ("--flag-rate", self.flag_rate),
+            ("--invalid-rate", self.invalid_rate),
+        ];
+        for (flag, v) in fractions {
+            if !(0.0..=1.0).contains(&v) {
+                problems.push(format!("{flag} must be between 0 and 1, got {v}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.gap_rate) {
+            problems.push(format!("--gap-rate must be at least 0 and below 1, got {}", self.gap_rate));
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r >= 0.0) {
+                problems.push(format!("--rate must be 0 or a positive number, got {r}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.energy_annual_cut) {
+            problems.push(format!(
+                "--energy-annual-cut must be at least 0 and below 1, got {}",
+                self.energy_annual_cut
+            ));
+        }
+        if self.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+            problems.push("--client-id must not be empty".to_string());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("invalid simulate flags: {}", problems.join("; "))
+        }
+    }
+
+    /// Whether this run publishes energy reports.
+    fn energy_enabled(&self) -> bool {
+        self.energy_only || (!self.no_energy && self.count.is_none())
+    }
+}
+
+/// Runs the simulator until `--count` messages are acknowledged, the energy history is sent
+/// (`--energy-only`), or Ctrl-C (then it waits up to `--drain-timeout-secs` for PUBACKs).
+/// Prints one summary line to stdout.
+///
+/// # Errors
+/// Bad flags, an unreadable or invalid registry, unknown `--parks`, broker options that cannot
+/// be built (TLS CA file), a broker refusing the first connection, or, after `--count`,
+/// messages still unacknowledged when the drain timeout passes.
+pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyhow::Result<()> {
+    args.check()?;
+    let registry = load_registry(&args.registry)?;
+    let parks = select_parks(registry, &args.parks)?;
+    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
+    tracing::info!(seed, parks = parks.len(), "Simulator starting.");
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let prefix = settings.mqtt.topic_prefix.trim_end_matches('/');
+    let mut points = Vec::new();
+    for park in &parks {
+        for point in &park.points {
+            points.push(SimPoint {
+                topic: format!("{prefix}/parks/{}/points/{}/readings", park.id, point.id),
+                interval_secs: u32::try_from(point.interval_secs).unwrap_or(60),
+                model: PointModel::new(point, &mut rng),
+                prev_ts: None,
+            });
+        }
+    }
+    if points.is_empty() && !args.energy_only {
+        bail!("the selected parks have no monitoring points");
+    }
+    let energy = if args.energy_enabled() {
+        let energy_seed = args.seed.unwrap_or(DEFAULT_ENERGY_SEED);
+        runner::energy_feeds(&parks, prefix, args.energy_annual_cut, energy_seed)
+    } else {
+        Vec::new()
+    };
+
+    let client_id =
+        args.client_id.clone().unwrap_or_else(|| format!("greenmon-sim-{}", std::process::id()));
+    let mut opts = crate::ingest::mqtt_options::mqtt_options(&settings.mqtt, &client_id, true)
+        .context("building MQTT options")?;
+    opts.set_inflight(INFLIGHT).set_request_channel_capacity(CHANNEL_CAPACITY);
+    let publisher = Publisher::start(
+        opts,
+        CHANNEL_CAPACITY,
+        Duration::from_millis(settings.mqtt.reconnect_initial_ms.max(1)),
+        Duration::from_millis(settings.mqtt.reconnect_max_ms.max(1)),
+    );
+    tracing::info!(client_id, host = %settings.mqtt.host, port = settings.mqtt.port, "Publishing to the MQTT broker.");
+
+    let rates = Rates {
+        exceedance: args.exceedance_rate,
+        flag: args.flag_rate,
+        invalid: args.invalid_rate,
+    };
+    let runner = Runner::new(publisher, rng, rates, args.gap_rate, points, energy);
+    let summary = runner
+        .run(args.energy_only, args.rate, args.count, Duration::from_secs(args.drain_timeout_secs))
+        .await?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// Reads and validates the registry file.
+fn load_registry(path: &Path) -> anyhow::Result<Registry> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the registry file {}", path.display()))?;
+    let file = RegistryFile::parse(&text)
+        .map_err(|e| anyhow!("parsing the registry file {}: {e}", path.display()))?;
+    file.validate().map_err(|problems| {
+        anyhow!("the registry file {} is invalid:\n  {}", path.display(), problems.join("\n  "))
+    })
+}
+
+/// The parks named in `--parks` (all when empty), in registry order.
+fn select_parks(registry: Registry, wanted: &[String]) -> anyhow::Result<Vec<Park>> {
+    let wanted: Vec<&str> = wanted.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect();
+    if wanted.is_empty() {
+        return Ok(registry.parks);
+    }
+    let unknown: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !registry.parks.iter().any(|p| p.id.as_str() == *w))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = registry.parks.iter().map(|p| p.id.as_str()).collect();
+        bail!("unknown park(s) {} (the registry has: {})", unknown.join(", "), known.join(", "));
+    }
+    Ok(registry.parks.into_iter().filter(|p| wanted.contains(&p.id.as_str())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<SimulateArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("simulate").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.registry, PathBuf::from("config/demo-registry.toml"));
+        assert_eq!((a.exceedance_rate, a.gap_rate, a.flag_rate, a.invalid_rate), (0.01, 0.01, 0.01, 0.0));
+        assert!(a.energy_enabled());
+        a.check().unwrap();
+
+        let a = parse(&["--parks", "sjz-hitech,circular-chem", "--rate", "0", "--count", "10"]).unwrap();
+        assert_eq!(a.parks, ["sjz-hitech", "circular-chem"]);
+        assert!(!a.energy_enabled());
+        assert!(parse(&["--energy-only", "--count", "5"]).is_err());
+        assert!(parse(&["--energy-only", "--no-energy"]).is_err());
+        assert!(parse(&["--energy-only"]).unwrap().energy_enabled());
+        assert!(!parse(&["--no-energy"]).unwrap().energy_enabled());
+    }
+
+    #[test]
+    fn bad_numbers_are_errors_not_panics() {
+        for argv in [
+            &["--gap-rate", "1"][..],
+            &["--flag-rate", "-0.1"],
+            &["--exceedance-rate", "NaN"],
+            &["--rate", "inf"],
+            &["--rate", "-1"],
+            &["--energy-annual-cut", "1.5"],
+            &["--client-id", " "],
+        ] {
+            let err = parse(argv).unwrap().check().unwrap_err().to_string();
+            assert!(err.contains(argv[0]), "{argv:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn registry_errors_have_context() {
+        let err = load_registry(Path::new("/nonexistent/registry.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/registry.toml"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[[parks]]\nid = 'A'\nname = 'x'\nbaseline_intensity = 1\n").unwrap();
+        let err = load_registry(&bad).unwrap_err().to_string();
+        assert!(err.contains("invalid") && err.contains("\"A\""), "{err}");
+        std::fs::write(&bad, "[[parks]\n").unwrap();
+        assert!(load_registry(&bad).unwrap_err().to_string().contains("parsing"));
+    }
+
+    #[test]
+    fn park_selection() {
+        let demo = || load_registry(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-registry.toml"))).unwrap();
+        assert_eq!(select_parks(demo(), &[]).unwrap().len(), demo().parks.len());
+        let some = select_parks(demo(), &["circular-chem".into(), " sjz-hitech".into()]).unwrap();
+        let ids: Vec<&str> = some.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["sjz-hitech", "circular-chem"]);
+        let err = select_parks(demo(), &["nowhere".into()]).unwrap_err().to_string();
+        assert!(err.contains("nowhere") && err.contains("sjz-hitech"), "{err}");
+    }
+}

@@ -1,0 +1,38 @@
+//! Store errors, classified into retriable (the database is unavailable: keep the batch, back
+//! off, try again) and permanent (the data itself was refused).
+
+/// An error from the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// True when the same operation may succeed later: connection and pool failures, server
+    /// shutdown, serialization failures and deadlocks. Constraint and data errors are permanent.
+    pub fn is_retriable(&self) -> bool {
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                code.starts_with("08") // connection exception
+                    || code.starts_with("53") // insufficient resources
+                    || code.starts_with("57") // operator intervention (admin shutdown)
+                    || code == "40001" // serialization failure
+                    || code == "40P01" // deadlock
+            }
+            _ => false,
+        }
+    }
+}
