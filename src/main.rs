@@ -138,20 +138,33 @@ async fn demo(settings: Settings, registry: PathBuf) -> anyhow::Result<()> {
         summary.parks, summary.points, settings.database.dbname, running.http_addr, running.http_addr
     );
     let token = running.shutdown_token();
-    let args = simulate::SimulateArgs::for_demo(registry);
+    // The simulator with its defaults, plus a few malformed messages so the quarantine has
+    // something to show.
+    let registry = registry.to_string_lossy().into_owned();
+    let args = DemoSimulate::parse_from(["simulate", "--registry", &registry, "--invalid-rate", "0.002"]).args;
     let sim_settings = settings.clone();
-    let sim = tokio::spawn(async move { simulate::run(args, &sim_settings).await });
-    tokio::select! {
-        () = shutdown_signal() => {}
-        () = token.cancelled() => {}
-    }
+    let mut sim = tokio::spawn(async move { simulate::run(args, &sim_settings).await });
+    let sim_failed = tokio::select! {
+        () = shutdown_signal() => None,
+        () = token.cancelled() => None,
+        r = &mut sim => Some(r),
+    };
+    // The demo publisher needs no drain: whatever it had in flight is simply not sent.
+    sim.abort();
     token.cancel();
-    let sim_result = sim.await;
     running.wait().await?;
-    match sim_result {
-        Ok(r) => r,
-        Err(e) => Err(anyhow::anyhow!("simulator task failed: {e}")),
+    match sim_failed {
+        None => Ok(()),
+        Some(Ok(r)) => r.context("simulator stopped"),
+        Some(Err(e)) => Err(anyhow::anyhow!("simulator task failed: {e}")),
     }
+}
+
+/// Parses simulator arguments for the demo, so it uses the same defaults as `greenmon simulate`.
+#[derive(Parser)]
+struct DemoSimulate {
+    #[command(flatten)]
+    args: simulate::SimulateArgs,
 }
 
 /// Resolves on SIGINT or SIGTERM.

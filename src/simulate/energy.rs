@@ -25,18 +25,30 @@ impl YearMonth {
     /// The month after this one.
     pub(crate) fn next(self) -> Self {
         if self.month >= 12 {
-            Self { year: self.year + 1, month: 1 }
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            Self { year: self.year, month: self.month + 1 }
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
     /// The last month that has ended on `today` (the month before today's).
     pub(crate) fn last_complete(today: NaiveDate) -> Self {
         if today.month() == 1 {
-            Self { year: today.year() - 1, month: 12 }
+            Self {
+                year: today.year() - 1,
+                month: 12,
+            }
         } else {
-            Self { year: today.year(), month: today.month() - 1 }
+            Self {
+                year: today.year(),
+                month: today.month() - 1,
+            }
         }
     }
 
@@ -59,8 +71,9 @@ pub(crate) fn years_since_baseline(baseline_year: i32, ym: YearMonth) -> f64 {
 
 /// Industrial value added by month relative to the yearly mean: low at the Spring Festival
 /// (February), high at the year-end push (December). Mean 1.0.
-const VALUE_ADDED_SEASON: [f64; 12] =
-    [0.95, 0.82, 1.00, 1.00, 1.01, 1.04, 0.98, 0.99, 1.03, 1.00, 1.03, 1.15];
+const VALUE_ADDED_SEASON: [f64; 12] = [
+    0.95, 0.82, 1.00, 1.00, 1.01, 1.04, 0.98, 0.99, 1.03, 1.00, 1.03, 1.15,
+];
 
 /// One park's energy trajectory.
 #[derive(Debug, Clone)]
@@ -102,7 +115,11 @@ impl ParkEnergy {
         let id = park.id.as_str();
         let mut rng = StdRng::seed_from_u64(stable_hash(&[&seed.to_le_bytes(), id.as_bytes()]));
         let laggard = rng.random::<f64>() < 0.3;
-        let factor = if laggard { rng.random_range(0.15..0.45) } else { rng.random_range(1.0..1.3) };
+        let factor = if laggard {
+            rng.random_range(0.15..0.45)
+        } else {
+            rng.random_range(1.0..1.3)
+        };
         Self {
             park: id.to_string(),
             baseline_year: park.baseline_year,
@@ -117,7 +134,10 @@ impl ParkEnergy {
     /// Noise-free intensity at comparable (baseline-year) prices in month `ym`.
     pub(crate) fn trend_intensity(&self, ym: YearMonth) -> f64 {
         self.baseline_intensity
-            * intensity_factor(years_since_baseline(self.baseline_year, ym), self.annual_cut)
+            * intensity_factor(
+                years_since_baseline(self.baseline_year, ym),
+                self.annual_cut,
+            )
     }
 
     /// The report for month `ym`, with heating-season seasonality (intensity +5% in January,
@@ -138,8 +158,10 @@ impl ParkEnergy {
             * (1.0 + self.value_added_growth).powf(years)
             * VALUE_ADDED_SEASON[month_index]
             * noise(&mut rng, 0.04);
-        let price_index =
-            round_to((1.0 + self.price_growth).powf(years) * noise(&mut rng, 0.003), 3);
+        let price_index = round_to(
+            (1.0 + self.price_growth).powf(years) * noise(&mut rng, 0.003),
+            3,
+        );
         EnergyReport {
             period: ym.period(),
             energy_tce: round_to(intensity * value_added / price_index, 1),
@@ -173,7 +195,10 @@ pub(crate) fn months_due(
     from: Option<YearMonth>,
     today: NaiveDate,
 ) -> Vec<YearMonth> {
-    let first = YearMonth { year: baseline_year + 1, month: 1 };
+    let first = YearMonth {
+        year: baseline_year + 1,
+        month: 1,
+    };
     let mut ym = from.map_or(first, |f| f.max(first));
     let last = YearMonth::last_complete(today);
     let mut out = Vec::new();
@@ -240,14 +265,21 @@ mod tests {
         let parks = demo_parks();
         for park in &parks {
             let pe = ParkEnergy::new(park, 0.045, 42);
-            let ym = YearMonth { year: 2018, month: 3 };
+            let ym = YearMonth {
+                year: 2018,
+                month: 3,
+            };
             let r = pe.report(ym, 42);
             assert_eq!(r, ParkEnergy::new(park, 0.045, 42).report(ym, 42));
             assert_eq!(r.period, "2018-03");
             assert!(r.energy_tce > 0.0 && r.value_added_10k_yuan > 0.0);
             assert!((1.03..1.09).contains(&r.price_index), "{}", r.price_index);
             let intensity = r.energy_tce / (r.value_added_10k_yuan / r.price_index);
-            assert!(intensity < park.baseline_intensity * 1.15, "{} {intensity}", park.id);
+            assert!(
+                intensity < park.baseline_intensity * 1.15,
+                "{} {intensity}",
+                park.id
+            );
         }
     }
 
@@ -267,7 +299,10 @@ mod tests {
         let mean = lagging_counts.iter().sum::<usize>() as f64 / lagging_counts.len() as f64;
         assert!((1.5..6.0).contains(&mean), "mean laggards {mean}");
         // On-track parks do meet the 20% target at the default cut.
-        let on_track = ParkEnergy { annual_cut: 0.045, ..fixed(0.045) };
+        let on_track = ParkEnergy {
+            annual_cut: 0.045,
+            ..fixed(0.045)
+        };
         assert!(1.0 - intensity_factor(5.0, on_track.annual_cut) >= 0.20);
     }
 
@@ -279,8 +314,14 @@ mod tests {
         assert_eq!(months.last().unwrap().period(), "2018-02");
         assert_eq!(months.len(), 26);
         let jan = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
-        assert_eq!(months_due(2015, None, jan).last().unwrap().period(), "2018-12");
-        let from = YearMonth { year: 2018, month: 12 };
+        assert_eq!(
+            months_due(2015, None, jan).last().unwrap().period(),
+            "2018-12"
+        );
+        let from = YearMonth {
+            year: 2018,
+            month: 12,
+        };
         assert_eq!(months_due(2015, Some(from), jan), vec![from]);
         assert!(months_due(2015, Some(from.next()), jan).is_empty());
         // A baseline in the current year: nothing due yet.

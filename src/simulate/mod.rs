@@ -32,8 +32,9 @@ use values::{PointModel, Rates};
 const INFLIGHT: u16 = 1000;
 /// Requests queued in front of the MQTT eventloop.
 const CHANNEL_CAPACITY: usize = 1000;
-/// Energy seed when `--seed` is not given, so restarts republish the same history.
-const DEFAULT_ENERGY_SEED: u64 = 2015;
+/// Energy seed when `--seed` is not given, so restarts republish the same history. Chosen so
+/// that three of the eleven demo parks (circular-chem, luquan-edz, gaocheng-edz) are off track.
+const DEFAULT_ENERGY_SEED: u64 = 3;
 
 /// Flags of `greenmon simulate`.
 #[derive(clap::Args, Debug, Clone)]
@@ -115,7 +116,10 @@ impl SimulateArgs {
             }
         }
         if !(0.0..1.0).contains(&self.gap_rate) {
-            problems.push(format!("--gap-rate must be at least 0 and below 1, got {}", self.gap_rate));
+            problems.push(format!(
+                "--gap-rate must be at least 0 and below 1, got {}",
+                self.gap_rate
+            ));
         }
         if let Some(r) = self.rate {
             if !(r.is_finite() && r >= 0.0) {
@@ -128,7 +132,11 @@ impl SimulateArgs {
                 self.energy_annual_cut
             ));
         }
-        if self.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+        if self
+            .client_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
             problems.push("--client-id must not be empty".to_string());
         }
         if problems.is_empty() {
@@ -182,11 +190,14 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
         Vec::new()
     };
 
-    let client_id =
-        args.client_id.clone().unwrap_or_else(|| format!("greenmon-sim-{}", std::process::id()));
+    let client_id = args
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("greenmon-sim-{}", std::process::id()));
     let mut opts = crate::ingest::mqtt_options::mqtt_options(&settings.mqtt, &client_id, true)
         .context("building MQTT options")?;
-    opts.set_inflight(INFLIGHT).set_request_channel_capacity(CHANNEL_CAPACITY);
+    opts.set_inflight(INFLIGHT)
+        .set_request_channel_capacity(CHANNEL_CAPACITY);
     let publisher = Publisher::start(
         opts,
         CHANNEL_CAPACITY,
@@ -202,7 +213,12 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
     };
     let runner = Runner::new(publisher, rng, rates, args.gap_rate, points, energy);
     let summary = runner
-        .run(args.energy_only, args.rate, args.count, Duration::from_secs(args.drain_timeout_secs))
+        .run(
+            args.energy_only,
+            args.rate,
+            args.count,
+            Duration::from_secs(args.drain_timeout_secs),
+        )
         .await?;
     println!("{summary}");
     Ok(())
@@ -215,13 +231,21 @@ fn load_registry(path: &Path) -> anyhow::Result<Registry> {
     let file = RegistryFile::parse(&text)
         .map_err(|e| anyhow!("parsing the registry file {}: {e}", path.display()))?;
     file.validate().map_err(|problems| {
-        anyhow!("the registry file {} is invalid:\n  {}", path.display(), problems.join("\n  "))
+        anyhow!(
+            "the registry file {} is invalid:\n  {}",
+            path.display(),
+            problems.join("\n  ")
+        )
     })
 }
 
 /// The parks named in `--parks` (all when empty), in registry order.
 fn select_parks(registry: Registry, wanted: &[String]) -> anyhow::Result<Vec<Park>> {
-    let wanted: Vec<&str> = wanted.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect();
+    let wanted: Vec<&str> = wanted
+        .iter()
+        .map(|w| w.trim())
+        .filter(|w| !w.is_empty())
+        .collect();
     if wanted.is_empty() {
         return Ok(registry.parks);
     }
@@ -232,9 +256,17 @@ fn select_parks(registry: Registry, wanted: &[String]) -> anyhow::Result<Vec<Par
         .collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = registry.parks.iter().map(|p| p.id.as_str()).collect();
-        bail!("unknown park(s) {} (the registry has: {})", unknown.join(", "), known.join(", "));
+        bail!(
+            "unknown park(s) {} (the registry has: {})",
+            unknown.join(", "),
+            known.join(", ")
+        );
     }
-    Ok(registry.parks.into_iter().filter(|p| wanted.contains(&p.id.as_str())).collect())
+    Ok(registry
+        .parks
+        .into_iter()
+        .filter(|p| wanted.contains(&p.id.as_str()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -257,11 +289,22 @@ mod tests {
     fn defaults_and_flags() {
         let a = parse(&[]).unwrap();
         assert_eq!(a.registry, PathBuf::from("config/demo-registry.toml"));
-        assert_eq!((a.exceedance_rate, a.gap_rate, a.flag_rate, a.invalid_rate), (0.01, 0.01, 0.01, 0.0));
+        assert_eq!(
+            (a.exceedance_rate, a.gap_rate, a.flag_rate, a.invalid_rate),
+            (0.01, 0.01, 0.01, 0.0)
+        );
         assert!(a.energy_enabled());
         a.check().unwrap();
 
-        let a = parse(&["--parks", "sjz-hitech,circular-chem", "--rate", "0", "--count", "10"]).unwrap();
+        let a = parse(&[
+            "--parks",
+            "sjz-hitech,circular-chem",
+            "--rate",
+            "0",
+            "--count",
+            "10",
+        ])
+        .unwrap();
         assert_eq!(a.parks, ["sjz-hitech", "circular-chem"]);
         assert!(!a.energy_enabled());
         assert!(parse(&["--energy-only", "--count", "5"]).is_err());
@@ -274,39 +317,61 @@ mod tests {
     fn bad_numbers_are_errors_not_panics() {
         for argv in [
             &["--gap-rate", "1"][..],
-            &["--flag-rate", "-0.1"],
+            &["--flag-rate=-0.1"],
             &["--exceedance-rate", "NaN"],
             &["--rate", "inf"],
-            &["--rate", "-1"],
+            &["--rate=-1"],
             &["--energy-annual-cut", "1.5"],
             &["--client-id", " "],
         ] {
             let err = parse(argv).unwrap().check().unwrap_err().to_string();
-            assert!(err.contains(argv[0]), "{argv:?}: {err}");
+            let flag = argv[0].split('=').next().unwrap();
+            assert!(err.contains(flag), "{argv:?}: {err}");
         }
     }
 
     #[test]
     fn registry_errors_have_context() {
         let err = load_registry(Path::new("/nonexistent/registry.toml")).unwrap_err();
-        assert!(format!("{err:#}").contains("/nonexistent/registry.toml"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("/nonexistent/registry.toml"),
+            "{err:#}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.toml");
-        std::fs::write(&bad, "[[parks]]\nid = 'A'\nname = 'x'\nbaseline_intensity = 1\n").unwrap();
+        std::fs::write(
+            &bad,
+            "[[parks]]\nid = 'A'\nname = 'x'\nbaseline_intensity = 1\n",
+        )
+        .unwrap();
         let err = load_registry(&bad).unwrap_err().to_string();
         assert!(err.contains("invalid") && err.contains("\"A\""), "{err}");
         std::fs::write(&bad, "[[parks]\n").unwrap();
-        assert!(load_registry(&bad).unwrap_err().to_string().contains("parsing"));
+        assert!(load_registry(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("parsing"));
     }
 
     #[test]
     fn park_selection() {
-        let demo = || load_registry(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-registry.toml"))).unwrap();
+        let demo = || {
+            load_registry(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config/demo-registry.toml"
+            )))
+            .unwrap()
+        };
         assert_eq!(select_parks(demo(), &[]).unwrap().len(), demo().parks.len());
         let some = select_parks(demo(), &["circular-chem".into(), " sjz-hitech".into()]).unwrap();
         let ids: Vec<&str> = some.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["sjz-hitech", "circular-chem"]);
-        let err = select_parks(demo(), &["nowhere".into()]).unwrap_err().to_string();
-        assert!(err.contains("nowhere") && err.contains("sjz-hitech"), "{err}");
+        let err = select_parks(demo(), &["nowhere".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nowhere") && err.contains("sjz-hitech"),
+            "{err}"
+        );
     }
 }

@@ -28,7 +28,11 @@ pub(crate) fn rate_deadline(start: Instant, k: u64, rate: f64) -> Option<Instant
     }
     // Far-future deadlines (absurdly low rates) saturate instead of panicking.
     let offset = Duration::try_from_secs_f64(k as f64 / rate).unwrap_or(Duration::MAX);
-    Some(start.checked_add(offset).unwrap_or(start + Duration::from_secs(86_400 * 365)))
+    Some(
+        start
+            .checked_add(offset)
+            .unwrap_or(start + Duration::from_secs(86_400 * 365)),
+    )
 }
 
 /// Per-point schedule in interval mode: each point is due every `interval_secs`, the first time
@@ -54,7 +58,11 @@ impl Schedule {
 
     /// The point due first, and when; `None` without points.
     pub(crate) fn next(&self) -> Option<(usize, Instant)> {
-        self.due.iter().enumerate().min_by_key(|(_, (at, _))| *at).map(|(i, (at, _))| (i, *at))
+        self.due
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (at, _))| *at)
+            .map(|(i, (at, _))| (i, *at))
     }
 
     /// Moves point `i` to its next slot. Slots stay on the original grid (no drift), except
@@ -86,7 +94,10 @@ mod tests {
         for _ in 0..10_000 {
             let ts = next_unique_ts(prev, now);
             assert!(prev.is_none_or(|p| ts > p));
-            assert!(seen.insert(crate::simulate::values::format_ts(ts)), "duplicate {ts}");
+            assert!(
+                seen.insert(crate::simulate::values::format_ts(ts)),
+                "duplicate {ts}"
+            );
             prev = Some(ts);
         }
     }
@@ -99,10 +110,16 @@ mod tests {
         assert_eq!(next_unique_ts(None, t0), t0);
         // A clock stepping back never makes a timestamp go back.
         let earlier = t0 - TimeDelta::seconds(5);
-        assert_eq!(next_unique_ts(Some(t0), earlier), t0 + TimeDelta::milliseconds(1));
+        assert_eq!(
+            next_unique_ts(Some(t0), earlier),
+            t0 + TimeDelta::milliseconds(1)
+        );
         // Sub-millisecond differences are truncated away, so still unique once formatted.
         let tiny = t0 + TimeDelta::microseconds(300);
-        assert_eq!(next_unique_ts(Some(t0), tiny), t0 + TimeDelta::milliseconds(1));
+        assert_eq!(
+            next_unique_ts(Some(t0), tiny),
+            t0 + TimeDelta::milliseconds(1)
+        );
     }
 
     #[test]
@@ -124,7 +141,10 @@ mod tests {
     fn rate_deadlines() {
         let start = Instant::now();
         assert_eq!(rate_deadline(start, 5, 0.0), None);
-        assert_eq!(rate_deadline(start, 10, 100.0), Some(start + Duration::from_millis(100)));
+        assert_eq!(
+            rate_deadline(start, 10, 100.0),
+            Some(start + Duration::from_millis(100))
+        );
         assert!(rate_deadline(start, u64::MAX, 1e-300).is_some());
     }
 

@@ -51,12 +51,20 @@ impl Publisher {
         let (client, eventloop) = AsyncClient::new(opts, channel_capacity);
         let (acked_tx, acked) = watch::channel(0u64);
         let driver = tokio::spawn(drive(eventloop, acked_tx, backoff_initial, backoff_max));
-        Self { client, published: Arc::new(AtomicU64::new(0)), acked, driver: Some(driver) }
+        Self {
+            client,
+            published: Arc::new(AtomicU64::new(0)),
+            acked,
+            driver: Some(driver),
+        }
     }
 
     /// A handle for progress logging.
     pub(crate) fn progress(&self) -> Progress {
-        Progress { published: self.published.clone(), acked: self.acked.clone() }
+        Progress {
+            published: self.published.clone(),
+            acked: self.acked.clone(),
+        }
     }
 
     /// Messages handed to the client so far.
@@ -74,7 +82,12 @@ impl Publisher {
     /// # Errors
     /// When the eventloop has stopped; the error says why (e.g. the broker refused us).
     pub(crate) async fn publish(&mut self, topic: String, payload: Vec<u8>) -> anyhow::Result<()> {
-        if self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
+        if self
+            .client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .is_err()
+        {
             return Err(self.failure().await);
         }
         self.published.fetch_add(1, Ordering::Relaxed);
@@ -88,18 +101,27 @@ impl Publisher {
     /// When the eventloop stops while waiting.
     pub(crate) async fn drain(&mut self, timeout: Duration) -> anyhow::Result<u64> {
         let target = self.published();
-        let waited = tokio::time::timeout(timeout, self.acked.wait_for(|&a| a >= target)).await;
+        let wait = self.acked.wait_for(|&a| a >= target);
+        // Drop the `Ref` at once: holding it would block the eventloop's next ack.
+        let waited = tokio::time::timeout(timeout, wait)
+            .await
+            .map(|r| r.map(|_| ()));
         match waited {
             Ok(Ok(_)) | Err(_) => Ok(target.saturating_sub(self.acked())),
             Ok(Err(_)) => Err(self.failure().await),
         }
     }
 
-    /// Sends DISCONNECT and waits (briefly) for the eventloop to finish.
+    /// Sends DISCONNECT and waits (briefly) for the eventloop to finish. When messages are still
+    /// unacknowledged (the broker is likely unreachable) or the request channel is full, the
+    /// eventloop is simply stopped instead.
     pub(crate) async fn close(mut self) {
-        // Fails only when the eventloop has already stopped, which is what we want anyway.
-        let _ = self.client.disconnect().await;
+        let queued = self.acked() >= self.published() && self.client.try_disconnect().is_ok();
         if let Some(mut driver) = self.driver.take() {
+            if !queued {
+                driver.abort();
+                return;
+            }
             match tokio::time::timeout(Duration::from_secs(2), &mut driver).await {
                 Ok(Ok(Err(e))) => tracing::warn!(error = %e, "MQTT eventloop ended with an error."),
                 Ok(_) => {}
@@ -148,15 +170,20 @@ async fn drive(
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::PubAck(_))) => acked.send_modify(|a| *a += 1),
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                tracing::info!(session_present = ack.session_present, "Connected to the MQTT broker.");
+                tracing::info!(
+                    session_present = ack.session_present,
+                    "Connected to the MQTT broker."
+                );
                 connected_once = true;
                 delay = backoff_initial;
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => return Ok(()),
             Ok(_) => {}
             Err(ConnectionError::ConnectionRefused(code)) if !connected_once => {
-                return Err(anyhow::anyhow!("the MQTT broker refused the connection: {code:?}"))
-                    .context("connecting to the MQTT broker");
+                return Err(anyhow::anyhow!(
+                    "the MQTT broker refused the connection: {code:?}"
+                ))
+                .context("connecting to the MQTT broker");
             }
             Err(ConnectionError::RequestsDone) => return Ok(()),
             Err(e) => {

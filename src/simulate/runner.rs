@@ -82,6 +82,14 @@ enum End {
     Stopped,
 }
 
+/// Whether to go on after one publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Continue,
+    /// A stop was requested before the message could be queued.
+    Stop,
+}
+
 /// Owns everything the loops need.
 pub(crate) struct Runner {
     publisher: Publisher,
@@ -134,9 +142,15 @@ impl Runner {
         let outcome = self.publish_all(energy_only, rate, count).await;
         progress.abort();
         let end = outcome?;
-        let outstanding = self.publisher.published().saturating_sub(self.publisher.acked());
+        let outstanding = self
+            .publisher
+            .published()
+            .saturating_sub(self.publisher.acked());
         if end == End::Stopped {
-            tracing::info!(outstanding, "Stopping; waiting for the outstanding PUBACKs.");
+            tracing::info!(
+                outstanding,
+                "Stopping; waiting for the outstanding PUBACKs."
+            );
         }
         let unacked = self.publisher.drain(drain_timeout).await;
         let elapsed = started.elapsed();
@@ -172,7 +186,7 @@ impl Runner {
         rate: Option<f64>,
         count: Option<u64>,
     ) -> anyhow::Result<End> {
-        if self.publish_energy_due().await? == End::Stopped {
+        if self.publish_energy_due().await? == Step::Stop {
             return Ok(End::Stopped);
         }
         if energy_only {
@@ -188,7 +202,8 @@ impl Runner {
     async fn run_intervals(&mut self, count: Option<u64>) -> anyhow::Result<End> {
         let intervals: Vec<u32> = self.points.iter().map(|p| p.interval_secs).collect();
         let mut schedule = Schedule::new(Instant::now(), &intervals, &mut self.rng);
-        let mut energy_check = tokio::time::interval_at(Instant::now() + ENERGY_CHECK, ENERGY_CHECK);
+        let mut energy_check =
+            tokio::time::interval_at(Instant::now() + ENERGY_CHECK, ENERGY_CHECK);
         energy_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if count.is_some_and(|n| self.stats.messages >= n) {
@@ -201,7 +216,7 @@ impl Runner {
                 biased;
                 () = stopped(&mut self.stop) => return Ok(End::Stopped),
                 _ = energy_check.tick(), if !self.energy.is_empty() => {
-                    if self.publish_energy_due().await? == End::Stopped {
+                    if self.publish_energy_due().await? == Step::Stop {
                         return Ok(End::Stopped);
                     }
                     continue;
@@ -209,7 +224,7 @@ impl Runner {
                 () = tokio::time::sleep_until(due) => {}
             }
             schedule.advance(i, Instant::now());
-            if self.publish_reading(i).await? == End::Stopped {
+            if self.publish_reading(i).await? == Step::Stop {
                 return Ok(End::Stopped);
             }
         }
@@ -220,7 +235,8 @@ impl Runner {
         let start = Instant::now();
         let mut next_energy_check = start + ENERGY_CHECK;
         let n = self.points.len() as u64;
-        for slot in 0u64.. {
+        let mut slot: u64 = 0;
+        loop {
             if count.is_some_and(|c| self.stats.messages >= c) {
                 return Ok(End::Finished);
             }
@@ -229,7 +245,7 @@ impl Runner {
             }
             if !self.energy.is_empty() && Instant::now() >= next_energy_check {
                 next_energy_check += ENERGY_CHECK;
-                if self.publish_energy_due().await? == End::Stopped {
+                if self.publish_energy_due().await? == Step::Stop {
                     return Ok(End::Stopped);
                 }
             }
@@ -244,35 +260,38 @@ impl Runner {
                 None => {}
             }
             let i = usize::try_from(slot % n.max(1)).unwrap_or(0);
-            if self.publish_reading(i).await? == End::Stopped {
+            slot = slot.wrapping_add(1);
+            if self.publish_reading(i).await? == Step::Stop {
                 return Ok(End::Stopped);
             }
         }
-        Ok(End::Finished)
     }
 
     /// One reporting slot of point `i`: skipped at the gap rate, otherwise one message.
-    async fn publish_reading(&mut self, i: usize) -> anyhow::Result<End> {
+    async fn publish_reading(&mut self, i: usize) -> anyhow::Result<Step> {
         if self.rng.random::<f64>() < self.gap_rate {
             self.stats.gaps += 1;
-            return Ok(End::Finished);
+            return Ok(Step::Continue);
         }
         let Some(point) = self.points.get_mut(i) else {
-            return Ok(End::Finished);
+            return Ok(Step::Continue);
         };
         let ts = next_unique_ts(point.prev_ts, Utc::now());
         point.prev_ts = Some(ts);
         let msg = generate(&point.model, ts, self.rates, &mut self.rng);
         let topic = point.topic.clone();
-        self.stats.messages += 1;
-        self.stats.readings += msg.readings;
-        self.stats.exceedances += u64::from(msg.exceeded.is_some());
-        self.stats.malformed += u64::from(msg.invalid.is_some());
-        self.send(topic, msg.payload).await
+        let step = self.send(topic, msg.payload).await?;
+        if step == Step::Continue {
+            self.stats.messages += 1;
+            self.stats.readings += msg.readings;
+            self.stats.exceedances += u64::from(msg.exceeded.is_some());
+            self.stats.malformed += u64::from(msg.invalid.is_some());
+        }
+        Ok(step)
     }
 
     /// Publishes the energy reports of every month completed and not yet sent.
-    async fn publish_energy_due(&mut self) -> anyhow::Result<End> {
+    async fn publish_energy_due(&mut self) -> anyhow::Result<Step> {
         let today = Utc::now().with_timezone(&Shanghai).date_naive();
         let before = self.stats.energy_reports;
         for f in 0..self.energy.len() {
@@ -283,8 +302,8 @@ impl Runner {
                 let payload =
                     serde_json::to_vec(&report).context("serialising an energy report")?;
                 let topic = feed.topic.clone();
-                if self.send(topic, payload).await? == End::Stopped {
-                    return Ok(End::Stopped);
+                if self.send(topic, payload).await? == Step::Stop {
+                    return Ok(Step::Stop);
                 }
                 self.energy[f].next = Some(ym.next());
                 self.stats.energy_reports += 1;
@@ -292,17 +311,21 @@ impl Runner {
         }
         let sent = self.stats.energy_reports - before;
         if sent > 0 {
-            tracing::info!(reports = sent, parks = self.energy.len(), "Energy reports published.");
+            tracing::info!(
+                reports = sent,
+                parks = self.energy.len(),
+                "Energy reports published."
+            );
         }
-        Ok(End::Finished)
+        Ok(Step::Continue)
     }
 
     /// Publishes unless a stop was requested first.
-    async fn send(&mut self, topic: String, payload: Vec<u8>) -> anyhow::Result<End> {
+    async fn send(&mut self, topic: String, payload: Vec<u8>) -> anyhow::Result<Step> {
         tokio::select! {
             biased;
-            () = stopped(&mut self.stop) => Ok(End::Stopped),
-            r = self.publisher.publish(topic, payload) => r.map(|()| End::Finished),
+            () = stopped(&mut self.stop) => Ok(Step::Stop),
+            r = self.publisher.publish(topic, payload) => r.map(|()| Step::Continue),
         }
     }
 }
@@ -311,9 +334,16 @@ impl Runner {
 fn summary(s: &Stats, energy_only: bool, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     if energy_only {
-        return format!("published {} energy reports in {secs:.2} s", s.energy_reports);
+        return format!(
+            "published {} energy reports in {secs:.2} s",
+            s.energy_reports
+        );
     }
-    let per_sec = if secs > 0.0 { s.messages as f64 / secs } else { 0.0 };
+    let per_sec = if secs > 0.0 {
+        s.messages as f64 / secs
+    } else {
+        0.0
+    };
     let mut line = format!(
         "published {} messages ({} readings) in {secs:.2} s: {per_sec:.0} msg/s",
         s.messages, s.readings
@@ -388,13 +418,23 @@ mod tests {
 
     #[test]
     fn summary_lines() {
-        let s = Stats { messages: 1000, readings: 6000, ..Stats::default() };
+        let s = Stats {
+            messages: 1000,
+            readings: 6000,
+            ..Stats::default()
+        };
         assert_eq!(
             summary(&s, false, Duration::from_millis(520)),
             "published 1000 messages (6000 readings) in 0.52 s: 1923 msg/s"
         );
-        let s = Stats { energy_reports: 26, ..Stats::default() };
-        assert_eq!(summary(&s, true, Duration::ZERO), "published 26 energy reports in 0.00 s");
+        let s = Stats {
+            energy_reports: 26,
+            ..Stats::default()
+        };
+        assert_eq!(
+            summary(&s, true, Duration::ZERO),
+            "published 26 energy reports in 0.00 s"
+        );
         assert!(summary(&s, false, Duration::ZERO).ends_with("0 msg/s, and 26 energy reports"));
     }
 }

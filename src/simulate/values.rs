@@ -75,6 +75,7 @@ impl Limit {
     }
 
     /// Whether `v` lies outside the limit.
+    #[cfg(test)]
     pub(crate) fn is_exceeded_by(self, v: f64) -> bool {
         self.upper.is_some_and(|u| v > u) || self.lower.is_some_and(|l| v < l)
     }
@@ -129,7 +130,12 @@ impl PointModel {
     pub(crate) fn new(point: &Point, rng: &mut impl Rng) -> Self {
         let (mut typical, rel) = kind_profile(&point.kind);
         let conc = rng.random_range(0.8..1.2);
-        for p in [Pollutant::Cod, Pollutant::Nh3n, Pollutant::Tp, Pollutant::Tn] {
+        for p in [
+            Pollutant::Cod,
+            Pollutant::Nh3n,
+            Pollutant::Tp,
+            Pollutant::Tn,
+        ] {
             typical[p as usize] *= conc;
         }
         typical[Pollutant::Ph as usize] += rng.random_range(-0.3..0.3);
@@ -137,15 +143,27 @@ impl PointModel {
         let mut sd = [0.0; 6];
         for p in Pollutant::ALL {
             let i = p as usize;
-            sd[i] = if p == Pollutant::Ph { rel[i] } else { typical[i] * rel[i] };
+            sd[i] = if p == Pollutant::Ph {
+                rel[i]
+            } else {
+                typical[i] * rel[i]
+            };
         }
         let mut limits = [Limit::default(); 6];
         for (code, entry) in &point.limits {
             if let Some(p) = pollutant_of(code) {
-                limits[p as usize] = Limit { lower: entry.lower, upper: entry.upper };
+                limits[p as usize] = Limit {
+                    lower: entry.lower,
+                    upper: entry.upper,
+                };
             }
         }
-        Self { kind: point.kind.clone(), typical, sd, limits }
+        Self {
+            kind: point.kind.clone(),
+            typical,
+            sd,
+            limits,
+        }
     }
 }
 
@@ -188,7 +206,8 @@ pub(crate) fn local_hour(ts: DateTime<Utc>) -> f64 {
 
 /// RFC 3339 in Beijing time with milliseconds, e.g. `2024-05-01T14:03:00.123+08:00`.
 pub(crate) fn format_ts(ts: DateTime<Utc>) -> String {
-    ts.with_timezone(&Shanghai).to_rfc3339_opts(SecondsFormat::Millis, false)
+    ts.with_timezone(&Shanghai)
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -214,7 +233,11 @@ pub(crate) fn sample_values(model: &PointModel, ts: DateTime<Utc>, rng: &mut imp
             }
             _ => model.typical[i],
         };
-        let sd = if p == Pollutant::Flow { model.sd[i] * flow_factor } else { model.sd[i] };
+        let sd = if p == Pollutant::Flow {
+            model.sd[i] * flow_factor
+        } else {
+            model.sd[i]
+        };
         let mut v = (mean + sd * normal(rng)).max(0.0);
         if p == Pollutant::Ph {
             v = v.min(14.0);
@@ -256,8 +279,10 @@ pub(crate) fn apply_exceedance(
     values: &mut [f64; 6],
     rng: &mut impl Rng,
 ) -> Option<Pollutant> {
-    let limited: Vec<Pollutant> =
-        Pollutant::ALL.into_iter().filter(|p| model.limits[*p as usize].is_set()).collect();
+    let limited: Vec<Pollutant> = Pollutant::ALL
+        .into_iter()
+        .filter(|p| model.limits[*p as usize].is_set())
+        .collect();
     if limited.is_empty() {
         return None;
     }
@@ -382,7 +407,12 @@ pub(crate) fn generate(
     let mut values = sample_values(model, ts, rng);
     if rng.random::<f64>() < rates.invalid {
         let (payload, kind) = invalid_payload(ts, &values, rng);
-        return Message { payload, readings: 0, exceeded: None, invalid: Some(kind) };
+        return Message {
+            payload,
+            readings: 0,
+            exceeded: None,
+            invalid: Some(kind),
+        };
     }
     let exceeded = if rng.random::<f64>() < rates.exceedance {
         apply_exceedance(model, &mut values, rng)
@@ -422,7 +452,10 @@ mod tests {
     }
 
     fn beijing(h: u32, m: u32) -> DateTime<Utc> {
-        Shanghai.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap().with_timezone(&Utc)
+        Shanghai
+            .with_ymd_and_hms(2024, 5, 1, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -445,17 +478,25 @@ mod tests {
         assert!((diurnal_flow_factor(0.0) - diurnal_flow_factor(23.9999)).abs() < 1e-3);
         assert!((diurnal_flow_factor(-1.0) - diurnal_flow_factor(23.0)).abs() < 1e-12);
         // The mean over a day is about 1 (the typical flow is the daily mean).
-        let mean: f64 = (0..1440).map(|m| diurnal_flow_factor(f64::from(m) / 60.0)).sum::<f64>()
+        let mean: f64 = (0..1440)
+            .map(|m| diurnal_flow_factor(f64::from(m) / 60.0))
+            .sum::<f64>()
             / 1440.0;
         assert!((mean - 1.0).abs() < 0.08, "mean {mean}");
     }
 
     #[test]
     fn sampled_flow_is_higher_at_14_than_at_04() {
-        let model = PointModel::new(&point_of_kind("treatment_outlet"), &mut StdRng::seed_from_u64(1));
+        let model = PointModel::new(
+            &point_of_kind("treatment_outlet"),
+            &mut StdRng::seed_from_u64(1),
+        );
         let mut rng = StdRng::seed_from_u64(2);
         let avg = |h, rng: &mut StdRng| {
-            (0..200).map(|_| sample_values(&model, beijing(h, 0), rng)[5]).sum::<f64>() / 200.0
+            (0..200)
+                .map(|_| sample_values(&model, beijing(h, 0), rng)[5])
+                .sum::<f64>()
+                / 200.0
         };
         let (afternoon, night) = (avg(14, &mut rng), avg(4, &mut rng));
         assert!(afternoon > night * 2.0, "{afternoon} vs {night}");
@@ -472,7 +513,12 @@ mod tests {
                 for p in Pollutant::ALL {
                     let x = v[p as usize];
                     assert!(x.is_finite() && x >= 0.0, "{} {:?} {x}", point.id, p);
-                    assert!(!model.limits[p as usize].is_exceeded_by(x), "{} {:?} {x}", point.id, p);
+                    assert!(
+                        !model.limits[p as usize].is_exceeded_by(x),
+                        "{} {:?} {x}",
+                        point.id,
+                        p
+                    );
                     sums[p as usize] += x / 500.0;
                 }
             }
@@ -494,7 +540,10 @@ mod tests {
             for _ in 0..500 {
                 let mut v = sample_values(&model, beijing(10, 0), &mut rng);
                 let p = apply_exceedance(&model, &mut v, &mut rng).unwrap();
-                assert!(model.limits[p as usize].is_exceeded_by(v[p as usize]), "{p:?} {v:?}");
+                assert!(
+                    model.limits[p as usize].is_exceeded_by(v[p as usize]),
+                    "{p:?} {v:?}"
+                );
                 assert!(v[p as usize] >= 0.0);
             }
         }
@@ -511,7 +560,10 @@ mod tests {
     fn exceedance_rate_one_marks_every_limited_message() {
         let mut rng = StdRng::seed_from_u64(4);
         let model = PointModel::new(&point_of_kind("treatment_outlet"), &mut rng);
-        let rates = Rates { exceedance: 1.0, ..Rates::default() };
+        let rates = Rates {
+            exceedance: 1.0,
+            ..Rates::default()
+        };
         for _ in 0..100 {
             let m = generate(&model, beijing(9, 0), rates, &mut rng);
             let json: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
@@ -543,7 +595,10 @@ mod tests {
     fn flag_rate_one_flags_every_message() {
         let mut rng = StdRng::seed_from_u64(5);
         let model = PointModel::new(&point_of_kind("sewage_outlet"), &mut rng);
-        let rates = Rates { flag: 1.0, ..Rates::default() };
+        let rates = Rates {
+            flag: 1.0,
+            ..Rates::default()
+        };
         for _ in 0..50 {
             let m = generate(&model, beijing(9, 0), rates, &mut rng);
             let json: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
@@ -560,7 +615,10 @@ mod tests {
     fn invalid_messages_are_all_broken() {
         let mut rng = StdRng::seed_from_u64(6);
         let model = PointModel::new(&point_of_kind("sewage_outlet"), &mut rng);
-        let rates = Rates { invalid: 1.0, ..Rates::default() };
+        let rates = Rates {
+            invalid: 1.0,
+            ..Rates::default()
+        };
         let mut kinds = Vec::new();
         for _ in 0..200 {
             let m = generate(&model, beijing(9, 0), rates, &mut rng);
@@ -599,7 +657,10 @@ mod tests {
         let xs: Vec<f64> = (0..20_000).map(|_| normal(&mut rng)).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
         assert!(xs.iter().all(|x| x.is_finite()));
     }
 }

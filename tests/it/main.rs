@@ -1,1 +1,8 @@
-//! Integration tests against real PostgreSQL and Mosquitto.
+//! Integration tests against a real PostgreSQL (127.0.0.1:5432) and real Mosquitto brokers: the
+//! shared one on 127.0.0.1:1883 and, for tests that restart or fill one, brokers of their own.
+//! Every test has its own database, topic prefix and client id, so they run in parallel.
+
+mod cli;
+mod helpers;
+mod ingest;
+mod resilience;

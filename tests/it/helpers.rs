@@ -1,0 +1,494 @@
+//! Test harness: a database per test, a topic prefix and client id per test, Mosquitto brokers of
+//! our own for tests that restart or reconfigure one, the app in-process or as a child process,
+//! and a QoS 1 publisher that waits for every PUBACK.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use greenmon::app::{self, RunningApp};
+use greenmon::config::Settings;
+use greenmon::domain::registry::RegistryFile;
+use greenmon::store;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sqlx::PgPool;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .with_test_writer()
+            .try_init();
+    }
+});
+
+/// A fresh unique name: `<prefix>_<millis>_<random>`.
+pub fn unique(prefix: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    format!("{prefix}_{millis}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A database of its own for one test, migrated and loaded with a small registry.
+pub struct TestDb {
+    pub name: String,
+    pub pool: PgPool,
+}
+
+pub const TEST_REGISTRY: &str = r#"
+[[parks]]
+id = "park-a"
+name = "A 园区"
+baseline_intensity = 0.8
+[[parks.points]]
+id = "a-out"
+name = "A outlet"
+kind = "treatment_outlet"
+mn = "AAAA0000000000000000000A"
+[parks.points.limits]
+cod = { upper = 50 }
+ph = { lower = 6, upper = 9 }
+[[parks.points]]
+id = "a-in"
+name = "A inlet"
+kind = "treatment_inlet"
+
+[[parks]]
+id = "park-b"
+name = "B 园区"
+baseline_intensity = 1.2
+[[parks.points]]
+id = "b-out"
+name = "B outlet"
+kind = "sewage_outlet"
+"#;
+
+impl TestDb {
+    pub async fn new() -> Self {
+        LazyLock::force(&TRACING);
+        let name = unique("gmt");
+        let admin = admin_pool().await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let settings = settings_for(&name, 1883, "unused", "unused");
+        let pool = store::pool(&settings.database);
+        store::migrate(&pool).await.unwrap();
+        let registry = RegistryFile::parse(TEST_REGISTRY).unwrap().validate().unwrap();
+        store::registry::import(&pool, &registry).await.unwrap();
+        Self { name, pool }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Quarantine rows, leaving out subscription probes.
+    pub async fn quarantined(&self) -> i64 {
+        self.quarantine().await.iter().map(|(_, n)| n).sum()
+    }
+
+    pub async fn readings(&self) -> i64 {
+        self.count("SELECT count(*) FROM readings").await
+    }
+
+    /// (reason, count) of quarantine rows, sorted by reason, leaving out subscription probes.
+    pub async fn quarantine(&self) -> Vec<(String, i64)> {
+        sqlx::query_as(
+            "SELECT reason, count(*) FROM quarantine WHERE topic NOT LIKE '%/points/probe/readings'
+             GROUP BY reason ORDER BY reason",
+        )
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+async fn admin_pool() -> PgPool {
+    let settings = settings_for("postgres", 1883, "unused", "unused");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(store::connect_options(&settings.database))
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (see README)");
+    // Databases of earlier runs that were not dropped (a test failed or was killed).
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'gmt\\_%'
+           AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '2 hours'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    for db in stale {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+    }
+    pool
+}
+
+/// Settings for a test: its database, broker port, topic prefix and client id, everything else
+/// at its defaults except a port-0 HTTP listener and a short shutdown grace.
+pub fn settings_for(db: &str, mqtt_port: u16, prefix: &str, client_id: &str) -> Settings {
+    Settings::load_from(None, env_for(db, mqtt_port, prefix, client_id)).unwrap()
+}
+
+/// The same settings as environment variables, for a child `greenmon serve`.
+pub fn env_for(db: &str, mqtt_port: u16, prefix: &str, client_id: &str) -> Vec<(String, String)> {
+    [
+        ("GREENMON__DATABASE__DBNAME", db.to_string()),
+        ("GREENMON__DATABASE__MAX_CONNECTIONS", "4".into()),
+        ("GREENMON__MQTT__PORT", mqtt_port.to_string()),
+        ("GREENMON__MQTT__TOPIC_PREFIX", prefix.to_string()),
+        ("GREENMON__MQTT__CLIENT_ID", client_id.to_string()),
+        ("GREENMON__MQTT__RECONNECT_MAX_MS", "1000".into()),
+        ("GREENMON__INGEST__RETRY_MAX_MS", "500".into()),
+        ("GREENMON__HTTP__LISTEN", "127.0.0.1:0".into()),
+        ("GREENMON__SHUTDOWN__GRACE_SECS", "10".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A greenmon running in this process.
+pub struct TestApp {
+    pub db: TestDb,
+    pub prefix: String,
+    pub client_id: String,
+    pub mqtt_port: u16,
+    pub app: Option<RunningApp>,
+    pub http: String,
+}
+
+impl TestApp {
+    /// Starts greenmon on the shared Mosquitto (127.0.0.1:1883).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(1883, |_| {}).await
+    }
+
+    pub async fn spawn_with(mqtt_port: u16, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDb::new().await;
+        let prefix = format!("t/{}", unique("p"));
+        let client_id = unique("gm");
+        let mut settings = settings_for(&db.name, mqtt_port, &prefix, &client_id);
+        tweak(&mut settings);
+        let app = app::start(settings).await.unwrap();
+        let http = format!("http://{}", app.http_addr);
+        let t = Self {
+            db,
+            prefix,
+            client_id,
+            mqtt_port,
+            app: Some(app),
+            http,
+        };
+        t.wait_subscribed().await;
+        t
+    }
+
+    /// Waits until the app receives a probe message (to an unregistered point), so the
+    /// subscription is in place. The probe is quarantined when its batch commits.
+    pub async fn wait_subscribed(&self) {
+        let metrics = self.app.as_ref().unwrap().metrics.clone();
+        let mut publisher = Publisher::connect(self.mqtt_port).await;
+        let topic = format!("{}/parks/park-a/points/probe/readings", self.prefix);
+        let start = Instant::now();
+        while metrics.mqtt_received.get() == 0 {
+            publisher.publish(&topic, b"probe".to_vec()).await;
+            assert!(start.elapsed() < Duration::from_secs(30), "greenmon did not subscribe");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        publisher.flush().await;
+        // Probes still in flight land in a moment.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    pub fn topic(&self, park: &str, point: &str) -> String {
+        format!("{}/parks/{park}/points/{point}/readings", self.prefix)
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.http))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Value of an unlabelled metric (or a labelled one, written `name{label="v"}`).
+    pub async fn metric(&self, name: &str) -> f64 {
+        metric_value(&self.metrics().await, name)
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown_token().cancel();
+            app.wait().await.unwrap();
+        }
+    }
+}
+
+/// Waits until a greenmon on `port` with `prefix` is connected and subscribed: a probe message to
+/// an unregistered point comes back as a quarantine row (which is then removed).
+pub async fn wait_subscribed(pool: &PgPool, port: u16, prefix: &str) {
+    let mut publisher = Publisher::connect(port).await;
+    let topic = format!("{prefix}/parks/park-a/points/probe/readings");
+    let start = Instant::now();
+    loop {
+        publisher.publish(&topic, b"probe".to_vec()).await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine WHERE topic = $1")
+            .bind(&topic)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "greenmon did not subscribe");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    publisher.flush().await;
+    // Probes still in flight may land after the first; give them a moment, then clear them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("DELETE FROM quarantine WHERE topic = $1")
+        .bind(&topic)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+pub fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// A QoS 1 publisher that counts PUBACKs; `flush` waits until every publish is acknowledged by
+/// the broker.
+pub struct Publisher {
+    client: AsyncClient,
+    acked: tokio::sync::watch::Receiver<u64>,
+    sent: u64,
+}
+
+impl Publisher {
+    pub async fn connect(port: u16) -> Self {
+        let mut opts = MqttOptions::new(unique("pub"), "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(10))
+            .set_inflight(500)
+            .set_max_packet_size(1 << 20, 1 << 20)
+            // Keep the session so publishes in flight are resent after a broker restart.
+            .set_clean_session(false);
+        let (client, mut eventloop) = AsyncClient::new(opts, 1000);
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            let mut acked = 0;
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        acked += 1;
+                        if tx.send(acked).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        });
+        Self {
+            client,
+            acked: rx,
+            sent: 0,
+        }
+    }
+
+    pub async fn publish(&mut self, topic: &str, payload: Vec<u8>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+        self.sent += 1;
+    }
+
+    pub async fn flush(&mut self) {
+        let target = self.sent;
+        tokio::time::timeout(Duration::from_secs(120), self.acked.wait_for(|a| *a >= target))
+            .await
+            .expect("broker acknowledged every publish")
+            .unwrap();
+    }
+}
+
+/// A reading message of `point` with six pollutants at `secs` seconds after a fixed time.
+pub fn reading_payload(secs: i64) -> Vec<u8> {
+    let ts = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00+08:00").unwrap()
+        + chrono::Duration::seconds(secs);
+    format!(
+        r#"{{"ts":"{}","values":{{"cod":{},"nh3n":1.5,"tp":0.2,"tn":9.1,"ph":7.2,"flow":80.5}}}}"#,
+        ts.to_rfc3339(),
+        20 + secs % 7
+    )
+    .into_bytes()
+}
+
+/// A Mosquitto of the test's own, from `config/mosquitto.conf`, on a free port with its own
+/// persistence directory; restartable.
+pub struct Mosquitto {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = std::fs::read_to_string(repo_path("config/mosquitto.conf")).unwrap();
+        let conf: String = shipped
+            .lines()
+            .map(|l| {
+                if l.starts_with("listener ") {
+                    format!("listener {port} 127.0.0.1")
+                } else if l.starts_with("persistence_location ") {
+                    format!("persistence_location {}/", dir.path().display())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        let mut m = Self {
+            port,
+            dir,
+            child: None,
+        };
+        m.launch();
+        m
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "mosquitto did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM (Mosquitto saves its persistence file), wait, start again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, "TERM");
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `greenmon serve` as a child process, for tests that SIGKILL it.
+pub struct ServiceProcess {
+    child: Child,
+}
+
+impl ServiceProcess {
+    pub fn start(env: &[(String, String)]) -> Self {
+        let log = std::env::var("TEST_LOG").is_ok();
+        let child = Command::new(env!("CARGO_BIN_EXE_greenmon"))
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait; returns whether it exited 0.
+    pub fn terminate(mut self) -> bool {
+        signal(&self.child, "TERM");
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status();
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
