@@ -158,8 +158,8 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let defaults: toml::Table =
-            toml::from_str(DEFAULT_TOML).expect("built-in default.toml is valid TOML (unit-tested)");
+        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
+            .expect("built-in default.toml is valid TOML (unit-tested)");
         let mut overrides: Vec<(Vec<String>, toml::Value)> = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -284,7 +284,8 @@ impl Settings {
         if !(1..=65_535).contains(&self.ingest.max_unacked_messages) {
             bad("ingest.max_unacked_messages", "must be 1 to 65535");
         }
-        if self.ingest.max_payload_bytes == 0 || self.ingest.max_payload_bytes > self.mqtt.max_packet_bytes
+        if self.ingest.max_payload_bytes == 0
+            || self.ingest.max_payload_bytes > self.mqtt.max_packet_bytes
         {
             bad(
                 "ingest.max_payload_bytes",
@@ -295,9 +296,13 @@ impl Settings {
             bad("ingest.max_future_secs", "must not be negative");
         }
         if self.ingest.timezone.parse::<chrono_tz::Tz>().is_err() {
-            bad("ingest.timezone", "is not an IANA time zone (e.g. Asia/Shanghai)");
+            bad(
+                "ingest.timezone",
+                "is not an IANA time zone (e.g. Asia/Shanghai)",
+            );
         }
-        if self.ingest.retry_initial_ms == 0 || self.ingest.retry_initial_ms > self.ingest.retry_max_ms
+        if self.ingest.retry_initial_ms == 0
+            || self.ingest.retry_initial_ms > self.ingest.retry_max_ms
         {
             bad(
                 "ingest.retry_initial_ms",
@@ -344,7 +349,11 @@ impl IngestConfig {
 }
 
 /// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
-fn flatten(prefix: &mut Vec<String>, value: &toml::Value, out: &mut Vec<(Vec<String>, toml::Value)>) {
+fn flatten(
+    prefix: &mut Vec<String>,
+    value: &toml::Value,
+    out: &mut Vec<(Vec<String>, toml::Value)>,
+) {
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
@@ -460,7 +469,11 @@ mod tests {
         assert!(keys.contains(&"mqtt.clinet_id"), "{problems:?}");
         assert!(keys.contains(&"nosuch.a"), "{problems:?}");
         // Type errors stop before semantic checks; fix them and the semantic ones show, all at once.
-        std::fs::write(&path, "[ingest]\ntimezone = \"Mars/Base\"\nbatch_max_rows = 0\n").unwrap();
+        std::fs::write(
+            &path,
+            "[ingest]\ntimezone = \"Mars/Base\"\nbatch_max_rows = 0\n",
+        )
+        .unwrap();
         let err = Settings::load_from(Some(&path), env(&[("GREENMON__HTTP__LISTEN", "nope")]))
             .unwrap_err();
         let ConfigError::Invalid(problems) = err else {
@@ -472,6 +485,43 @@ mod tests {
             ["ingest.batch_max_rows", "ingest.timezone", "http.listen"],
             "{problems:?}"
         );
+    }
+
+    /// The README's configuration table lists exactly the keys of config/default.toml (plus the
+    /// optional ones that default to unset), with the same defaults.
+    #[test]
+    fn readme_table_matches_the_defaults() {
+        let readme = include_str!("../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                key.contains('.').then(|| (key.to_string(), cells[2].trim_matches('`').to_string()))
+            })
+            .collect();
+        let table: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
+        let mut defaults = Vec::new();
+        flatten(&mut Vec::new(), &toml::Value::Table(table), &mut defaults);
+        for (path, value) in &defaults {
+            let key = path.join(".");
+            let shown = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert!(
+                rows.contains(&(key.clone(), shown.clone())),
+                "README lacks `{key}` with default `{shown}`"
+            );
+        }
+        let optional = ["database.password", "mqtt.username", "mqtt.password", "mqtt.tls.ca_file"];
+        for (key, default) in &rows {
+            let known = defaults.iter().any(|(p, _)| p.join(".") == *key);
+            assert!(
+                known || (optional.contains(&key.as_str()) && default == "unset"),
+                "README lists unknown key {key}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Modules in data-flow order:
 //! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
 //! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, the registry file.
+//! - [`hj212`]: the HJ 212 data-logger protocol codec (pure).
 //! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
 //! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
 //! - [`api`]: HTTP health, readiness and metrics.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod hj212;
 pub mod ingest;
 pub mod simulate;
 pub mod store;

@@ -10,7 +10,11 @@ use greenmon::domain::registry::{Registry, RegistryFile};
 use greenmon::{app, simulate, store, telemetry};
 
 #[derive(Parser)]
-#[command(name = "greenmon", version, about = "Green-development compliance monitor for industrial parks")]
+#[command(
+    name = "greenmon",
+    version,
+    about = "Green-development compliance monitor for industrial parks"
+)]
 struct Cli {
     /// Configuration file layered over the built-in defaults (see config/default.toml).
     #[arg(long, global = true, env = "GREENMON_CONFIG")]
@@ -120,7 +124,11 @@ fn load_registry(file: &std::path::Path) -> anyhow::Result<Registry> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
         .validate()
         .map_err(|problems| {
-            anyhow::anyhow!("{} is invalid:\n  - {}", file.display(), problems.join("\n  - "))
+            anyhow::anyhow!(
+                "{} is invalid:\n  - {}",
+                file.display(),
+                problems.join("\n  - ")
+            )
         })
 }
 
@@ -141,7 +149,14 @@ async fn demo(settings: Settings, registry: PathBuf) -> anyhow::Result<()> {
     // The simulator with its defaults, plus a few malformed messages so the quarantine has
     // something to show.
     let registry = registry.to_string_lossy().into_owned();
-    let args = DemoSimulate::parse_from(["simulate", "--registry", &registry, "--invalid-rate", "0.002"]).args;
+    let args = DemoSimulate::parse_from([
+        "simulate",
+        "--registry",
+        &registry,
+        "--invalid-rate",
+        "0.002",
+    ])
+    .args;
     let sim_settings = settings.clone();
     let mut sim = tokio::spawn(async move { simulate::run(args, &sim_settings).await });
     let sim_failed = tokio::select! {

@@ -55,7 +55,11 @@ macro_rules! slug_id {
 }
 
 slug_id!(ParkId, "park", "A park's id, e.g. `sjz-hitech`.");
-slug_id!(PointId, "point", "A monitoring point's id, unique across parks.");
+slug_id!(
+    PointId,
+    "point",
+    "A monitoring point's id, unique across parks."
+);
 
 /// An HJ 212 device id: 24 hex characters in HJ 212-2017, 14 in HJ/T 212-2005; field devices
 /// use other lengths too, so any short alphanumeric string is accepted.
@@ -67,7 +71,9 @@ impl Mn {
     /// # Errors
     /// [`IdError::Mn`] when the value is empty, too long or not alphanumeric.
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        if !value.is_empty() && value.len() <= 24 && value.chars().all(|c| c.is_ascii_alphanumeric())
+        if !value.is_empty()
+            && value.len() <= 24
+            && value.chars().all(|c| c.is_ascii_alphanumeric())
         {
             Ok(Self(value.to_string()))
         } else {

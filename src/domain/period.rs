@@ -62,7 +62,9 @@ impl FromStr for Period {
 impl Period {
     pub fn year(self) -> i32 {
         match self {
-            Period::Month { year, .. } | Period::Quarter { year, .. } | Period::Year { year } => year,
+            Period::Month { year, .. } | Period::Quarter { year, .. } | Period::Year { year } => {
+                year
+            }
         }
     }
 
@@ -125,7 +127,17 @@ mod tests {
             assert_eq!(p.end().to_string(), end);
             assert_eq!(p.kind(), kind);
         }
-        for bad in ["", "18", "2018-13", "2018-00", "2018-Q5", "2018-3", "2018-03-01", "abcd", "1800"] {
+        for bad in [
+            "",
+            "18",
+            "2018-13",
+            "2018-00",
+            "2018-Q5",
+            "2018-3",
+            "2018-03-01",
+            "abcd",
+            "1800",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }

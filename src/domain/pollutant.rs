@@ -72,7 +72,10 @@ impl PollutantCode {
     /// # Errors
     /// [`PollutantError`] when the code is none of these.
     pub fn parse_any_version(code: &str) -> Result<Self, PollutantError> {
-        if let Some((_, c)) = CODES_2005.iter().find(|(old, _)| old.eq_ignore_ascii_case(code)) {
+        if let Some((_, c)) = CODES_2005
+            .iter()
+            .find(|(old, _)| old.eq_ignore_ascii_case(code))
+        {
             return Ok(Self((*c).to_string()));
         }
         Self::parse(code)
@@ -97,7 +100,12 @@ mod tests {
     fn aliases_map_to_2017_codes() {
         for (alias, code) in ALIASES {
             assert_eq!(PollutantCode::parse(alias).unwrap().as_str(), *code);
-            assert_eq!(PollutantCode::parse(&alias.to_uppercase()).unwrap().as_str(), *code);
+            assert_eq!(
+                PollutantCode::parse(&alias.to_uppercase())
+                    .unwrap()
+                    .as_str(),
+                *code
+            );
         }
     }
 
@@ -107,8 +115,17 @@ mod tests {
         assert!(PollutantCode::parse("w0101").is_err());
         assert!(PollutantCode::parse("011").is_err());
         assert!(PollutantCode::parse("chlorine").is_err());
-        assert_eq!(PollutantCode::parse_any_version("011").unwrap().as_str(), "w01018");
-        assert_eq!(PollutantCode::parse_any_version("b01").unwrap().as_str(), "w00000");
-        assert_eq!(PollutantCode::parse_any_version("w21003").unwrap().as_str(), "w21003");
+        assert_eq!(
+            PollutantCode::parse_any_version("011").unwrap().as_str(),
+            "w01018"
+        );
+        assert_eq!(
+            PollutantCode::parse_any_version("b01").unwrap().as_str(),
+            "w00000"
+        );
+        assert_eq!(
+            PollutantCode::parse_any_version("w21003").unwrap().as_str(),
+            "w21003"
+        );
     }
 }

@@ -88,7 +88,12 @@ pub struct LimitEntry {
 }
 
 /// Point kinds accepted in the registry.
-pub const POINT_KINDS: &[&str] = &["sewage_outlet", "treatment_inlet", "treatment_outlet", "other"];
+pub const POINT_KINDS: &[&str] = &[
+    "sewage_outlet",
+    "treatment_inlet",
+    "treatment_outlet",
+    "other",
+];
 
 fn default_baseline_year() -> i32 {
     2015
@@ -166,7 +171,9 @@ impl RegistryFile {
                 problems.push(format!("{at}: name must not be empty"));
             }
             if !(p.baseline_intensity.is_finite() && p.baseline_intensity > 0.0) {
-                problems.push(format!("{at}: baseline_intensity must be a positive number"));
+                problems.push(format!(
+                    "{at}: baseline_intensity must be a positive number"
+                ));
             }
             if p.target_year <= p.baseline_year {
                 problems.push(format!("{at}: target_year must be after baseline_year"));
@@ -182,7 +189,10 @@ impl RegistryFile {
                     problems.push(format!("{at}: duplicate point id"));
                 }
                 if !POINT_KINDS.contains(&pt.kind.as_str()) {
-                    problems.push(format!("{at}: kind must be one of {}", POINT_KINDS.join(", ")));
+                    problems.push(format!(
+                        "{at}: kind must be one of {}",
+                        POINT_KINDS.join(", ")
+                    ));
                 }
                 if !(1..=86_400).contains(&pt.interval_secs) {
                     problems.push(format!("{at}: interval_secs must be 1 to 86400"));
@@ -190,7 +200,8 @@ impl RegistryFile {
                 let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {
                     Ok(Some(mn)) => {
                         if !mns.insert(mn.clone()) {
-                            problems.push(format!("{at}: MN {} is used by another point", mn.as_str()));
+                            problems
+                                .push(format!("{at}: MN {} is used by another point", mn.as_str()));
                         }
                         Some(mn)
                     }
@@ -211,7 +222,8 @@ impl RegistryFile {
                                 problems.push(format!("{at}: limit {code} must be finite"));
                             } else if let (Some(l), Some(u)) = (limit.lower, limit.upper) {
                                 if l > u {
-                                    problems.push(format!("{at}: limit {code} lower is above upper"));
+                                    problems
+                                        .push(format!("{at}: limit {code} lower is above upper"));
                                 }
                             }
                             if limits.iter().any(|(existing, _)| existing == &c) {
@@ -264,7 +276,10 @@ mod tests {
         let text = include_str!("../../config/demo-registry.toml");
         let reg = RegistryFile::parse(text).unwrap().validate().unwrap();
         assert!(reg.parks.len() >= 10);
-        assert!(reg.parks.iter().all(|p| p.points.iter().any(|pt| pt.required)));
+        assert!(reg
+            .parks
+            .iter()
+            .all(|p| p.points.iter().any(|pt| pt.required)));
     }
 
     #[test]
@@ -285,14 +300,25 @@ ph = { lower = 9, upper = 6 }
 "#;
         let problems = RegistryFile::parse(text).unwrap().validate().unwrap_err();
         let all = problems.join("\n");
-        for needle in ["park id", "name must not be empty", "baseline_intensity", "kind must be", "MN", "chlorine", "lower is above upper"] {
+        for needle in [
+            "park id",
+            "name must not be empty",
+            "baseline_intensity",
+            "kind must be",
+            "MN",
+            "chlorine",
+            "lower is above upper",
+        ] {
             assert!(all.contains(needle), "missing {needle}: {all}");
         }
     }
 
     #[test]
     fn unknown_keys_rejected() {
-        let err = RegistryFile::parse("[[parks]]\nid='a'\nname='a'\nbaseline_intensity=1\ncolour='red'\n").unwrap_err();
+        let err = RegistryFile::parse(
+            "[[parks]]\nid='a'\nname='a'\nbaseline_intensity=1\ncolour='red'\n",
+        )
+        .unwrap_err();
         assert!(err.contains("colour"), "{err}");
     }
 }

@@ -29,7 +29,11 @@ impl Committer {
     /// Runs until the batcher closes its channel and every batch is committed and acked.
     pub async fn run(self, mut rx: mpsc::Receiver<Batch>) {
         while let Some(batch) = rx.recv().await {
-            let span = tracing::info_span!("commit", batch.size = batch.items.len(), batch.rows = batch.rows);
+            let span = tracing::info_span!(
+                "commit",
+                batch.size = batch.items.len(),
+                batch.rows = batch.rows
+            );
             let outcome = self.commit(&batch).instrument(span).await;
             self.record(&batch, &outcome);
             self.gate.ack(batch.tokens);

@@ -62,7 +62,10 @@ impl MqttSource {
                     self.connected.store(true, Ordering::Relaxed);
                     self.metrics.mqtt_connected.set(1);
                     self.metrics.mqtt_connections.inc();
-                    tracing::info!(session_present = ack.session_present, "Connected to the MQTT broker.");
+                    tracing::info!(
+                        session_present = ack.session_present,
+                        "Connected to the MQTT broker."
+                    );
                     if !ack.session_present || first_connack {
                         self.subscribe();
                     }
@@ -77,7 +80,9 @@ impl MqttSource {
                     let permit = match self.permits.clone().try_acquire_owned() {
                         Ok(p) => p,
                         Err(_) => {
-                            tracing::debug!("Pipeline full; waiting for commits before reading on.");
+                            tracing::debug!(
+                                "Pipeline full; waiting for commits before reading on."
+                            );
                             match self.permits.clone().acquire_owned().await {
                                 Ok(p) => p,
                                 Err(_) => return, // semaphore closed: the app is tearing down
@@ -148,8 +153,13 @@ impl MqttSource {
                 }
             }
         };
-        if tokio::time::timeout(Duration::from_secs(3), flush).await.is_err() {
-            tracing::warn!("Timed out flushing the last acks to the broker; it will redeliver them.");
+        if tokio::time::timeout(Duration::from_secs(3), flush)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "Timed out flushing the last acks to the broker; it will redeliver them."
+            );
         }
         self.connected.store(false, Ordering::Relaxed);
         self.metrics.mqtt_connected.set(0);

@@ -271,6 +271,7 @@ fn select_parks(registry: Registry, wanted: &[String]) -> anyhow::Result<Vec<Par
 
 #[cfg(test)]
 mod tests {
+    use chrono::SubsecRound;
     use clap::Parser;
 
     use super::*;
@@ -351,6 +352,71 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("parsing"));
+    }
+
+    /// Contract with ingest: what the simulator publishes is what the JSON decoder accepts, and
+    /// each malformed message is rejected with the reason it was built for.
+    #[test]
+    fn simulated_payloads_round_trip_through_the_ingest_decoder() {
+        use crate::ingest::decode::{decode_energy, decode_readings, DecodeContext};
+        use values::{generate, InvalidKind};
+
+        let ctx = DecodeContext {
+            topic_prefix: "greenmon/v1".into(),
+            timezone: chrono_tz::Asia::Shanghai,
+            max_payload_bytes: 262_144,
+            max_future_secs: 300,
+        };
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-registry.toml");
+        let registry = load_registry(Path::new(path)).unwrap();
+        let mut rng = StdRng::seed_from_u64(11);
+        let now = chrono::Utc::now();
+        let rates = Rates {
+            exceedance: 0.2,
+            flag: 0.2,
+            invalid: 0.2,
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for park in &registry.parks {
+            for point in &park.points {
+                let model = PointModel::new(point, &mut rng);
+                for _ in 0..40 {
+                    let m = generate(&model, now, rates, &mut rng);
+                    let decoded = decode_readings(&ctx, &point.id, &m.payload, now);
+                    match (m.invalid, decoded) {
+                        (None, Ok(readings)) => {
+                            assert_eq!(readings.len() as u64, m.readings);
+                            assert!(readings.iter().all(|r| r.time == now.trunc_subsecs(3)));
+                            valid += 1;
+                        }
+                        (Some(kind), Err(e)) => {
+                            let want = match kind {
+                                InvalidKind::BrokenJson => "invalid_json",
+                                InvalidKind::NanString => "non_finite_value",
+                                InvalidKind::UnknownPollutant => "unknown_pollutant",
+                                InvalidKind::BadTimestamp => "invalid_timestamp",
+                            };
+                            assert_eq!(e.code(), want, "{kind:?}");
+                            invalid += 1;
+                        }
+                        (kind, other) => panic!("{kind:?} decoded as {other:?}"),
+                    }
+                }
+            }
+            let pe = energy::ParkEnergy::new(park, 0.045, 11);
+            let report = pe.report(
+                energy::YearMonth {
+                    year: 2018,
+                    month: 3,
+                },
+                11,
+            );
+            let payload = serde_json::to_vec(&report).unwrap();
+            let decoded = decode_energy(park.id.clone(), &payload).unwrap();
+            assert_eq!(decoded.energy_tce, report.energy_tce);
+            assert_eq!(decoded.price_index, report.price_index);
+        }
+        assert!(valid > 0 && invalid > 0);
     }
 
     #[test]

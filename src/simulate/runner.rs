@@ -138,9 +138,9 @@ impl Runner {
         drain_timeout: Duration,
     ) -> anyhow::Result<String> {
         let started = Instant::now();
-        let progress = spawn_progress(self.publisher.progress());
+        let progress = AbortOnDrop(spawn_progress(self.publisher.progress()));
         let outcome = self.publish_all(energy_only, rate, count).await;
-        progress.abort();
+        drop(progress);
         let end = outcome?;
         let outstanding = self
             .publisher
@@ -231,6 +231,8 @@ impl Runner {
     }
 
     /// Rate mode: round-robin over the points at `rate` messages per second (0: no pause).
+    /// Deadlines are fixed from the start, so after a stall (broker away) it catches up at full
+    /// speed and the average rate holds.
     async fn run_rate(&mut self, rate: f64, count: Option<u64>) -> anyhow::Result<End> {
         let start = Instant::now();
         let mut next_energy_check = start + ENERGY_CHECK;
@@ -393,6 +395,16 @@ async fn terminate() {
         }
     }
     std::future::pending::<()>().await;
+}
+
+/// Aborts a helper task when dropped, also when the simulator's own future is cancelled (as
+/// `greenmon demo` does).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Logs published and acknowledged counts every few seconds until aborted.

@@ -28,7 +28,10 @@ pub enum Content {
     },
     Energy(EnergyReport),
     /// Rejected before the store; goes to quarantine.
-    Rejected { reason: &'static str, detail: String },
+    Rejected {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// One message: where it came from, its raw bytes (kept for quarantine) and its content.
@@ -69,9 +72,7 @@ pub async fn write_batch(pool: &PgPool, items: &[BatchItem]) -> Result<BatchOutc
             for item in items {
                 let one = std::slice::from_ref(item);
                 let outcome = match write_tx(pool, one, None).await {
-                    Err(e) if !e.is_retriable() => {
-                        write_tx(pool, one, Some(e.to_string())).await?
-                    }
+                    Err(e) if !e.is_retriable() => write_tx(pool, one, Some(e.to_string())).await?,
                     other => other?,
                 };
                 total.merge(outcome);
@@ -118,7 +119,11 @@ async fn write_tx(
                 point,
                 readings,
             } => match points.get(point.as_str()) {
-                None => rejected.push((item, UNKNOWN_POINT, format!("point {point} is not registered"))),
+                None => rejected.push((
+                    item,
+                    UNKNOWN_POINT,
+                    format!("point {point} is not registered"),
+                )),
                 Some(registered) if registered != park.as_str() => rejected.push((
                     item,
                     PARK_MISMATCH,

@@ -20,7 +20,8 @@ pub(crate) async fn upsert(
     for r in reports {
         last.insert((r.park.as_str(), r.period.to_string()), r);
     }
-    let (mut park, mut period, mut kind, mut start, mut end) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut park, mut period, mut kind, mut start, mut end) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut energy, mut va, mut pi) = (vec![], vec![], vec![]);
     for ((p, per), r) in last {
         park.push(p);

@@ -80,7 +80,10 @@ pub async fn ensure_database(cfg: &DatabaseConfig) -> Result<(), StoreError> {
             .await?;
     if !exists {
         let quoted = format!("\"{}\"", cfg.dbname.replace('"', "\"\""));
-        match sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut conn).await {
+        match sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut conn)
+            .await
+        {
             Ok(_) => tracing::info!(database = %cfg.dbname, "Created the database."),
             // Another instance created it at the same moment.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
@@ -120,7 +123,11 @@ pub async fn backend(pool: &PgPool) -> Result<Backend, StoreError> {
 /// Whether the database answers, for `/readyz`.
 pub async fn ping(pool: &PgPool) -> bool {
     matches!(
-        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await,
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(pool)
+        )
+        .await,
         Ok(Ok(_))
     )
 }

@@ -14,7 +14,10 @@ pub(super) async fn insert(
 ) -> Result<(), StoreError> {
     let source: Vec<&str> = rejected.iter().map(|(i, _, _)| i.source).collect();
     let topic: Vec<&str> = rejected.iter().map(|(i, _, _)| i.topic.as_str()).collect();
-    let payload: Vec<&[u8]> = rejected.iter().map(|(i, _, _)| i.payload.as_ref()).collect();
+    let payload: Vec<&[u8]> = rejected
+        .iter()
+        .map(|(i, _, _)| i.payload.as_ref())
+        .collect();
     let reason: Vec<&str> = rejected.iter().map(|(_, r, _)| *r).collect();
     let detail: Vec<&str> = rejected.iter().map(|(_, _, d)| d.as_str()).collect();
     sqlx::query(

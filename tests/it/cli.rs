@@ -14,7 +14,11 @@ fn greenmon() -> Command {
 fn check_config_names_every_bad_key_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[mqtt]\nport = 99999\nhots = \"x\"\n[database]\npassword = \"s3cret-pw\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[mqtt]\nport = 99999\nhots = \"x\"\n[database]\npassword = \"s3cret-pw\"\n",
+    )
+    .unwrap();
     let out = greenmon()
         .args(["check-config", "--config"])
         .arg(&file)
@@ -29,7 +33,11 @@ fn check_config_names_every_bad_key_and_exits_non_zero() {
     assert!(!err.contains("s3cret-pw"), "secret leaked: {err}");
 
     let ok = greenmon().arg("check-config").output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[tokio::test]
@@ -38,13 +46,25 @@ async fn registry_import_is_idempotent_and_updates() {
     let env = [("GREENMON__DATABASE__DBNAME", db.name.as_str())];
     let demo = repo_path("config/demo-registry.toml");
     for _ in 0..2 {
-        let out = greenmon().args(["registry", "import"]).arg(&demo).envs(env).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = greenmon()
+            .args(["registry", "import"])
+            .arg(&demo)
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("imported"));
     }
     // The test registry's 2 parks plus the demo's, each once.
     let parks = db.count("SELECT count(*) FROM parks").await;
-    let demo_parks = std::fs::read_to_string(&demo).unwrap().matches("[[parks]]").count() as i64;
+    let demo_parks = std::fs::read_to_string(&demo)
+        .unwrap()
+        .matches("[[parks]]")
+        .count() as i64;
     assert_eq!(parks, 2 + demo_parks);
 
     // A changed file updates in place.
@@ -55,8 +75,17 @@ async fn registry_import_is_idempotent_and_updates() {
         "[[parks]]\nid = \"park-a\"\nname = \"A renamed\"\nbaseline_intensity = 0.7\n[[parks.points]]\nid = \"a-out\"\nname = \"A outlet\"\nkind = \"treatment_outlet\"\ninterval_secs = 300\n[parks.points.limits]\ncod = { upper = 60 }\n",
     )
     .unwrap();
-    let out = greenmon().args(["registry", "import"]).arg(&file).envs(env).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = greenmon()
+        .args(["registry", "import"])
+        .arg(&file)
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (name, intensity): (String, f64) =
         sqlx::query_as("SELECT name, baseline_intensity FROM parks WHERE id = 'park-a'")
             .fetch_one(&db.pool)
@@ -71,8 +100,17 @@ async fn registry_import_is_idempotent_and_updates() {
     assert_eq!(limits, [("w01018".to_string(), 60.0)]);
 
     // An invalid file is refused with the problems listed, and changes nothing.
-    std::fs::write(&file, "[[parks]]\nid = \"Bad Id\"\nname = \"x\"\nbaseline_intensity = 1\n").unwrap();
-    let out = greenmon().args(["registry", "import"]).arg(&file).envs(env).output().unwrap();
+    std::fs::write(
+        &file,
+        "[[parks]]\nid = \"Bad Id\"\nname = \"x\"\nbaseline_intensity = 1\n",
+    )
+    .unwrap();
+    let out = greenmon()
+        .args(["registry", "import"])
+        .arg(&file)
+        .envs(env)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Bad Id"));
     assert_eq!(db.count("SELECT count(*) FROM parks").await, parks);

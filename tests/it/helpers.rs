@@ -30,7 +30,10 @@ pub fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis();
-    format!("{prefix}_{millis}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}_{millis}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
@@ -44,7 +47,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -96,7 +102,10 @@ impl TestDb {
         let settings = settings_for(&name, 1883, "unused", "unused");
         let pool = store::pool(&settings.database);
         store::migrate(&pool).await.unwrap();
-        let registry = RegistryFile::parse(TEST_REGISTRY).unwrap().validate().unwrap();
+        let registry = RegistryFile::parse(TEST_REGISTRY)
+            .unwrap()
+            .validate()
+            .unwrap();
         store::registry::import(&pool, &registry).await.unwrap();
         Self { name, pool }
     }
@@ -120,9 +129,9 @@ impl TestDb {
             "SELECT reason, count(*) FROM quarantine WHERE topic NOT LIKE '%/points/probe/readings'
              GROUP BY reason ORDER BY reason",
         )
-            .fetch_all(&self.pool)
-            .await
-            .unwrap()
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
     }
 }
 
@@ -218,7 +227,10 @@ impl TestApp {
         let start = Instant::now();
         while metrics.mqtt_received.get() == 0 {
             publisher.publish(&topic, b"probe".to_vec()).await;
-            assert!(start.elapsed() < Duration::from_secs(30), "greenmon did not subscribe");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "greenmon did not subscribe"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         publisher.flush().await;
@@ -268,7 +280,10 @@ pub async fn wait_subscribed(pool: &PgPool, port: u16, prefix: &str) {
         if n > 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "greenmon did not subscribe");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "greenmon did not subscribe"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     publisher.flush().await;
@@ -342,10 +357,13 @@ impl Publisher {
 
     pub async fn flush(&mut self) {
         let target = self.sent;
-        tokio::time::timeout(Duration::from_secs(120), self.acked.wait_for(|a| *a >= target))
-            .await
-            .expect("broker acknowledged every publish")
-            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            self.acked.wait_for(|a| *a >= target),
+        )
+        .await
+        .expect("broker acknowledged every publish")
+        .unwrap();
     }
 }
 
@@ -408,7 +426,10 @@ impl Mosquitto {
         self.child = Some(child);
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "mosquitto did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "mosquitto did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -14,7 +14,9 @@ async fn publish_stores_rows_and_redelivery_stores_no_duplicates() {
     }
     // A batch payload with two timestamps and local (zone-less) time.
     let batch = br#"{"readings":[{"ts":"2026-02-01 08:00:00","values":{"cod":30}},{"ts":"2026-02-01T08:01:00","values":{"cod":31},"flags":{"cod":"M"}}]}"#;
-    publisher.publish(&app.topic("park-b", "b-out"), batch.to_vec()).await;
+    publisher
+        .publish(&app.topic("park-b", "b-out"), batch.to_vec())
+        .await;
     publisher.flush().await;
     eventually(Duration::from_secs(20), "302 readings", || async {
         (app.db.readings().await == 302).then_some(())
@@ -26,9 +28,11 @@ async fn publish_stores_rows_and_redelivery_stores_no_duplicates() {
         publisher.publish(&topic, reading_payload(i * 60)).await;
     }
     publisher.flush().await;
-    eventually(Duration::from_secs(20), "the duplicates to be counted", || async {
-        (app.metric("greenmon_readings_duplicate_total").await == 300.0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the duplicates to be counted",
+        || async { (app.metric("greenmon_readings_duplicate_total").await == 300.0).then_some(()) },
+    )
     .await;
     assert_eq!(app.db.readings().await, 302);
 
@@ -47,11 +51,20 @@ async fn publish_stores_rows_and_redelivery_stores_no_duplicates() {
     .fetch_all(&app.db.pool)
     .await
     .unwrap();
-    assert_eq!(codes, ["w00000", "w01001", "w01018", "w21001", "w21003", "w21011"]);
+    assert_eq!(
+        codes,
+        ["w00000", "w01001", "w01018", "w21001", "w21003", "w21011"]
+    );
 
     let m = app.metrics().await;
-    assert!(crate::helpers::metric_value(&m, "greenmon_readings_stored_total") == 302.0, "{m}");
-    assert_eq!(crate::helpers::metric_value(&m, "greenmon_unacked_messages"), 0.0);
+    assert!(
+        crate::helpers::metric_value(&m, "greenmon_readings_stored_total") == 302.0,
+        "{m}"
+    );
+    assert_eq!(
+        crate::helpers::metric_value(&m, "greenmon_unacked_messages"),
+        0.0
+    );
     assert!(crate::helpers::metric_value(&m, "greenmon_mqtt_connected") == 1.0);
     assert!(m.contains("greenmon_batch_commit_seconds_count"));
     assert!(m.contains("greenmon_ingest_lag_seconds_count"));
@@ -67,21 +80,79 @@ async fn every_rejection_reason_lands_in_quarantine() {
     let readings = |b: &str| (app.topic("park-a", "a-out"), b.to_string());
     let cases: Vec<(&str, (String, String))> = vec![
         ("payload_too_large", readings(&"x".repeat(5000))),
-        ("invalid_topic", (format!("{}/parks/Park_A/energy", app.prefix), "{}".into())),
+        (
+            "invalid_topic",
+            (format!("{}/parks/Park_A/energy", app.prefix), "{}".into()),
+        ),
         ("invalid_json", readings("{not json")),
-        ("invalid_schema", readings(&format!(r#"{{"ts":"{ok_ts}","vals":{{"cod":1}}}}"#))),
-        ("unknown_pollutant", readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"chlorine":1}}}}"#))),
-        ("non_finite_value", readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"cod":"NaN"}}}}"#))),
-        ("invalid_timestamp", readings(r#"{"ts":"yesterday","values":{"cod":1}}"#)),
-        ("future_timestamp", readings(&format!(r#"{{"ts":"{future}","values":{{"cod":1}}}}"#))),
-        ("invalid_flag", readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1}},"flag":"Z"}}"#))),
-        ("duplicate_pollutant", readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1,"w01018":2}}}}"#))),
+        (
+            "invalid_schema",
+            readings(&format!(r#"{{"ts":"{ok_ts}","vals":{{"cod":1}}}}"#)),
+        ),
+        (
+            "unknown_pollutant",
+            readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"chlorine":1}}}}"#)),
+        ),
+        (
+            "non_finite_value",
+            readings(&format!(r#"{{"ts":"{ok_ts}","values":{{"cod":"NaN"}}}}"#)),
+        ),
+        (
+            "invalid_timestamp",
+            readings(r#"{"ts":"yesterday","values":{"cod":1}}"#),
+        ),
+        (
+            "future_timestamp",
+            readings(&format!(r#"{{"ts":"{future}","values":{{"cod":1}}}}"#)),
+        ),
+        (
+            "invalid_flag",
+            readings(&format!(
+                r#"{{"ts":"{ok_ts}","values":{{"cod":1}},"flag":"Z"}}"#
+            )),
+        ),
+        (
+            "duplicate_pollutant",
+            readings(&format!(
+                r#"{{"ts":"{ok_ts}","values":{{"cod":1,"w01018":2}}}}"#
+            )),
+        ),
         ("empty_message", readings(r#"{"readings":[]}"#)),
-        ("invalid_period", (format!("{}/parks/park-a/energy", app.prefix), r#"{"period":"2018-13","energy_tce":1,"value_added_10k_yuan":2}"#.into())),
-        ("invalid_energy_report", (format!("{}/parks/park-a/energy", app.prefix), r#"{"period":"2018-03","energy_tce":-1,"value_added_10k_yuan":2}"#.into())),
-        ("unknown_point", (app.topic("park-a", "nowhere"), format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1}}}}"#))),
-        ("park_mismatch", (app.topic("park-b", "a-out"), format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1}}}}"#))),
-        ("unknown_park", (format!("{}/parks/park-zz/energy", app.prefix), r#"{"period":"2018-03","energy_tce":1,"value_added_10k_yuan":2}"#.into())),
+        (
+            "invalid_period",
+            (
+                format!("{}/parks/park-a/energy", app.prefix),
+                r#"{"period":"2018-13","energy_tce":1,"value_added_10k_yuan":2}"#.into(),
+            ),
+        ),
+        (
+            "invalid_energy_report",
+            (
+                format!("{}/parks/park-a/energy", app.prefix),
+                r#"{"period":"2018-03","energy_tce":-1,"value_added_10k_yuan":2}"#.into(),
+            ),
+        ),
+        (
+            "unknown_point",
+            (
+                app.topic("park-a", "nowhere"),
+                format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1}}}}"#),
+            ),
+        ),
+        (
+            "park_mismatch",
+            (
+                app.topic("park-b", "a-out"),
+                format!(r#"{{"ts":"{ok_ts}","values":{{"cod":1}}}}"#),
+            ),
+        ),
+        (
+            "unknown_park",
+            (
+                format!("{}/parks/park-zz/energy", app.prefix),
+                r#"{"period":"2018-03","energy_tce":1,"value_added_10k_yuan":2}"#.into(),
+            ),
+        ),
     ];
     for (_, (topic, payload)) in &cases {
         publisher.publish(topic, payload.clone().into_bytes()).await;
@@ -89,21 +160,28 @@ async fn every_rejection_reason_lands_in_quarantine() {
     publisher.flush().await;
     let mut expected: Vec<(String, i64)> = cases.iter().map(|(r, _)| (r.to_string(), 1)).collect();
     expected.sort();
-    eventually(Duration::from_secs(20), "one quarantine row per reason", || async {
-        (app.db.quarantine().await == expected).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "one quarantine row per reason",
+        || async { (app.db.quarantine().await == expected).then_some(()) },
+    )
     .await;
     // The raw bytes are kept, and nothing of a rejected message was stored.
-    let raw: Vec<u8> = sqlx::query_scalar("SELECT payload FROM quarantine WHERE reason = 'invalid_json' AND topic NOT LIKE '%probe%'")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let raw: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM quarantine WHERE reason = 'invalid_json' AND topic NOT LIKE '%probe%'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(raw, b"{not json");
     assert_eq!(app.db.readings().await, 0);
     assert_eq!(app.db.count("SELECT count(*) FROM energy_reports").await, 0);
     eventually(Duration::from_secs(5), "quarantine metrics", || async {
         let m = app.metrics().await;
-        (crate::helpers::metric_value(&m, r#"greenmon_quarantined_messages_total{reason="park_mismatch"}"#) == 1.0
+        (crate::helpers::metric_value(
+            &m,
+            r#"greenmon_quarantined_messages_total{reason="park_mismatch"}"#,
+        ) == 1.0
             && crate::helpers::metric_value(&m, "greenmon_unacked_messages") == 0.0)
             .then_some(())
     })
@@ -134,10 +212,11 @@ async fn energy_reports_are_stored_and_corrected() {
         .await;
     publisher.flush().await;
     eventually(Duration::from_secs(20), "the corrected report", || async {
-        let e: f64 = sqlx::query_scalar("SELECT energy_tce FROM energy_reports WHERE period = '2018-03'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+        let e: f64 =
+            sqlx::query_scalar("SELECT energy_tce FROM energy_reports WHERE period = '2018-03'")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
         (e == 90.0).then_some(())
     })
     .await;
@@ -147,7 +226,10 @@ async fn energy_reports_are_stored_and_corrected() {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    assert_eq!((kind.as_str(), start.as_str(), end.as_str(), pi), ("quarter", "2018-01-01", "2018-04-01", 1.0));
+    assert_eq!(
+        (kind.as_str(), start.as_str(), end.as_str(), pi),
+        ("quarter", "2018-01-01", "2018-04-01", 1.0)
+    );
     app.shutdown().await;
 }
 
@@ -168,11 +250,17 @@ async fn graceful_shutdown_flushes_a_partial_batch() {
         publisher.publish(&topic, reading_payload(i)).await;
     }
     publisher.flush().await;
-    eventually(Duration::from_secs(10), "10 messages held unacked", || async {
-        (metrics.unacked.get() == probes + 10).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "10 messages held unacked",
+        || async { (metrics.unacked.get() == probes + 10).then_some(()) },
+    )
     .await;
-    assert_eq!(app.db.readings().await, 0, "nothing is committed before the linger or shutdown");
+    assert_eq!(
+        app.db.readings().await,
+        0,
+        "nothing is committed before the linger or shutdown"
+    );
     app.shutdown().await;
     assert_eq!(app.db.readings().await, 60);
     assert_eq!(metrics.mqtt_acked.get() as i64, probes + 10);

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    env_for, eventually, reading_payload, unique, wait_subscribed, Mosquitto,
-    Publisher, ServiceProcess, TestApp, TestDb,
+    env_for, eventually, reading_payload, unique, wait_subscribed, Mosquitto, Publisher,
+    ServiceProcess, TestApp, TestDb,
 };
 
 const POINTS: [(&str, &str); 3] = [("park-a", "a-out"), ("park-a", "a-in"), ("park-b", "b-out")];
@@ -49,12 +49,19 @@ async fn publish_load(
 }
 
 async fn wait_for_counts(db: &TestDb, readings: i64, quarantined: i64, timeout: Duration) {
-    eventually(timeout, &format!("{readings} readings and {quarantined} quarantined"), || async {
-        let r = db.readings().await;
-        let q = db.quarantined().await;
-        assert!(r <= readings && q <= quarantined, "too many rows: {r} readings, {q} quarantined");
-        (r == readings && q == quarantined).then_some(())
-    })
+    eventually(
+        timeout,
+        &format!("{readings} readings and {quarantined} quarantined"),
+        || async {
+            let r = db.readings().await;
+            let q = db.quarantined().await;
+            assert!(
+                r <= readings && q <= quarantined,
+                "too many rows: {r} readings, {q} quarantined"
+            );
+            (r == readings && q == quarantined).then_some(())
+        },
+    )
     .await;
 }
 
@@ -91,8 +98,14 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
         .count("SELECT count(*) FROM (SELECT DISTINCT point_id, pollutant, time FROM readings) d")
         .await;
     assert_eq!(distinct, valid * 6);
-    assert_eq!(db.quarantine().await, vec![("invalid_json".to_string(), invalid as i64)]);
-    assert!(service.take().unwrap().terminate(), "graceful exit after SIGTERM");
+    assert_eq!(
+        db.quarantine().await,
+        vec![("invalid_json".to_string(), invalid as i64)]
+    );
+    assert!(
+        service.take().unwrap().terminate(),
+        "graceful exit after SIGTERM"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +122,8 @@ async fn backlog_published_while_down_is_all_stored() {
     publish_load(&mut publisher, &settings_prefix, n, 0, 0, |_| {}).await;
 
     let settings = {
-        let mut s = crate::helpers::settings_for(&app.db.name, broker.port, &settings_prefix, &client_id);
+        let mut s =
+            crate::helpers::settings_for(&app.db.name, broker.port, &settings_prefix, &client_id);
         s.database.max_connections = 4;
         s
     };
@@ -182,9 +196,16 @@ async fn database_outage_acks_nothing_and_stores_everything_after() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         max_unacked = max_unacked.max(metrics.unacked.get());
     }
-    assert_eq!(metrics.mqtt_acked.get(), acked_during, "nothing is acked while the database is down");
+    assert_eq!(
+        metrics.mqtt_acked.get(),
+        acked_during,
+        "nothing is acked while the database is down"
+    );
     assert!(metrics.commit_retries.get() > 0, "the committer retried");
-    assert!(max_unacked > 0 && max_unacked <= 1000, "held messages bounded by the broker window: {max_unacked}");
+    assert!(
+        max_unacked > 0 && max_unacked <= 1000,
+        "held messages bounded by the broker window: {max_unacked}"
+    );
     let invalid = load.await.unwrap();
 
     sqlx::query(&format!("ALTER DATABASE {dbname} ALLOW_CONNECTIONS true"))

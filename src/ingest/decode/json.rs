@@ -19,7 +19,9 @@ pub fn decode_readings(
     let root: Value =
         serde_json::from_slice(payload).map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
     let Value::Object(obj) = root else {
-        return Err(DecodeError::InvalidSchema("payload must be a JSON object".into()));
+        return Err(DecodeError::InvalidSchema(
+            "payload must be a JSON object".into(),
+        ));
     };
     let items: Vec<Map<String, Value>> = if obj.contains_key("readings") {
         if obj.len() != 1 {
@@ -33,10 +35,16 @@ pub fn decode_readings(
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::Object(o) => Ok(o),
-                    _ => Err(DecodeError::InvalidSchema(format!("readings[{i}] must be an object"))),
+                    _ => Err(DecodeError::InvalidSchema(format!(
+                        "readings[{i}] must be an object"
+                    ))),
                 })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(DecodeError::InvalidSchema("\"readings\" must be an array".into())),
+            _ => {
+                return Err(DecodeError::InvalidSchema(
+                    "\"readings\" must be an array".into(),
+                ))
+            }
         }
     } else {
         vec![obj]
@@ -86,20 +94,30 @@ fn decode_one(
         None => {}
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                let code = PollutantCode::parse(&k).map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
+                let code = PollutantCode::parse(&k)
+                    .map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
                 flags.push((code, parse_flag(&v)?));
             }
         }
-        Some(_) => return Err(DecodeError::InvalidSchema("\"flags\" must be an object".into())),
+        Some(_) => {
+            return Err(DecodeError::InvalidSchema(
+                "\"flags\" must be an object".into(),
+            ))
+        }
     }
     let values = match item.remove("values") {
         Some(Value::Object(map)) => map,
-        Some(_) => return Err(DecodeError::InvalidSchema("\"values\" must be an object".into())),
+        Some(_) => {
+            return Err(DecodeError::InvalidSchema(
+                "\"values\" must be an object".into(),
+            ))
+        }
         None => return Err(DecodeError::InvalidSchema("missing \"values\"".into())),
     };
     let start = out.len();
     for (k, v) in values {
-        let code = PollutantCode::parse(&k).map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
+        let code =
+            PollutantCode::parse(&k).map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
         if out[start..].iter().any(|r| r.pollutant == code) {
             return Err(DecodeError::DuplicatePollutant(code.to_string()));
         }
@@ -136,19 +154,20 @@ fn parse_flag(v: &Value) -> Result<Flag, DecodeError> {
 
 /// A finite number, given as a JSON number or a numeric string.
 fn number(key: &str, v: &Value) -> Result<f64, DecodeError> {
-    let x = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => Some(
-            s.trim()
-                .parse::<f64>()
-                .map_err(|_| DecodeError::InvalidSchema(format!("value of {key} is not a number")))?,
-        ),
-        _ => None,
-    };
+    let x =
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => Some(s.trim().parse::<f64>().map_err(|_| {
+                DecodeError::InvalidSchema(format!("value of {key} is not a number"))
+            })?),
+            _ => None,
+        };
     match x {
         Some(x) if x.is_finite() => Ok(x),
         Some(_) => Err(DecodeError::NonFiniteValue(key.to_string())),
-        None => Err(DecodeError::InvalidSchema(format!("value of {key} is not a number"))),
+        None => Err(DecodeError::InvalidSchema(format!(
+            "value of {key} is not a number"
+        ))),
     }
 }
 
@@ -193,7 +212,9 @@ pub fn decode_energy(park: ParkId, payload: &[u8]) -> Result<EnergyReport, Decod
         .parse()
         .map_err(|e: crate::domain::PeriodError| DecodeError::InvalidPeriod(e.to_string()))?;
     if !(raw.energy_tce.is_finite() && raw.energy_tce >= 0.0) {
-        return Err(DecodeError::InvalidEnergy("energy_tce must be a number ≥ 0".into()));
+        return Err(DecodeError::InvalidEnergy(
+            "energy_tce must be a number ≥ 0".into(),
+        ));
     }
     if !(raw.value_added_10k_yuan.is_finite() && raw.value_added_10k_yuan > 0.0) {
         return Err(DecodeError::InvalidEnergy(
@@ -202,7 +223,9 @@ pub fn decode_energy(park: ParkId, payload: &[u8]) -> Result<EnergyReport, Decod
     }
     let price_index = raw.price_index.unwrap_or(1.0);
     if !(price_index.is_finite() && price_index > 0.0) {
-        return Err(DecodeError::InvalidEnergy("price_index must be a number > 0".into()));
+        return Err(DecodeError::InvalidEnergy(
+            "price_index must be a number > 0".into(),
+        ));
     }
     Ok(EnergyReport {
         park,
@@ -253,7 +276,10 @@ mod tests {
         assert_eq!(get("w21003").value, 1.25);
         assert_eq!(get("w21003").flag, Flag::Calibration);
         assert_eq!(get("w00000").flag, Flag::Normal);
-        assert_eq!(get("w01001").time, "2026-11-27T07:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            get("w01001").time,
+            "2026-11-27T07:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
     }
 
     #[test]
@@ -263,28 +289,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0].time, "2026-11-27T07:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            r[0].time,
+            "2026-11-27T07:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(r[1].flag, Flag::Fault);
     }
 
     #[test]
     fn every_rejection_has_its_reason() {
-        let big = format!(r#"{{"ts":"2026-11-27T07:00:00Z","values":{{"cod":1}},"flag":"{}"}}"#, "N".repeat(2000));
+        let big = format!(
+            r#"{{"ts":"2026-11-27T07:00:00Z","values":{{"cod":1}},"flag":"{}"}}"#,
+            "N".repeat(2000)
+        );
         let cases: &[(&str, &str)] = &[
             ("not json", "invalid_json"),
             ("[1,2]", "invalid_schema"),
             (r#"{"values":{"cod":1}}"#, "invalid_schema"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"vales":{}}"#, "invalid_schema"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"abc"}}"#, "invalid_schema"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"NaN"}}"#, "non_finite_value"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"inf"}}"#, "non_finite_value"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"chlorine":1}}"#, "unknown_pollutant"),
-            (r#"{"ts":"yesterday","values":{"cod":1}}"#, "invalid_timestamp"),
-            (r#"{"ts":"2026-11-27T08:06:00Z","values":{"cod":1}}"#, "future_timestamp"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"flags":{"cod":"X"}}"#, "invalid_flag"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"flags":{"tp":"M"}}"#, "invalid_schema"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1,"w01018":2}}"#, "duplicate_pollutant"),
-            (r#"{"ts":"2026-11-27T07:00:00Z","values":{}}"#, "empty_message"),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"vales":{}}"#,
+                "invalid_schema",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"abc"}}"#,
+                "invalid_schema",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"NaN"}}"#,
+                "non_finite_value",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":"inf"}}"#,
+                "non_finite_value",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"chlorine":1}}"#,
+                "unknown_pollutant",
+            ),
+            (
+                r#"{"ts":"yesterday","values":{"cod":1}}"#,
+                "invalid_timestamp",
+            ),
+            (
+                r#"{"ts":"2026-11-27T08:06:00Z","values":{"cod":1}}"#,
+                "future_timestamp",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"flags":{"cod":"X"}}"#,
+                "invalid_flag",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1},"flags":{"tp":"M"}}"#,
+                "invalid_schema",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{"cod":1,"w01018":2}}"#,
+                "duplicate_pollutant",
+            ),
+            (
+                r#"{"ts":"2026-11-27T07:00:00Z","values":{}}"#,
+                "empty_message",
+            ),
             (r#"{"readings":[]}"#, "empty_message"),
             (&big, "payload_too_large"),
         ];
@@ -310,12 +375,27 @@ mod tests {
         assert_eq!(e.period.to_string(), "2018-Q1");
         assert_eq!(e.price_index, 1.05);
         let cases: &[(&str, &str)] = &[
-            (r#"{"period":"2018-13","energy_tce":1,"value_added_10k_yuan":1}"#, "invalid_period"),
-            (r#"{"period":"2018","energy_tce":-1,"value_added_10k_yuan":1}"#, "invalid_energy_report"),
-            (r#"{"period":"2018","energy_tce":1,"value_added_10k_yuan":0}"#, "invalid_energy_report"),
-            (r#"{"period":"2018","energy_tce":1,"value_added_10k_yuan":1,"price_index":0}"#, "invalid_energy_report"),
+            (
+                r#"{"period":"2018-13","energy_tce":1,"value_added_10k_yuan":1}"#,
+                "invalid_period",
+            ),
+            (
+                r#"{"period":"2018","energy_tce":-1,"value_added_10k_yuan":1}"#,
+                "invalid_energy_report",
+            ),
+            (
+                r#"{"period":"2018","energy_tce":1,"value_added_10k_yuan":0}"#,
+                "invalid_energy_report",
+            ),
+            (
+                r#"{"period":"2018","energy_tce":1,"value_added_10k_yuan":1,"price_index":0}"#,
+                "invalid_energy_report",
+            ),
             (r#"{"period":"2018","energy_tce":1}"#, "invalid_schema"),
-            (r#"{"period":"2018","energy_tce":"x","value_added_10k_yuan":1}"#, "invalid_schema"),
+            (
+                r#"{"period":"2018","energy_tce":"x","value_added_10k_yuan":1}"#,
+                "invalid_schema",
+            ),
             ("{", "invalid_json"),
         ];
         for (payload, code) in cases {

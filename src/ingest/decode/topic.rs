@@ -56,7 +56,9 @@ mod tests {
         );
         assert_eq!(
             Topic::parse("t/x", "t/x/parks/a/energy").unwrap(),
-            Topic::Energy { park: ParkId::parse("a").unwrap() }
+            Topic::Energy {
+                park: ParkId::parse("a").unwrap()
+            }
         );
         for bad in [
             "greenmon/v1/parks/a/points/p1",
