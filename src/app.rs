@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rumqttc::AsyncClient;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -116,15 +116,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         migrate_with_retry(&pool, &settings, &shutdown).await;
     }
 
-    let cap = settings.ingest.max_unacked_messages;
     let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
-    opts.set_manual_acks(true)
-        // Every ack is one request; room for all permits plus subscribes and disconnect.
-        .set_request_channel_capacity(cap + 64);
-    let (client, eventloop) = AsyncClient::new(opts, cap + 64);
+    opts.set_manual_acks(true);
+    // Every ack is one request; when the channel is full the committer waits for room.
+    let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
     let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
-    let permits = Arc::new(Semaphore::new(cap));
-    let (in_tx, in_rx) = mpsc::channel(cap);
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let drained = CancellationToken::new();
 
@@ -132,7 +129,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         eventloop,
         client,
         gate: gate.clone(),
-        permits,
         cfg: settings.mqtt.clone(),
         metrics: metrics.clone(),
         connected,

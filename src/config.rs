@@ -75,7 +75,8 @@ pub struct TlsConfig {
 pub struct IngestConfig {
     pub batch_max_rows: usize,
     pub linger_ms: u64,
-    pub max_unacked_messages: usize,
+    /// PUBACKs queued for the event loop; the committer waits when it is full.
+    pub ack_queue: usize,
     pub max_payload_bytes: usize,
     pub max_future_secs: i64,
     pub timezone: String,
@@ -281,8 +282,8 @@ impl Settings {
         if self.ingest.batch_max_rows == 0 {
             bad("ingest.batch_max_rows", "must be positive");
         }
-        if !(1..=65_535).contains(&self.ingest.max_unacked_messages) {
-            bad("ingest.max_unacked_messages", "must be 1 to 65535");
+        if !(1..=1_000_000).contains(&self.ingest.ack_queue) {
+            bad("ingest.ack_queue", "must be 1 to 1000000");
         }
         if self.ingest.max_payload_bytes == 0
             || self.ingest.max_payload_bytes > self.mqtt.max_packet_bytes
@@ -497,7 +498,8 @@ mod tests {
             .filter_map(|l| {
                 let cells: Vec<&str> = l.split('|').map(str::trim).collect();
                 let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
-                key.contains('.').then(|| (key.to_string(), cells[2].trim_matches('`').to_string()))
+                key.contains('.')
+                    .then(|| (key.to_string(), cells[2].trim_matches('`').to_string()))
             })
             .collect();
         let table: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
@@ -514,7 +516,12 @@ mod tests {
                 "README lacks `{key}` with default `{shown}`"
             );
         }
-        let optional = ["database.password", "mqtt.username", "mqtt.password", "mqtt.tls.ca_file"];
+        let optional = [
+            "database.password",
+            "mqtt.username",
+            "mqtt.password",
+            "mqtt.tls.ca_file",
+        ];
         for (key, default) in &rows {
             let known = defaults.iter().any(|(p, _)| p.join(".") == *key);
             assert!(

@@ -1,15 +1,20 @@
 //! Acknowledgements that reach the broker only for the connection the message came on.
 //!
-//! Every CONNACK starts a new connection *generation*. A token records the generation of its
-//! message. When the connection fails, [`AckGate::invalidate`] bumps the generation and removes
-//! every PUBACK still queued inside rumqttc (under the same lock the committer acks under), so a
-//! PUBACK from an old connection can never be sent on a new one, where its packet id may name a
-//! different message. The broker redelivers those messages; `ON CONFLICT DO NOTHING` absorbs them.
+//! Every connection is a *generation*. A token records the generation of its message. When the
+//! connection fails, [`AckGate::invalidate`] starts a new generation and removes every PUBACK
+//! still queued inside rumqttc (under the same lock the committer acks under), so a PUBACK from
+//! an old connection can never be sent on a new one, where its packet id may name a different
+//! message. The broker redelivers those messages; `ON CONFLICT DO NOTHING` absorbs them.
+//!
+//! A PUBACK is never dropped for lack of room: when rumqttc's request channel is full the
+//! committer waits for the event loop to drain it, which is backpressure on the committer.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, EventLoop, Publish, QoS, Request};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::telemetry::Metrics;
 
@@ -19,8 +24,6 @@ pub struct AckToken {
     generation: u64,
     pkid: u16,
     qos: QoS,
-    /// Released when the token is consumed: bounds the messages held in the pipeline.
-    _permit: OwnedSemaphorePermit,
 }
 
 /// Shared by the MQTT task (which invalidates) and the committer (which acks).
@@ -28,6 +31,8 @@ pub struct AckGate {
     generation: Mutex<u64>,
     client: AsyncClient,
     metrics: Metrics,
+    /// Set when the MQTT task has ended: nothing can be acked any more.
+    closed: AtomicBool,
 }
 
 impl AckGate {
@@ -36,6 +41,7 @@ impl AckGate {
             generation: Mutex::new(0),
             client,
             metrics,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -45,38 +51,39 @@ impl AckGate {
     }
 
     /// A token for a publish received on the current connection.
-    pub fn token(&self, publish: &Publish, permit: OwnedSemaphorePermit) -> AckToken {
+    pub fn token(&self, publish: &Publish) -> AckToken {
+        self.metrics.unacked.inc();
         AckToken {
             generation: *self.lock(),
             pkid: publish.pkid,
             qos: publish.qos,
-            _permit: permit,
         }
     }
 
-    /// Queues PUBACKs for the tokens, in the order given (receive order); tokens of an earlier
-    /// connection are dropped instead.
-    pub fn ack(&self, tokens: impl IntoIterator<Item = AckToken>) {
-        let generation = self.lock();
-        for t in tokens {
-            self.metrics.unacked.dec();
-            if t.generation != *generation {
-                self.metrics.mqtt_acks_dropped.inc();
-                continue;
-            }
-            if t.qos == QoS::AtMostOnce {
-                continue;
-            }
-            let mut p = Publish::new("", t.qos, Vec::new());
-            p.pkid = t.pkid;
-            match self.client.try_ack(&p) {
-                Ok(()) => self.metrics.mqtt_acked.inc(),
-                Err(e) => {
-                    // Cannot happen while the request channel is larger than the permit count;
-                    // the broker redelivers the message on the next connection.
-                    tracing::error!(error = %e, pkid = t.pkid, "Could not queue a PUBACK.");
-                    self.metrics.mqtt_acks_dropped.inc();
+    /// Queues PUBACKs for the tokens in the order given (receive order), waiting while rumqttc's
+    /// request channel is full. Tokens of an earlier connection are dropped instead.
+    pub async fn ack(&self, tokens: Vec<AckToken>) {
+        let mut tokens: VecDeque<AckToken> = tokens.into();
+        while !tokens.is_empty() {
+            {
+                let generation = self.lock();
+                while let Some(t) = tokens.front() {
+                    if t.generation != *generation || self.closed.load(Ordering::Relaxed) {
+                        self.metrics.mqtt_acks_dropped.inc();
+                    } else if t.qos != QoS::AtMostOnce {
+                        let mut p = Publish::new("", t.qos, Vec::new());
+                        p.pkid = t.pkid;
+                        if self.client.try_ack(&p).is_err() {
+                            break; // full: wait below, without holding the lock
+                        }
+                        self.metrics.mqtt_acked.inc();
+                    }
+                    tokens.pop_front();
+                    self.metrics.unacked.dec();
                 }
+            }
+            if !tokens.is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     }
@@ -96,5 +103,12 @@ impl AckGate {
         if dropped > 0 {
             self.metrics.mqtt_acks_dropped.inc_by(dropped as u64);
         }
+    }
+
+    /// Called when the MQTT task ends: outstanding and future acks are dropped (the broker
+    /// redelivers those messages to the next session).
+    pub fn close(&self) {
+        let _generation = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
     }
 }

@@ -30,7 +30,7 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    pub async fn run(self, mut rx: mpsc::Receiver<Inbound>, tx: mpsc::Sender<Batch>) {
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Inbound>, tx: mpsc::Sender<Batch>) {
         let mut batch = Batch::default();
         let mut deadline = Instant::now();
         loop {

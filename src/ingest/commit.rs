@@ -36,7 +36,7 @@ impl Committer {
             );
             let outcome = self.commit(&batch).instrument(span).await;
             self.record(&batch, &outcome);
-            self.gate.ack(batch.tokens);
+            self.gate.ack(batch.tokens).await;
         }
     }
 

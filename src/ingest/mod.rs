@@ -6,8 +6,8 @@
 //! - [`commit::Committer`] writes each batch in one transaction, retrying while the database is
 //!   unavailable, then acknowledges the batch's messages in receive order.
 //!
-//! Memory is bounded by a semaphore of `ingest.max_unacked_messages` permits: a permit is held
-//! from receive until ack (or until the token is dropped as stale after a reconnect).
+//! Memory is bounded by the broker's in-flight window: greenmon acknowledges only after commit,
+//! and the broker sends no more than its window of unacknowledged messages.
 
 pub mod ack;
 pub mod batch;

@@ -1,15 +1,17 @@
 //! The MQTT source: one task that polls rumqttc's event loop, forwards each publish with an ack
-//! token, and never waits on the database (the broker's in-flight window and the permit
-//! semaphore bound what is held). It reconnects with capped backoff, subscribes again when the
-//! broker has no session for it, and on shutdown stops forwarding but keeps polling until the
-//! committer's last acks are flushed, then disconnects.
+//! token, and never blocks: it must keep polling for the committer's acks to reach the broker.
+//! What it holds is bounded by the broker's in-flight window (Mosquitto `max_inflight_messages`):
+//! the broker sends no more until greenmon acks, and greenmon acks only after commit. It
+//! reconnects with capped backoff, subscribes again when the broker has no session for it, and on
+//! shutdown stops forwarding but keeps polling until the committer's last acks are flushed, then
+//! disconnects.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::AckGate;
@@ -23,7 +25,6 @@ pub struct MqttSource {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
     pub gate: Arc<AckGate>,
-    pub permits: Arc<Semaphore>,
     pub cfg: MqttConfig,
     pub metrics: Metrics,
     /// True while connected, for `/readyz`.
@@ -34,7 +35,7 @@ impl MqttSource {
     /// Runs until `shutdown` is cancelled and `drained` (the committer finished) fires.
     pub async fn run(
         mut self,
-        tx: mpsc::Sender<Inbound>,
+        tx: mpsc::UnboundedSender<Inbound>,
         shutdown: CancellationToken,
         drained: CancellationToken,
     ) {
@@ -49,6 +50,7 @@ impl MqttSource {
             }
             if tx.is_none() && drained.is_cancelled() {
                 self.disconnect().await;
+                self.gate.close();
                 return;
             }
             let event = tokio::select! {
@@ -77,28 +79,14 @@ impl MqttSource {
                         // Shutting down: not acked, so the broker keeps it for the next session.
                         continue;
                     };
-                    let permit = match self.permits.clone().try_acquire_owned() {
-                        Ok(p) => p,
-                        Err(_) => {
-                            tracing::debug!(
-                                "Pipeline full; waiting for commits before reading on."
-                            );
-                            match self.permits.clone().acquire_owned().await {
-                                Ok(p) => p,
-                                Err(_) => return, // semaphore closed: the app is tearing down
-                            }
-                        }
-                    };
-                    self.metrics.unacked.inc();
-                    let token = self.gate.token(&publish, permit);
+                    let token = self.gate.token(&publish);
                     let inbound = Inbound {
                         topic: publish.topic,
                         payload: publish.payload,
                         token,
                     };
-                    // The channel holds as many messages as there are permits, so this does not
-                    // wait; it fails only when the batcher is gone.
-                    if sender.send(inbound).await.is_err() {
+                    // Unbounded so this task never waits: the broker's window bounds it.
+                    if sender.send(inbound).is_err() {
                         tx = None;
                     }
                 }
@@ -116,6 +104,7 @@ impl MqttSource {
                         tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot connect to the MQTT broker; retrying.");
                     }
                     if tx.is_none() && drained.is_cancelled() {
+                        self.gate.close();
                         return;
                     }
                     tokio::select! {

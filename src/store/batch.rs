@@ -65,14 +65,23 @@ pub struct BatchOutcome {
 /// Retriable errors (database unavailable) are returned for the caller to retry the whole batch;
 /// nothing was committed then.
 pub async fn write_batch(pool: &PgPool, items: &[BatchItem]) -> Result<BatchOutcome, StoreError> {
-    match write_tx(pool, items, None).await {
+    // COPY first; a batch holding a redelivered reading goes again through the upsert.
+    let first = match write_tx(pool, items, None, Rows::Copy).await {
+        Err(e) if e.is_unique_violation(readings::PRIMARY_KEY) => {
+            write_tx(pool, items, None, Rows::Upsert).await
+        }
+        other => other,
+    };
+    match first {
         Err(e) if !e.is_retriable() => {
             tracing::warn!(error = %e, items = items.len(), "Batch refused by the database; writing its messages one by one.");
             let mut total = BatchOutcome::default();
             for item in items {
                 let one = std::slice::from_ref(item);
-                let outcome = match write_tx(pool, one, None).await {
-                    Err(e) if !e.is_retriable() => write_tx(pool, one, Some(e.to_string())).await?,
+                let outcome = match write_tx(pool, one, None, Rows::Upsert).await {
+                    Err(e) if !e.is_retriable() => {
+                        write_tx(pool, one, Some(e.to_string()), Rows::Upsert).await?
+                    }
                     other => other?,
                 };
                 total.merge(outcome);
@@ -93,11 +102,21 @@ impl BatchOutcome {
     }
 }
 
+/// How reading rows are written.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    /// Binary COPY: fast, fails if a row already exists.
+    Copy,
+    /// `INSERT ... ON CONFLICT DO NOTHING`: skips rows already stored.
+    Upsert,
+}
+
 /// With `refused = Some(reason)`, every item is quarantined as rejected by the database.
 async fn write_tx(
     pool: &PgPool,
     items: &[BatchItem],
     refused: Option<String>,
+    mode: Rows,
 ) -> Result<BatchOutcome, StoreError> {
     let mut tx = pool.begin().await?;
     let points = lookup_points(&mut tx, items).await?;
@@ -146,7 +165,10 @@ async fn write_tx(
         }
     }
     if !rows.is_empty() {
-        out.readings_inserted = readings::insert(&mut tx, &rows).await?;
+        out.readings_inserted = match mode {
+            Rows::Copy => readings::copy(&mut tx, &rows).await?,
+            Rows::Upsert => readings::insert(&mut tx, &rows).await?,
+        };
         out.readings_duplicate = rows.len() as u64 - out.readings_inserted;
     }
     if !reports.is_empty() {

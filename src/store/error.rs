@@ -11,6 +11,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True for a unique violation of the named constraint.
+    pub fn is_unique_violation(&self, constraint: &str) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
+    }
+
     /// True when the same operation may succeed later: connection and pool failures, server
     /// shutdown, serialization failures and deadlocks. Constraint and data errors are permanent.
     pub fn is_retriable(&self) -> bool {

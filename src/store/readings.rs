@@ -1,7 +1,10 @@
-//! Writes to `readings`: one multi-row `INSERT ... SELECT FROM UNNEST(...)` per batch, with
-//! `ON CONFLICT DO NOTHING` so a redelivered message stores nothing twice.
+//! Writes to `readings`, two ways:
+//! - [`copy`]: binary `COPY` (the fast path, about twice the rate of an insert), which fails
+//!   with a unique violation if any row is already stored;
+//! - [`insert`]: one multi-row `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT DO NOTHING`, used
+//!   for a batch that holds a redelivered message, so it stores nothing twice.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::StoreError;
 use crate::domain::Reading;
@@ -39,4 +42,54 @@ pub(super) async fn insert(
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// The constraint a redelivered reading violates in [`copy`].
+pub(super) const PRIMARY_KEY: &str = "readings_pkey";
+
+/// Copies the rows in PostgreSQL's binary COPY format; returns how many were written.
+///
+/// # Errors
+/// Database errors, among them a unique violation of [`PRIMARY_KEY`] when a row exists.
+pub(super) async fn copy(
+    tx: &mut sqlx::PgConnection,
+    rows: &[&Reading],
+) -> Result<u64, StoreError> {
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY readings (time, point_id, pollutant, value, flag) FROM STDIN WITH (FORMAT binary)",
+        )
+        .await?;
+    let buf = encode_binary(rows);
+    // On error the COPY is abandoned with the transaction; the caller rolls back.
+    copy.send(buf).await?;
+    Ok(copy.finish().await?)
+}
+
+/// PostgreSQL's binary COPY format: a header, then per row the field count and each field as
+/// length + bytes (timestamptz as microseconds since 2000-01-01 UTC, float8 as IEEE bits).
+fn encode_binary(rows: &[&Reading]) -> Vec<u8> {
+    // A valid UTC date: always a single instant.
+    let epoch = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    let mut buf = Vec::with_capacity(19 + rows.len() * 64 + 2);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    let text = |buf: &mut Vec<u8>, s: &str| {
+        buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
+        buf.extend_from_slice(s.as_bytes());
+    };
+    for r in rows {
+        buf.extend_from_slice(&5i16.to_be_bytes());
+        let micros = (r.time - epoch).num_microseconds().unwrap_or(i64::MAX);
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&micros.to_be_bytes());
+        text(&mut buf, r.point.as_str());
+        text(&mut buf, r.pollutant.as_str());
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&r.value.to_bits().to_be_bytes());
+        text(&mut buf, r.flag.code());
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    buf
 }

@@ -1,0 +1,80 @@
+//! HJ 212 codec throughput on one thread: frames a typical CN=2051 wastewater minute packet
+//! (6 pollutants with Min/Avg/Max/Cou/Flag) with `split_frames`, then `parse_packet`
+//! (which includes the CRC check), N times.
+//!
+//! Usage: `cargo run --release --example hj212_codec_bench [iterations]` (default 1,000,000).
+//! Prints `packets=<n> seconds=<s> ns_per_packet=<x> packets_per_sec=<n>`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use greenmon::hj212::{parse_packet, split_frames, PacketBuilder, PacketFlag};
+
+/// A realistic 2051 upload, as a data logger on a wastewater outlet sends it.
+fn sample_frame() -> Vec<u8> {
+    let items = [
+        ("w00000", "10.52", "16.40", "17.53", "20.10", true),
+        ("w01001", "", "7.10", "7.52", "7.80", false),
+        ("w01018", "0.421", "38.20", "40.10", "42.70", true),
+        ("w21003", "0.012", "1.103", "1.254", "1.420", true),
+        ("w21011", "0.003", "0.281", "0.302", "0.330", true),
+        ("w21001", "0.105", "9.870", "10.02", "10.31", true),
+    ];
+    let mut cp = String::from("DataTime=20240801084000");
+    for (code, cou, min, avg, max, has_cou) in items {
+        cp.push(';');
+        if has_cou {
+            cp.push_str(&format!("{code}-Cou={cou},"));
+        }
+        cp.push_str(&format!(
+            "{code}-Min={min},{code}-Avg={avg},{code}-Max={max},{code}-Flag=N"
+        ));
+    }
+    PacketBuilder {
+        qn: Some("20240801085000123".into()),
+        st: "32".into(),
+        cn: "2051".into(),
+        pw: Some("123456".into()),
+        mn: "010000A8900016F000169DC0".into(),
+        flag: Some(PacketFlag::from_parts(1, false, true)),
+        cp,
+        ..PacketBuilder::default()
+    }
+    .encode()
+}
+
+/// Decodes the sample `iterations` times; returns (packets decoded, elapsed).
+fn bench_decode(frame: &[u8], iterations: usize) -> (usize, Duration) {
+    let start = Instant::now();
+    let mut packets = 0;
+    for _ in 0..iterations {
+        for raw in split_frames(black_box(frame)).iter().flatten() {
+            if let Ok(p) = parse_packet(raw) {
+                packets += usize::from(p.crc.matched.is_some());
+                black_box(&p);
+            }
+        }
+    }
+    (packets, start.elapsed())
+}
+
+fn main() {
+    let iterations = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let frame = sample_frame();
+    eprintln!("frame: {} bytes", frame.len());
+    bench_decode(&frame, iterations / 10); // warm-up
+    let (packets, elapsed) = bench_decode(&frame, iterations);
+    assert_eq!(
+        packets, iterations,
+        "every packet must decode with a good CRC"
+    );
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "packets={packets} seconds={secs:.3} ns_per_packet={:.0} packets_per_sec={:.0}",
+        secs * 1e9 / packets as f64,
+        packets as f64 / secs
+    );
+}

@@ -1,0 +1,371 @@
+//! The CP data area: `DataTime`, per-pollutant items (`w01018-Rtd=…,w01018-Flag=N`) and the
+//! other command parameters (`QnRtn`, `RtdInterval`, …).
+//!
+//! Input: the text between `CP=&&` and the last `&&`. Output: a [`Cp`]. Sub-fields are split
+//! on `;` and `,`, each key on its last `-` into factor and suffix, and grouped per factor
+//! code. Values stay exact ([`Decimal`]); times stay local (`NaiveDateTime`): the caller
+//! applies the device's configured zone. Keys whose factor is not a pollutant code
+//! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::decimal::Decimal;
+use super::packet::{clip, PacketError};
+use crate::domain::{Flag, PollutantCode};
+
+/// A parsed CP area.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cp {
+    /// `DataTime`: the period start for 2031/2051/2061, the sampling instant for 2011.
+    /// Local time of the device, without zone.
+    pub data_time: Option<NaiveDateTime>,
+    /// Pollutant items, in order of first appearance.
+    pub items: Vec<CpItem>,
+    /// Other parameters without a `-`, e.g. `QnRtn`, `ExeRtn`, `RtdInterval`, `SystemTime`.
+    pub fields: Vec<(String, String)>,
+    /// `factor-suffix` keys whose factor is not a recognised pollutant code, e.g. `SB1-RS`
+    /// (treatment facility run state), `LA-td`, vendor codes; kept whole, in order.
+    pub other_items: Vec<(String, String)>,
+}
+
+impl Cp {
+    /// The item whose original code (as sent) is `code`.
+    pub fn item(&self, code: &str) -> Option<&CpItem> {
+        self.items.iter().find(|i| i.original_code == code)
+    }
+
+    /// The value of the parameter `name` in [`Cp::fields`].
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// All sub-fields of one pollutant (monitoring factor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpItem {
+    /// The HJ 212-2017 code (2005 water codes mapped, e.g. `011` → `w01018`).
+    pub code: PollutantCode,
+    /// The code as sent.
+    pub original_code: String,
+    pub rtd: Option<Decimal>,
+    pub avg: Option<Decimal>,
+    pub min: Option<Decimal>,
+    pub max: Option<Decimal>,
+    /// Cumulative quantity over the interval (`-Cou`).
+    pub cou: Option<Decimal>,
+    /// Converted (折算) values.
+    pub zs_rtd: Option<Decimal>,
+    pub zs_avg: Option<Decimal>,
+    pub zs_min: Option<Decimal>,
+    pub zs_max: Option<Decimal>,
+    /// The data flag, when it is one of Table 8's letters (or 2005's `P`).
+    pub flag: Option<Flag>,
+    /// The `-Flag` text as sent (2005 air stations used `0`-`3`, which [`Flag`] does not know).
+    pub raw_flag: Option<String>,
+    /// Instrument-defined extended flag (`-EFlag`).
+    pub eflag: Option<String>,
+    /// `-SampleTime`, local time without zone.
+    pub sample_time: Option<NaiveDateTime>,
+    /// Other suffixes (`Info`, `SN`, `ValidNum`, …) as (suffix, value), in order.
+    pub other: Vec<(String, String)>,
+}
+
+impl CpItem {
+    fn new(code: PollutantCode, original_code: &str) -> Self {
+        Self {
+            code,
+            original_code: original_code.to_string(),
+            rtd: None,
+            avg: None,
+            min: None,
+            max: None,
+            cou: None,
+            zs_rtd: None,
+            zs_avg: None,
+            zs_min: None,
+            zs_max: None,
+            flag: None,
+            raw_flag: None,
+            eflag: None,
+            sample_time: None,
+            other: Vec::new(),
+        }
+    }
+}
+
+/// Parses `YYYYMMDDhhmmss` or `YYYYMMDDhhmmsszzz` (milliseconds) as a local time.
+pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if !(b.len() == 14 || b.len() == 17) || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
+    };
+    let ms = if b.len() == 17 { n(14, 17) } else { 0 };
+    // A year of 4 digits always fits in i32.
+    NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 6), n(6, 8))?.and_hms_milli_opt(
+        n(8, 10),
+        n(10, 12),
+        n(12, 14),
+        ms,
+    )
+}
+
+/// The pollutant code for a key's factor part, or `None` for anything else (vendor codes,
+/// `SBxxx` facilities). `water_2005`: also map 3-character HJ/T 212-2005 water codes.
+fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
+    let b = factor.as_bytes();
+    let modern =
+        b.len() == 6 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit);
+    // The 2005 table's codes all contain a digit; the domain's friendly aliases (`cod`, `ph`)
+    // contain none, so they are never mistaken for HJ 212 codes.
+    let legacy = water_2005
+        && b.len() == 3
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && b.iter().any(u8::is_ascii_digit);
+    if modern || legacy {
+        PollutantCode::parse_any_version(factor).ok()
+    } else {
+        None
+    }
+}
+
+/// Parses a CP body. `check_ascii`: the segment has non-ASCII bytes, so check where they are.
+pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Result<Cp, PacketError> {
+    let mut cp = Cp::default();
+    for part in body.split([';', ',']).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(bad(part, "not key=value"));
+        };
+        if key.is_empty() {
+            return Err(bad(part, "empty field name"));
+        }
+        if check_ascii && !key.is_ascii() {
+            return Err(non_ascii(key));
+        }
+        if key == "DataTime" {
+            if cp.data_time.is_some() {
+                return Err(bad(key, "duplicate field"));
+            }
+            cp.data_time = Some(time(key, value, check_ascii)?);
+            continue;
+        }
+        let Some((factor, suffix)) = key.rsplit_once('-') else {
+            cp.fields.push((key.to_string(), value.to_string()));
+            continue;
+        };
+        let item = match cp.items.iter().rposition(|i| i.original_code == factor) {
+            Some(i) => &mut cp.items[i],
+            None => match factor_code(factor, water_2005) {
+                Some(code) => {
+                    cp.items.push(CpItem::new(code, factor));
+                    let last = cp.items.len() - 1;
+                    &mut cp.items[last]
+                }
+                None => {
+                    cp.other_items.push((key.to_string(), value.to_string()));
+                    continue;
+                }
+            },
+        };
+        apply(item, key, suffix, value, check_ascii)?;
+    }
+    Ok(cp)
+}
+
+/// Stores one `factor-suffix=value` into its item.
+fn apply(
+    item: &mut CpItem,
+    key: &str,
+    suffix: &str,
+    value: &str,
+    check_ascii: bool,
+) -> Result<(), PacketError> {
+    let slot = match suffix {
+        "Rtd" => &mut item.rtd,
+        "Avg" => &mut item.avg,
+        "Min" => &mut item.min,
+        "Max" => &mut item.max,
+        "Cou" => &mut item.cou,
+        "ZsRtd" => &mut item.zs_rtd,
+        "ZsAvg" => &mut item.zs_avg,
+        "ZsMin" => &mut item.zs_min,
+        "ZsMax" => &mut item.zs_max,
+        "Flag" => {
+            let text = ascii_text(key, value, check_ascii, item.raw_flag.is_some())?;
+            item.flag = Flag::parse(value);
+            item.raw_flag = Some(text);
+            return Ok(());
+        }
+        "EFlag" => {
+            item.eflag = Some(ascii_text(key, value, check_ascii, item.eflag.is_some())?);
+            return Ok(());
+        }
+        "SampleTime" => {
+            if item.sample_time.is_some() {
+                return Err(bad(key, "duplicate field"));
+            }
+            item.sample_time = Some(time(key, value, check_ascii)?);
+            return Ok(());
+        }
+        _ => {
+            item.other.push((suffix.to_string(), value.to_string()));
+            return Ok(());
+        }
+    };
+    if slot.is_some() {
+        return Err(bad(key, "duplicate field"));
+    }
+    if check_ascii && !value.is_ascii() {
+        return Err(non_ascii(key));
+    }
+    *slot = Some(Decimal::parse(value).ok_or_else(|| PacketError::BadValue {
+        key: clip(key),
+        value: clip(value),
+    })?);
+    Ok(())
+}
+
+fn ascii_text(key: &str, value: &str, check_ascii: bool, dup: bool) -> Result<String, PacketError> {
+    if dup {
+        return Err(bad(key, "duplicate field"));
+    }
+    if check_ascii && !value.is_ascii() {
+        return Err(non_ascii(key));
+    }
+    Ok(value.to_string())
+}
+
+fn time(key: &str, value: &str, check_ascii: bool) -> Result<NaiveDateTime, PacketError> {
+    if check_ascii && !value.is_ascii() {
+        return Err(non_ascii(key));
+    }
+    parse_hj_time(value).ok_or_else(|| PacketError::BadDataTime {
+        field: clip(key),
+        value: clip(value),
+    })
+}
+
+fn bad(field: &str, reason: &'static str) -> PacketError {
+    PacketError::BadField {
+        field: clip(field),
+        reason,
+    }
+}
+
+fn non_ascii(field: &str) -> PacketError {
+    PacketError::NonAscii { field: clip(field) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.3f").unwrap()
+    }
+
+    #[test]
+    fn times() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("20160801084000", Some("2016-08-01 08:40:00.000")),
+            ("20160801084000123", Some("2016-08-01 08:40:00.123")),
+            ("20240229235959", Some("2024-02-29 23:59:59.000")),
+            ("20230229000000", None),
+            ("20160801246000", None),
+            ("20160801085960", None),
+            ("2016080108400", None),
+            ("201608010840001", None),
+            ("2016-08-01 0840", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_hj_time(text), want.map(dt), "{text}");
+        }
+    }
+
+    #[test]
+    fn factor_codes() {
+        let cases: &[(&str, bool, Option<&str>)] = &[
+            ("w01018", false, Some("w01018")),
+            ("W01018", false, Some("w01018")),
+            ("w01003", false, Some("w01003")),
+            ("a34004", false, Some("a34004")),
+            ("011", true, Some("w01018")),
+            ("B01", true, Some("w00000")),
+            ("011", false, None),
+            ("831", true, None),
+            ("cod", true, None),
+            ("ph", true, None),
+            ("SB1", true, None),
+            ("pms_rules", true, None),
+            ("LA", true, None),
+            ("w0101", true, None),
+        ];
+        for (factor, water, want) in cases {
+            let got = factor_code(factor, *water);
+            assert_eq!(got.as_ref().map(|c| c.as_str()), *want, "{factor}");
+        }
+    }
+
+    #[test]
+    fn groups_sub_fields_by_code_and_keeps_the_rest() {
+        let body = "DataTime=20160801084000;w01018-Rtd=1.5,w01018-Flag=n,w01018-EFlag=A01;\
+                    SB1-RS=1;w01018-SN=X1;011-Avg=2;RtdInterval=30;w00000-Flag=0";
+        let cp = parse_cp(body, true, false).unwrap();
+        assert_eq!(cp.items.len(), 3);
+        let cod = cp.item("w01018").unwrap();
+        assert_eq!(cod.rtd.unwrap().as_str(), "1.5");
+        assert_eq!(
+            (cod.flag, cod.raw_flag.as_deref()),
+            (Some(Flag::Normal), Some("n"))
+        );
+        assert_eq!(cod.eflag.as_deref(), Some("A01"));
+        assert_eq!(cod.other, vec![("SN".into(), "X1".into())]);
+        assert_eq!(cp.item("011").unwrap().code.as_str(), "w01018");
+        let flow = cp.item("w00000").unwrap();
+        assert_eq!((flow.flag, flow.raw_flag.as_deref()), (None, Some("0")));
+        assert_eq!(cp.other_items, vec![("SB1-RS".into(), "1".into())]);
+        assert_eq!(cp.field("RtdInterval"), Some("30"));
+    }
+
+    #[test]
+    fn rejects_with_reason() {
+        let cases: &[(&str, &str)] = &[
+            ("w01018-Rtd=abc", "bad_value"),
+            ("w01018-Rtd=", "bad_value"),
+            ("w01018-Rtd=1,w01018-Rtd=2", "bad_field"),
+            ("w01018-Flag=N,w01018-Flag=N", "bad_field"),
+            (
+                "DataTime=20160801084000;DataTime=20160801084000",
+                "bad_field",
+            ),
+            ("DataTime=2016", "bad_datatime"),
+            ("w01018-SampleTime=20161301000000", "bad_datatime"),
+            ("w01018Rtd", "bad_field"),
+            ("=5", "bad_field"),
+            ("w01018-Rtd=１", "non_ascii"),
+            ("w01018-Flag=正", "non_ascii"),
+            ("污染-Rtd=1", "non_ascii"),
+        ];
+        for (body, code) in cases {
+            let err = parse_cp(body, true, !body.is_ascii()).unwrap_err();
+            assert_eq!(err.code(), *code, "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn chinese_text_is_allowed_in_free_text_values() {
+        let body = "i12001-Info=正常运行;SB1-RS=运行;Note=备注";
+        let cp = parse_cp(body, true, true).unwrap();
+        assert_eq!(cp.item("i12001").unwrap().other[0].1, "正常运行");
+        assert_eq!(cp.other_items[0].1, "运行");
+        assert_eq!(cp.field("Note"), Some("备注"));
+    }
+}

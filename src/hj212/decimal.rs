@@ -1,0 +1,190 @@
+//! [`Decimal`]: a measured value kept exactly as the data logger wrote it.
+//!
+//! HJ 212 values are fixed-point decimals (`N5.2` and the like) and their precision matters
+//! (`0.09055002`), so the codec never rounds them through `f64`. The text is validated once
+//! and stored inline (no heap allocation: a packet carries dozens of values).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The longest value accepted, in bytes. HJ 212's widest type is N14 or so; a Java
+/// `Double.toString` such as `-1.2345678901234567E-100` is 24 bytes.
+pub const DECIMAL_MAX_LEN: usize = 31;
+
+/// A finite decimal number, kept as its exact text: an optional sign, digits with an optional
+/// decimal point (`12`, `12.5`, `.5`, `12.`), and an optional exponent of up to 3 digits
+/// (`1.0E-4`). Equality compares the text, so `1.0 != 1.00`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decimal {
+    len: u8,
+    buf: [u8; DECIMAL_MAX_LEN],
+}
+
+/// The text is not a finite decimal number of at most [`DECIMAL_MAX_LEN`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a decimal number: {0:?}")]
+pub struct DecimalError(pub String);
+
+impl Decimal {
+    /// Validates `s` and keeps it verbatim; `None` if it is not a finite decimal number.
+    pub fn parse(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.is_empty() || b.len() > DECIMAL_MAX_LEN || !is_decimal_syntax(b) {
+            return None;
+        }
+        let mut buf = [0u8; DECIMAL_MAX_LEN];
+        buf[..b.len()].copy_from_slice(b);
+        let d = Self {
+            len: b.len() as u8, // ≤ DECIMAL_MAX_LEN, checked above
+            buf,
+        };
+        // Without an exponent a ≤31-digit number is always finite; with one, check.
+        if b.iter().any(|&c| c == b'e' || c == b'E') && !d.to_f64().is_finite() {
+            return None;
+        }
+        Some(d)
+    }
+
+    /// The exact text as received.
+    pub fn as_str(&self) -> &str {
+        // Invariant: `parse` only stores ASCII, so this never falls back.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// The value as `f64` (for maths; storage should keep [`Decimal::as_str`]).
+    pub fn to_f64(&self) -> f64 {
+        self.as_str().parse().unwrap_or(f64::NAN)
+    }
+}
+
+/// `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? 1-3 digits)?`
+fn is_decimal_syntax(b: &[u8]) -> bool {
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if !(1..=3).contains(&(i - exp_start)) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+impl FromStr for Decimal {
+    type Err = DecimalError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| DecimalError(s.to_string()))
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Decimal({})", self.as_str())
+    }
+}
+
+impl serde::Serialize for Decimal {
+    /// Serialises as the exact text, so no precision is lost.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_decimals_verbatim() {
+        let cases: &[(&str, f64)] = &[
+            ("0", 0.0),
+            ("7.496", 7.496),
+            ("0.09055002", 0.09055002),
+            ("-1.5", -1.5),
+            ("+2", 2.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("194.200", 194.2),
+            ("1.0E-4", 1.0e-4),
+            ("3e10", 3e10),
+            ("1e+308", 1e308),
+            ("0000000000000000000000000000001", 1.0),
+        ];
+        for (text, value) in cases {
+            let d = Decimal::parse(text).unwrap_or_else(|| panic!("{text} rejected"));
+            assert_eq!(d.as_str(), *text);
+            assert_eq!(d.to_string(), *text);
+            assert_eq!(d.to_f64(), *value, "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_decimals() {
+        for text in [
+            "",
+            "-",
+            "+",
+            ".",
+            "-.",
+            "1..2",
+            "1.2.3",
+            "abc",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e",
+            "1e+",
+            "1e1000",
+            "1e999",
+            "e5",
+            " 1",
+            "1 ",
+            "1,5",
+            "0x10",
+            "１",
+            "1_000",
+            "00000000000000000000000000000001", // 32 bytes
+        ] {
+            assert!(Decimal::parse(text).is_none(), "{text:?} accepted");
+            assert!(text.parse::<Decimal>().is_err());
+        }
+    }
+
+    #[test]
+    fn equality_is_textual_and_serde_keeps_text() {
+        let a = Decimal::parse("1.0").unwrap();
+        assert_ne!(a, Decimal::parse("1.00").unwrap());
+        assert_eq!(a, "1.0".parse().unwrap());
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"1.0\"");
+        assert_eq!(format!("{a:?}"), "Decimal(1.0)");
+    }
+}

@@ -1,0 +1,470 @@
+//! The data segment: header fields (QN, ST, CN, PW, MN, Flag, PNUM, PNO) and the CP area.
+//!
+//! Input: a [`RawFrame`] from the deframer. Output: a [`Packet`] with typed header fields,
+//! the parsed [`Cp`] and the CRC verdict, or a [`PacketError`] with a stable reason code.
+//! The header is parsed as a map (field order varies in the wild); unknown keys are kept.
+//! A CRC mismatch is not an error here: it is reported in [`Packet::crc`] so the caller can
+//! apply its per-device policy, quarantine, and answer 9011 `QnRtn=9`.
+
+use super::cp::{parse_cp, Cp};
+use super::crc::{check_crc, CrcCheck};
+use super::frame::RawFrame;
+
+/// The longest QN, PW or MN accepted (2017: 17, 6 and 24 characters).
+const MAX_ID_LEN: usize = 64;
+
+/// The header's `Flag` bit field: `V5 V4 V3 V2 V1 V0 D A` (MSB→LSB), kept raw so unknown
+/// version bits (HJ 212-2025's `Flag=8`/`9`) survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PacketFlag {
+    /// The integer as sent.
+    pub raw: u8,
+}
+
+impl PacketFlag {
+    /// Builds a flag from a protocol version (0 = 2005, 1 = 2017, 2 = 2025) and the D and A bits.
+    pub fn from_parts(version_bits: u8, split: bool, ack_required: bool) -> Self {
+        Self {
+            raw: (version_bits << 2) | (u8::from(split) << 1) | u8::from(ack_required),
+        }
+    }
+
+    /// `V5..V0`: 0 for HJ/T 212-2005, 1 for HJ 212-2017, 2 for HJ 212-2025.
+    pub fn version_bits(self) -> u8 {
+        self.raw >> 2
+    }
+
+    /// Version bits `000001`: HJ 212-2017.
+    pub fn is_2017(self) -> bool {
+        self.version_bits() == 1
+    }
+
+    /// Version bits `000000`: HJ/T 212-2005 (which defined only D and A).
+    pub fn is_2005(self) -> bool {
+        self.version_bits() == 0
+    }
+
+    /// Bit A: the sender expects an answer.
+    pub fn ack_required(self) -> bool {
+        self.raw & 1 == 1
+    }
+
+    /// Bit D: the packet is one part of a split upload and carries PNUM/PNO.
+    pub fn split(self) -> bool {
+        self.raw & 2 == 2
+    }
+}
+
+/// One decoded HJ 212 packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// Request id (`YYYYMMDDhhmmsszzz`); often absent in HJ/T 212-2005 uploads.
+    pub qn: Option<String>,
+    /// System code, e.g. `32` for wastewater sources; kept as text (`101` is seen in the wild).
+    pub st: String,
+    /// Command code, e.g. `2051` for minute data.
+    pub cn: String,
+    /// Access password.
+    pub pw: Option<String>,
+    /// Device id (24 hex chars in 2017, 14 chars in 2005; not validated here).
+    pub mn: String,
+    /// Absent in many HJ/T 212-2005 uploads.
+    pub flag: Option<PacketFlag>,
+    /// Total number of parts of a split upload.
+    pub pnum: Option<u32>,
+    /// This part's number.
+    pub pno: Option<u32>,
+    /// The CP data area.
+    pub cp: Cp,
+    /// Header fields this codec does not know, in order.
+    pub extra: Vec<(String, String)>,
+    /// The CRC verdict (a mismatch is not a parse error).
+    pub crc: CrcCheck,
+}
+
+impl Packet {
+    /// Whether the sender speaks HJ/T 212-2005: no `Flag`, or version bits 0.
+    pub fn is_2005(&self) -> bool {
+        self.flag.is_none_or(|f| f.is_2005())
+    }
+
+    /// Whether the sender asked for an answer (Flag bit A).
+    pub fn ack_required(&self) -> bool {
+        self.flag.is_some_and(|f| f.ack_required())
+    }
+}
+
+/// Why a data segment is not a usable packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    /// ST, CN or MN is absent.
+    #[error("required field {0} is missing")]
+    MissingField(&'static str),
+    /// A field is malformed, duplicated, or not `key=value`.
+    #[error("field {field:?}: {reason}")]
+    BadField { field: String, reason: &'static str },
+    /// No `CP=&&` in the data segment.
+    #[error("no CP=&& in the data segment")]
+    MissingCp,
+    /// `CP=&&` is not closed by a later `&&`.
+    #[error("CP=&& is not closed by &&")]
+    UnterminatedCp,
+    /// `DataTime` or `-SampleTime` is not a valid 14- or 17-digit time.
+    #[error("{field} is not a valid YYYYMMDDhhmmss[zzz] time: {value:?}")]
+    BadDataTime { field: String, value: String },
+    /// A measured value is not a finite decimal number.
+    #[error("{key} is not a decimal number: {value:?}")]
+    BadValue { key: String, value: String },
+    /// Non-ASCII text (or invalid UTF-8) where only ASCII is allowed.
+    #[error("non-ASCII text in {field}")]
+    NonAscii { field: String },
+    /// The header `Flag` is not an integer 0-255.
+    #[error("Flag is not an integer 0-255: {0:?}")]
+    BadFlag(String),
+}
+
+impl PacketError {
+    /// A stable reason code for quarantine rows and metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingField(_) => "missing_field",
+            Self::BadField { .. } => "bad_field",
+            Self::MissingCp => "missing_cp",
+            Self::UnterminatedCp => "unterminated_cp",
+            Self::BadDataTime { .. } => "bad_datatime",
+            Self::BadValue { .. } => "bad_value",
+            Self::NonAscii { .. } => "non_ascii",
+            Self::BadFlag(_) => "bad_flag",
+        }
+    }
+}
+
+/// Shortens input echoed into an error message (on a char boundary).
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Parses a frame's data segment and checks its CRC.
+///
+/// # Errors
+/// A [`PacketError`] when the data segment is not a usable packet. A wrong CRC is *not* an
+/// error: see [`Packet::crc`].
+pub fn parse_packet(frame: &RawFrame) -> Result<Packet, PacketError> {
+    let crc = check_crc(&frame.data, &frame.crc_hex);
+    let text = std::str::from_utf8(&frame.data).map_err(|_| PacketError::NonAscii {
+        field: "data segment (not UTF-8)".into(),
+    })?;
+    parse_segment(text, crc)
+}
+
+/// Index of `CP=&&` at a field boundary.
+fn find_cp(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    text.match_indices("CP=&&")
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || matches!(b[i - 1], b';' | b','))
+}
+
+fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
+    let cp_at = find_cp(text).ok_or(PacketError::MissingCp)?;
+    let body_start = cp_at + 5;
+    let close = text.rfind("&&").filter(|&j| j >= body_start);
+    let close = close.ok_or(PacketError::UnterminatedCp)?;
+    if close + 2 != text.len() {
+        return Err(PacketError::BadField {
+            field: clip(&text[close + 2..]),
+            reason: "text after the closing && of CP",
+        });
+    }
+    let header = &text[..cp_at];
+    let check_ascii = !text.is_ascii();
+    if check_ascii && !header.is_ascii() {
+        return Err(PacketError::NonAscii {
+            field: "header".into(),
+        });
+    }
+    let mut h = Header::default();
+    // `;` separates fields; `,` is tolerated because the standard's own C.48 uses it.
+    for part in header.split([';', ',']).filter(|p| !p.is_empty()) {
+        h.field(part)?;
+    }
+    let st = h.st.ok_or(PacketError::MissingField("ST"))?;
+    let cn = h.cn.ok_or(PacketError::MissingField("CN"))?;
+    let mn = h.mn.ok_or(PacketError::MissingField("MN"))?;
+    let cp = parse_cp(&text[body_start..close], maps_2005_codes(&st), check_ascii)?;
+    Ok(Packet {
+        qn: h.qn,
+        st,
+        cn,
+        pw: h.pw,
+        mn,
+        flag: h.flag,
+        pnum: h.pnum,
+        pno: h.pno,
+        cp,
+        extra: h.extra,
+        crc,
+    })
+}
+
+/// Whether 3-character HJ/T 212-2005 codes are read as water codes ([STD17] Table B.1's
+/// "原编码" column). Other systems (flue gas, air) used different 2005 code lists, so their
+/// 3-character codes are kept unmapped rather than mapped wrongly.
+fn maps_2005_codes(st: &str) -> bool {
+    // Surface water, groundwater, seawater, water pollution sources, wastewater process.
+    matches!(st, "21" | "24" | "26" | "32" | "33" | "34" | "52")
+}
+
+#[derive(Default)]
+struct Header {
+    qn: Option<String>,
+    st: Option<String>,
+    cn: Option<String>,
+    pw: Option<String>,
+    mn: Option<String>,
+    flag: Option<PacketFlag>,
+    pnum: Option<u32>,
+    pno: Option<u32>,
+    extra: Vec<(String, String)>,
+}
+
+impl Header {
+    fn field(&mut self, part: &str) -> Result<(), PacketError> {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(bad(part, "not key=value"));
+        };
+        // Field names are case-sensitive in the standard; devices are not always careful.
+        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        if is("QN") {
+            set(
+                &mut self.qn,
+                key,
+                optional(value).map(|v| id(key, v)).transpose()?,
+            )
+        } else if is("ST") {
+            set(
+                &mut self.st,
+                key,
+                Some(code(key, value, u8::is_ascii_alphanumeric)?),
+            )
+        } else if is("CN") {
+            set(
+                &mut self.cn,
+                key,
+                Some(code(key, value, u8::is_ascii_digit)?),
+            )
+        } else if is("PW") {
+            set(
+                &mut self.pw,
+                key,
+                optional(value).map(|v| id(key, v)).transpose()?,
+            )
+        } else if is("MN") {
+            set(&mut self.mn, key, Some(id(key, value)?))
+        } else if is("Flag") {
+            let flag = optional(value)
+                .map(|v| v.parse().map_err(|_| PacketError::BadFlag(clip(v))))
+                .transpose()?;
+            set(&mut self.flag, key, flag.map(|raw| PacketFlag { raw }))
+        } else if is("PNUM") {
+            set(
+                &mut self.pnum,
+                key,
+                optional(value).map(|v| num(key, v)).transpose()?,
+            )
+        } else if is("PNO") {
+            set(
+                &mut self.pno,
+                key,
+                optional(value).map(|v| num(key, v)).transpose()?,
+            )
+        } else if key.is_empty() {
+            Err(bad(part, "empty field name"))
+        } else {
+            self.extra.push((key.to_string(), value.to_string()));
+            Ok(())
+        }
+    }
+}
+
+fn bad(field: &str, reason: &'static str) -> PacketError {
+    PacketError::BadField {
+        field: clip(field),
+        reason,
+    }
+}
+
+/// An empty optional field counts as absent.
+fn optional(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+fn set<T>(slot: &mut Option<T>, key: &str, value: Option<T>) -> Result<(), PacketError> {
+    if slot.is_some() {
+        return Err(bad(key, "duplicate field"));
+    }
+    *slot = value;
+    Ok(())
+}
+
+/// QN, PW, MN: 1-64 printable ASCII characters.
+fn id(key: &str, value: &str) -> Result<String, PacketError> {
+    let ok = (1..=MAX_ID_LEN).contains(&value.len()) && value.bytes().all(|c| c.is_ascii_graphic());
+    if !ok {
+        return Err(bad(key, "not 1-64 printable ASCII characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// ST, CN: 1-8 characters of one class.
+fn code(key: &str, value: &str, class: fn(&u8) -> bool) -> Result<String, PacketError> {
+    if !(1..=8).contains(&value.len()) || !value.bytes().all(|c| class(&c)) {
+        return Err(bad(key, "not a 1-8 character code"));
+    }
+    Ok(value.to_string())
+}
+
+fn num(key: &str, value: &str) -> Result<u32, PacketError> {
+    if !value.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad(key, "not a decimal integer"));
+    }
+    value.parse().map_err(|_| bad(key, "not a decimal integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hj212::encode_frame;
+    use crate::hj212::frame::split_frames;
+
+    /// Parses a data segment given directly (framing is tested in `frame`).
+    fn parse_segment_text(segment: &str) -> Result<Packet, PacketError> {
+        let data = segment.as_bytes().to_vec();
+        let crc_hex = format!("{:04X}", crate::hj212::crc16_hj212(&data));
+        let frame = RawFrame {
+            raw: Vec::new(),
+            declared_len: data.len(),
+            data,
+            crc_hex,
+        };
+        parse_packet(&frame)
+    }
+
+    #[test]
+    fn malformed_segments_give_their_reason_code() {
+        let cases: &[(&str, &str)] = &[
+            ("QN=1;CN=2011;MN=X;CP=&&&&", "missing_field"),
+            ("QN=1;ST=32;MN=X;CP=&&&&", "missing_field"),
+            ("QN=1;ST=32;CN=2011;CP=&&&&", "missing_field"),
+            ("ST=32;CN=2011;MN=X;Flag=5", "missing_cp"),
+            ("ST=32;CN=2011;MN=X;XCP=&&a=1&&", "missing_cp"),
+            (
+                "ST=32;CN=2011;MN=X;CP=&&DataTime=20160801084000",
+                "unterminated_cp",
+            ),
+            ("ST=32;CN=2011;MN=X;CP=&&&", "unterminated_cp"),
+            ("ST=32;CN=2011;MN=X;CP=&&&&;Flag=4", "bad_field"),
+            ("ST=32;CN=2011;MN=X;Flag=256;CP=&&&&", "bad_flag"),
+            ("ST=32;CN=2011;MN=X;Flag=-1;CP=&&&&", "bad_flag"),
+            ("ST=32;CN=2011;MN=X;Flag=A;CP=&&&&", "bad_flag"),
+            ("ST=32;CN=2011;MN=X;MN=Y;CP=&&&&", "bad_field"),
+            ("ST=32;CN=20x1;MN=X;CP=&&&&", "bad_field"),
+            ("ST=;CN=2011;MN=X;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=a b;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=X;PNUM=two;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=X;PNO=99999999999;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=X;garbage;CP=&&&&", "bad_field"),
+            ("ST=32;CN=2011;MN=X;=1;CP=&&&&", "bad_field"),
+            (
+                "ST=32;CN=2011;MN=X;CP=&&DataTime=20161301000000&&",
+                "bad_datatime",
+            ),
+            ("ST=32;CN=2011;MN=X;CP=&&w01018-Avg=1.2.3&&", "bad_value"),
+            ("ST=32;CN=2011;MN=测试;CP=&&&&", "non_ascii"),
+            ("ST=32;CN=2011;MN=X;CP=&&w01018-Rtd=１&&", "non_ascii"),
+        ];
+        for (segment, code) in cases {
+            let err = parse_segment_text(segment).unwrap_err();
+            assert_eq!(err.code(), *code, "{segment}: {err}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_non_ascii() {
+        let mut data = b"ST=32;CN=2011;MN=X;CP=&&i13001-Info=".to_vec();
+        data.extend_from_slice(&[0xD5, 0xFD, 0xB3, 0xA3]); // "正常" in GBK
+        data.extend_from_slice(b"&&");
+        let frame = RawFrame {
+            raw: Vec::new(),
+            declared_len: data.len(),
+            data,
+            crc_hex: "0000".into(),
+        };
+        assert_eq!(parse_packet(&frame).unwrap_err().code(), "non_ascii");
+    }
+
+    #[test]
+    fn tolerated_variations() {
+        // Field order, lower-case keys, empty optional fields, unknown keys, `,` separators.
+        let p = parse_segment_text(
+            "MN=X,flag=7;pno=0001;PNUM=0002;QN=;PW=;ST=32;CN=2011;Vendor=abc;CP=&&&&",
+        )
+        .unwrap();
+        assert_eq!((p.qn, p.pw), (None, None));
+        assert_eq!(
+            (p.pnum, p.pno, p.flag),
+            (Some(2), Some(1), Some(PacketFlag { raw: 7 }))
+        );
+        assert_eq!(p.extra, vec![("Vendor".to_string(), "abc".to_string())]);
+        // `&&` in the header does not end CP: the last `&&` does.
+        let p = parse_segment_text("ST=32;CN=2011;PW=a&&b;MN=X;CP=&&RtdInterval=30&&").unwrap();
+        assert_eq!(p.pw.as_deref(), Some("a&&b"));
+        assert_eq!(p.cp.field("RtdInterval"), Some("30"));
+    }
+
+    #[test]
+    fn wrong_crc_is_reported_not_rejected() {
+        let bytes = encode_frame("ST=32;CN=2011;MN=X;CP=&&&&");
+        let mut frame = split_frames(&bytes)[0].clone().unwrap();
+        frame.crc_hex = "0000".into();
+        let p = parse_packet(&frame).unwrap();
+        assert_eq!((p.crc.given, p.crc.matched), (Some(0), None));
+        frame.crc_hex = "zzzz".into();
+        assert_eq!(parse_packet(&frame).unwrap().crc.given, None);
+    }
+
+    #[test]
+    fn flag_from_parts_and_error_codes_are_stable() {
+        assert_eq!(PacketFlag::from_parts(1, true, true).raw, 7);
+        assert_eq!(PacketFlag::from_parts(2, false, true).raw, 9);
+        assert_eq!(PacketFlag::from_parts(0, true, true).raw, 3);
+        assert_eq!(clip(&"正".repeat(40)).len(), 63 + "…".len());
+        let errors = [
+            PacketError::MissingField("ST"),
+            bad("x", "y"),
+            PacketError::MissingCp,
+            PacketError::UnterminatedCp,
+            PacketError::BadDataTime {
+                field: "f".into(),
+                value: "v".into(),
+            },
+            PacketError::BadValue {
+                key: "k".into(),
+                value: "v".into(),
+            },
+            PacketError::NonAscii { field: "f".into() },
+            PacketError::BadFlag("x".into()),
+        ];
+        let codes: std::collections::BTreeSet<_> = errors.iter().map(PacketError::code).collect();
+        assert_eq!(codes.len(), errors.len());
+    }
+}
