@@ -6,6 +6,7 @@
 //! - [`hj212`]: the HJ 212 data-logger protocol codec (pure).
 //! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
 //! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
+//! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
 //! - [`api`]: HTTP health, readiness and metrics.
 //! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
 //! - [`app`]: wiring and graceful shutdown.
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod app;
+pub mod compliance;
 pub mod config;
 pub mod domain;
 pub mod hj212;

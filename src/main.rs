@@ -38,12 +38,37 @@ enum Command {
     },
     /// Publish realistic readings and energy reports for a registry.
     Simulate(simulate::SimulateArgs),
+    /// Print a month's compliance per park: data rates, points below the validity threshold,
+    /// discharge exceedances, energy intensity against the path.
+    Report {
+        /// The park to report on.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        park: Option<String>,
+        /// Report on every park.
+        #[arg(long)]
+        all: bool,
+        /// The month, YYYY-MM (local calendar month).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Effective transmission rate below which a point is listed.
+        #[arg(long, default_value_t = greenmon::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD)]
+        threshold: f64,
+    },
     /// The main job with demo data: migrate, import the demo registry, serve, and simulate.
     Demo {
         /// Registry to import and simulate.
         #[arg(long, default_value = "config/demo-registry.toml")]
         registry: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -113,8 +138,54 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => simulate::run(args, &settings).await,
+        Command::Report {
+            park,
+            all: _,
+            month,
+            format,
+            threshold,
+        } => report(&settings, park.as_deref(), &month, format, threshold).await,
         Command::Demo { registry } => demo(settings, registry).await,
     }
+}
+
+async fn report(
+    settings: &Settings,
+    park: Option<&str>,
+    month: &str,
+    format: ReportFormat,
+    threshold: f64,
+) -> anyhow::Result<()> {
+    use greenmon::compliance::report as r;
+    let first_day = match month.parse::<greenmon::domain::Period>() {
+        Ok(p @ greenmon::domain::Period::Month { .. }) => p.start(),
+        _ => anyhow::bail!("--month {month:?} must be a month like 2018-03"),
+    };
+    if !(0.0..=1.0).contains(&threshold) {
+        anyhow::bail!("--threshold {threshold} must be between 0 and 1");
+    }
+    let pool = store::pool(&settings.database);
+    if let Some(id) = park {
+        if store::compliance::parks(&pool, Some(id)).await?.is_empty() {
+            anyhow::bail!("park {id:?} is not registered");
+        }
+    }
+    let reports = r::monthly(
+        &pool,
+        settings.timezone(),
+        park,
+        first_day,
+        threshold,
+        chrono::Utc::now(),
+    )
+    .await
+    .context("building the report")?;
+    match format {
+        ReportFormat::Table => print!("{}", r::render_table(&reports)),
+        ReportFormat::Csv => print!("{}", r::render_csv(&reports)),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+    Ok(())
 }
 
 fn load_registry(file: &std::path::Path) -> anyhow::Result<Registry> {

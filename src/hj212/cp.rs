@@ -7,10 +7,13 @@
 //! applies the device's configured zone. Keys whose factor is not a pollutant code
 //! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].
 
+use std::sync::LazyLock;
+
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::decimal::Decimal;
 use super::packet::{clip, PacketError};
+use super::scan::fields;
 use crate::domain::{Flag, PollutantCode};
 
 /// A parsed CP area.
@@ -61,9 +64,11 @@ pub struct CpItem {
     pub zs_avg: Option<Decimal>,
     pub zs_min: Option<Decimal>,
     pub zs_max: Option<Decimal>,
-    /// The data flag, when it is one of Table 8's letters (or 2005's `P`).
+    /// The data flag, when it is one of Table 8's letters (or 2005's `P`), in either case.
     pub flag: Option<Flag>,
-    /// The `-Flag` text as sent (2005 air stations used `0`-`3`, which [`Flag`] does not know).
+    /// The `-Flag` text as sent, when [`CpItem::flag`] does not spell it exactly: an unknown
+    /// flag (2005 air stations sent `0`-`3`) or a lower-case letter. `None` when the text was
+    /// exactly `flag.code()` (the usual case) or there was no `-Flag`.
     pub raw_flag: Option<String>,
     /// Instrument-defined extended flag (`-EFlag`).
     pub eflag: Option<String>,
@@ -96,6 +101,18 @@ impl CpItem {
     }
 }
 
+/// [`Flag::parse`] of every one-byte ASCII text, computed once: the codec's hot loop calls it
+/// for every item, and `Flag::parse` allocates.
+static ONE_BYTE_FLAGS: LazyLock<[Option<Flag>; 128]> =
+    LazyLock::new(|| std::array::from_fn(|b| Flag::parse(&char::from(b as u8).to_string())));
+
+fn parse_flag(value: &str) -> Option<Flag> {
+    match value.as_bytes() {
+        [b] => ONE_BYTE_FLAGS.get(usize::from(*b)).copied().flatten(),
+        _ => Flag::parse(value),
+    }
+}
+
 /// Parses `YYYYMMDDhhmmss` or `YYYYMMDDhhmmsszzz` (milliseconds) as a local time.
 pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
@@ -117,6 +134,20 @@ pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
     )
 }
 
+/// Water codes of [STD17] Table B.1 (and `w01003`), parsed once: [`PollutantCode::parse`]
+/// allocates and scans alias tables, and every packet repeats a few of these codes.
+static COMMON_CODES: LazyLock<Vec<(&'static str, PollutantCode)>> = LazyLock::new(|| {
+    [
+        "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "w01012", "w01017", "w01019",
+        "w01020", "w01009", "w01010", "w01014", "w01002", "w01003", "w21016", "w21017", "w22001",
+        "w23002", "w20111", "w20115", "w20116", "w20117", "w20119", "w20120", "w20121", "w20122",
+        "w20123",
+    ]
+    .into_iter()
+    .filter_map(|c| Some((c, PollutantCode::parse(c).ok()?)))
+    .collect()
+});
+
 /// The pollutant code for a key's factor part, or `None` for anything else (vendor codes,
 /// `SBxxx` facilities). `water_2005`: also map 3-character HJ/T 212-2005 water codes.
 fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
@@ -129,7 +160,14 @@ fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
         && b.len() == 3
         && b.iter().all(u8::is_ascii_alphanumeric)
         && b.iter().any(u8::is_ascii_digit);
-    if modern || legacy {
+    if modern {
+        let cached = COMMON_CODES.iter().find(|(c, _)| *c == factor);
+        // A 6-character code is never a 2005 code, so `parse` is `parse_any_version` here.
+        cached.map_or_else(
+            || PollutantCode::parse(factor).ok(),
+            |(_, code)| Some(code.clone()),
+        )
+    } else if legacy {
         PollutantCode::parse_any_version(factor).ok()
     } else {
         None
@@ -138,13 +176,14 @@ fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
 
 /// Parses a CP body. `check_ascii`: the segment has non-ASCII bytes, so check where they are.
 pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Result<Cp, PacketError> {
-    let mut cp = Cp::default();
-    for part in body.split([';', ',']).filter(|p| !p.is_empty()) {
-        let Some((key, value)) = part.split_once('=') else {
-            return Err(bad(part, "not key=value"));
-        };
+    let mut cp = Cp {
+        items: Vec::with_capacity(8),
+        ..Cp::default()
+    };
+    for f in fields(body) {
+        let (key, value) = f.key_value()?;
         if key.is_empty() {
-            return Err(bad(part, "empty field name"));
+            return Err(bad(f.part, "empty field name"));
         }
         if check_ascii && !key.is_ascii() {
             return Err(non_ascii(key));
@@ -156,10 +195,11 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
             cp.data_time = Some(time(key, value, check_ascii)?);
             continue;
         }
-        let Some((factor, suffix)) = key.rsplit_once('-') else {
+        let Some(dash) = f.dash else {
             cp.fields.push((key.to_string(), value.to_string()));
             continue;
         };
+        let (factor, suffix) = (&key[..dash], &key[dash + 1..]);
         let item = match cp.items.iter().rposition(|i| i.original_code == factor) {
             Some(i) => &mut cp.items[i],
             None => match factor_code(factor, water_2005) {
@@ -198,9 +238,14 @@ fn apply(
         "ZsMin" => &mut item.zs_min,
         "ZsMax" => &mut item.zs_max,
         "Flag" => {
-            let text = ascii_text(key, value, check_ascii, item.raw_flag.is_some())?;
-            item.flag = Flag::parse(value);
-            item.raw_flag = Some(text);
+            if item.flag.is_some() || item.raw_flag.is_some() {
+                return Err(bad(key, "duplicate field"));
+            }
+            item.flag = parse_flag(value);
+            // The common exact letter needs no copy; anything else is kept verbatim.
+            if item.flag.map(Flag::code) != Some(value) {
+                item.raw_flag = Some(ascii_text(key, value, check_ascii, false)?);
+            }
             return Ok(());
         }
         "EFlag" => {
@@ -331,6 +376,11 @@ mod tests {
         assert_eq!(cp.item("011").unwrap().code.as_str(), "w01018");
         let flow = cp.item("w00000").unwrap();
         assert_eq!((flow.flag, flow.raw_flag.as_deref()), (None, Some("0")));
+        let exact = parse_cp("w01001-Flag=D", true, false).unwrap();
+        assert_eq!(
+            (exact.items[0].flag, exact.items[0].raw_flag.as_deref()),
+            (Some(Flag::Fault), None)
+        );
         assert_eq!(cp.other_items, vec![("SB1-RS".into(), "1".into())]);
         assert_eq!(cp.field("RtdInterval"), Some("30"));
     }

@@ -29,20 +29,29 @@ impl Decimal {
     /// Validates `s` and keeps it verbatim; `None` if it is not a finite decimal number.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.is_empty() || b.len() > DECIMAL_MAX_LEN || !is_decimal_syntax(b) {
+        if b.is_empty() || b.len() > DECIMAL_MAX_LEN {
             return None;
         }
+        // One branch-free pass copies and classifies: the common case is plain digits with
+        // at most one point, and a separate validation pass would cost as much again.
         let mut buf = [0u8; DECIMAL_MAX_LEN];
-        buf[..b.len()].copy_from_slice(b);
+        let (mut dots, mut others) = (0usize, 0usize);
+        for (dst, &c) in buf.iter_mut().zip(b) {
+            *dst = c;
+            dots += usize::from(c == b'.');
+            others += usize::from(!c.is_ascii_digit() && c != b'.');
+        }
         let d = Self {
             len: b.len() as u8, // ≤ DECIMAL_MAX_LEN, checked above
             buf,
         };
-        // Without an exponent a ≤31-digit number is always finite; with one, check.
-        if b.iter().any(|&c| c == b'e' || c == b'E') && !d.to_f64().is_finite() {
-            return None;
+        let sign = usize::from(matches!(b[0], b'+' | b'-'));
+        if others == sign && dots <= 1 && b.len() > sign + dots {
+            return Some(d);
         }
-        Some(d)
+        // Anything else must be an exponent form, whose value must also be finite.
+        let has_exponent = decimal_syntax(b)?;
+        (!has_exponent || d.to_f64().is_finite()).then_some(d)
     }
 
     /// The exact text as received.
@@ -57,39 +66,33 @@ impl Decimal {
     }
 }
 
-/// `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? 1-3 digits)?`
-fn is_decimal_syntax(b: &[u8]) -> bool {
+/// Checks `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? 1-3 digits)?`;
+/// `Some(has_exponent)` if it matches.
+fn decimal_syntax(b: &[u8]) -> Option<bool> {
     let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let mut digits = i - int_start;
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        let frac_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
+    let (mut digits, mut dot) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            b'0'..=b'9' => digits += 1,
+            b'.' if !dot => dot = true,
+            b'e' | b'E' => break,
+            _ => return None,
         }
-        digits += i - frac_start;
+        i += 1;
     }
     if digits == 0 {
-        return false;
+        return None;
     }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        let exp_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if !(1..=3).contains(&(i - exp_start)) {
-            return false;
-        }
+    if i == b.len() {
+        return Some(false);
     }
-    i == b.len()
+    let mut j = i + 1;
+    if j < b.len() && matches!(b[j], b'+' | b'-') {
+        j += 1;
+    }
+    let exp = &b[j..];
+    let ok = (1..=3).contains(&exp.len()) && exp.iter().all(u8::is_ascii_digit);
+    ok.then_some(true)
 }
 
 impl FromStr for Decimal {

@@ -18,6 +18,7 @@ pub mod decimal;
 pub mod encode;
 pub mod frame;
 pub mod packet;
+mod scan;
 
 pub use cp::{parse_hj_time, Cp, CpItem};
 pub use crc::{check_crc, crc16_hj212, crc16_modbus, CrcCheck, CrcMode, CrcModeError};

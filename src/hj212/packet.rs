@@ -9,6 +9,7 @@
 use super::cp::{parse_cp, Cp};
 use super::crc::{check_crc, CrcCheck};
 use super::frame::RawFrame;
+use super::scan::fields;
 
 /// The longest QN, PW or MN accepted (2017: 17, 6 and 24 characters).
 const MAX_ID_LEN: usize = 64;
@@ -168,9 +169,9 @@ pub fn parse_packet(frame: &RawFrame) -> Result<Packet, PacketError> {
 /// Index of `CP=&&` at a field boundary.
 fn find_cp(text: &str) -> Option<usize> {
     let b = text.as_bytes();
-    text.match_indices("CP=&&")
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || matches!(b[i - 1], b';' | b','))
+    (0..b.len().saturating_sub(4)).find(|&i| {
+        b[i] == b'C' && &b[i + 1..i + 5] == b"P=&&" && (i == 0 || matches!(b[i - 1], b';' | b','))
+    })
 }
 
 fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
@@ -193,8 +194,9 @@ fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
     }
     let mut h = Header::default();
     // `;` separates fields; `,` is tolerated because the standard's own C.48 uses it.
-    for part in header.split([';', ',']).filter(|p| !p.is_empty()) {
-        h.field(part)?;
+    for f in fields(header) {
+        let (key, value) = f.key_value()?;
+        h.field(f.part, key, value)?;
     }
     let st = h.st.ok_or(PacketError::MissingField("ST"))?;
     let cn = h.cn.ok_or(PacketError::MissingField("CN"))?;
@@ -237,10 +239,7 @@ struct Header {
 }
 
 impl Header {
-    fn field(&mut self, part: &str) -> Result<(), PacketError> {
-        let Some((key, value)) = part.split_once('=') else {
-            return Err(bad(part, "not key=value"));
-        };
+    fn field(&mut self, part: &str, key: &str, value: &str) -> Result<(), PacketError> {
         // Field names are case-sensitive in the standard; devices are not always careful.
         let is = |name: &str| key.eq_ignore_ascii_case(name);
         if is("QN") {

@@ -118,7 +118,7 @@ async fn write_tx(
     refused: Option<String>,
     mode: Rows,
 ) -> Result<BatchOutcome, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
     let points = lookup_points(&mut tx, items).await?;
     let parks = lookup_parks(&mut tx, items).await?;
 
@@ -170,6 +170,7 @@ async fn write_tx(
             Rows::Upsert => readings::insert(&mut tx, &rows).await?,
         };
         out.readings_duplicate = rows.len() as u64 - out.readings_inserted;
+        readings::update_last_seen(&mut tx, &rows).await?;
     }
     if !reports.is_empty() {
         out.energy_reports = energy::upsert(&mut tx, &reports, "mqtt").await?;

@@ -6,6 +6,10 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// No connection could be had (server down, database not accepting connections): always
+    /// worth retrying, whatever the server said.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
@@ -20,8 +24,10 @@ impl StoreError {
     /// True when the same operation may succeed later: connection and pool failures, server
     /// shutdown, serialization failures and deadlocks. Constraint and data errors are permanent.
     pub fn is_retriable(&self) -> bool {
-        let StoreError::Db(e) = self else {
-            return false;
+        let e = match self {
+            StoreError::Unavailable(_) => return true,
+            StoreError::Db(e) => e,
+            StoreError::Migrate(_) => return false,
         };
         match e {
             sqlx::Error::Io(_)

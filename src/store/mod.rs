@@ -4,6 +4,7 @@
 //! integration tests against a real PostgreSQL, and nothing is needed at build time.
 
 mod batch;
+pub mod compliance;
 mod energy;
 mod error;
 mod quarantine;

@@ -4,6 +4,8 @@
 //! - [`insert`]: one multi-row `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT DO NOTHING`, used
 //!   for a batch that holds a redelivered message, so it stores nothing twice.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::StoreError;
@@ -92,4 +94,47 @@ fn encode_binary(rows: &[&Reading]) -> Vec<u8> {
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());
     buf
+}
+
+/// Keeps `point_last_seen` (latest reading and latest valid reading per point) current, in the
+/// transaction that stores the rows.
+///
+/// # Errors
+/// Database errors.
+pub(super) async fn update_last_seen(
+    tx: &mut sqlx::PgConnection,
+    rows: &[&Reading],
+) -> Result<(), StoreError> {
+    let mut latest: HashMap<&str, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+    for r in rows {
+        let valid = r.flag.is_valid().then_some(r.time);
+        latest
+            .entry(r.point.as_str())
+            .and_modify(|(last, last_valid)| {
+                *last = (*last).max(r.time);
+                *last_valid = (*last_valid).max(valid);
+            })
+            .or_insert((r.time, valid));
+    }
+    let mut points = Vec::with_capacity(latest.len());
+    let mut last = Vec::with_capacity(latest.len());
+    let mut last_valid = Vec::with_capacity(latest.len());
+    for (p, (l, v)) in latest {
+        points.push(p);
+        last.push(l);
+        last_valid.push(v);
+    }
+    sqlx::query(
+        "INSERT INTO point_last_seen (point_id, last_reading, last_valid)
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[])
+         ON CONFLICT (point_id) DO UPDATE SET
+             last_reading = GREATEST(point_last_seen.last_reading, EXCLUDED.last_reading),
+             last_valid = GREATEST(point_last_seen.last_valid, EXCLUDED.last_valid)",
+    )
+    .bind(&points)
+    .bind(&last)
+    .bind(&last_valid)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

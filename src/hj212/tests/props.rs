@@ -75,7 +75,9 @@ fn item(code: &'static str) -> impl Strategy<Value = CpItem> {
             zs_min: v[7],
             zs_max: v[8],
             flag: raw_flag.and_then(Flag::parse),
-            raw_flag: raw_flag.map(str::to_string),
+            raw_flag: raw_flag
+                .filter(|r| Flag::parse(r).map(Flag::code) != Some(*r))
+                .map(str::to_string),
             eflag,
             sample_time,
             other: other.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),

@@ -1,0 +1,390 @@
+//! The compliance engine's queries: reads the store and applies the pure maths of `status`,
+//! `rates`, `exceedance` and `energy`. Input: a pool, the local zone and `now`. Output: serde
+//! views for the CLI report, the API and the alert engine.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::energy::{energy_status, roll_up_year, EnergyStatus, Target};
+use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
+use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot};
+use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
+use crate::store::compliance::{self as q, ParkRow, PointRow};
+use crate::store::StoreError;
+
+/// One point's status now.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointNow {
+    pub point_id: String,
+    pub name: String,
+    pub kind: String,
+    pub required: bool,
+    pub status: PointStatus,
+    pub last_reading: Option<DateTime<Utc>>,
+    pub last_valid: Option<DateTime<Utc>>,
+}
+
+/// A park's automatic online monitoring now.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkNow {
+    pub park_id: String,
+    pub name: String,
+    pub required_points: u32,
+    pub online_required_points: u32,
+    /// Online required points / required points; the target is 1.0.
+    pub monitoring_rate: f64,
+    pub compliant: bool,
+    /// Required points that keep the park below 100%, with their status.
+    pub below_target: Vec<PointNow>,
+    pub points: Vec<PointNow>,
+}
+
+/// Status of every point and the monitoring rate of every park (or one).
+///
+/// # Errors
+/// Database errors.
+pub async fn parks_now(
+    pool: &PgPool,
+    park: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ParkNow>, StoreError> {
+    let parks = q::parks(pool, park).await?;
+    let points = q::points(pool, park).await?;
+    Ok(parks
+        .iter()
+        .map(|p| park_now(p, points.iter().filter(|pt| pt.park_id == p.id), now))
+        .collect())
+}
+
+fn park_now<'a>(
+    park: &ParkRow,
+    points: impl Iterator<Item = &'a PointRow>,
+    now: DateTime<Utc>,
+) -> ParkNow {
+    let points: Vec<PointNow> = points
+        .map(|pt| PointNow {
+            point_id: pt.id.clone(),
+            name: pt.name.clone(),
+            kind: pt.kind.clone(),
+            required: pt.required,
+            status: point_status(
+                &StatusInput {
+                    last_reading: pt.last_reading,
+                    last_valid: pt.last_valid,
+                    interval_secs: i64::from(pt.interval_secs),
+                    allowed_gap_secs: pt.allowed_gap_secs.map(i64::from),
+                },
+                now,
+            ),
+            last_reading: pt.last_reading,
+            last_valid: pt.last_valid,
+        })
+        .collect();
+    let rate =
+        MonitoringRate::from_statuses(points.iter().filter(|p| p.required).map(|p| p.status));
+    ParkNow {
+        park_id: park.id.clone(),
+        name: park.name.clone(),
+        required_points: rate.required,
+        online_required_points: rate.online,
+        monitoring_rate: rate.rate(),
+        compliant: rate.compliant(),
+        below_target: points
+            .iter()
+            .filter(|p| p.required && p.status != PointStatus::Online)
+            .cloned()
+            .collect(),
+        points,
+    }
+}
+
+/// Data rates of one point over a day range.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointRates {
+    pub point_id: String,
+    pub required: bool,
+    pub rates: DailyRates,
+    /// Per local day, in order.
+    pub days: Vec<(NaiveDate, DailyRates)>,
+}
+
+/// Data rates of a park (sums over its required points) over a day range.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkRates {
+    pub park_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub rates: DailyRates,
+    pub transmission: Option<f64>,
+    pub validity: Option<f64>,
+    pub effective: Option<f64>,
+    pub points: Vec<PointRates>,
+}
+
+/// Daily transmission, valid and effective transmission rates for local days `from..=to`.
+///
+/// # Errors
+/// Database errors.
+pub async fn rates(
+    pool: &PgPool,
+    tz: Tz,
+    park: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<ParkRates>, StoreError> {
+    let parks = q::parks(pool, park).await?;
+    let points = q::points(pool, park).await?;
+    let (start, _) = local_day_bounds(from, tz);
+    let (_, end) = local_day_bounds(to, tz);
+    let mut slots: HashMap<String, Vec<HourSlot>> = HashMap::new();
+    for s in q::slots(pool, park, start, end).await? {
+        slots.entry(s.point_id).or_default().push(HourSlot {
+            hour_start: s.hour,
+            count: u32::try_from(s.count).unwrap_or(u32::MAX),
+            valid_count: u32::try_from(s.valid_count).unwrap_or(u32::MAX),
+        });
+    }
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    Ok(parks
+        .iter()
+        .map(|p| {
+            let mut park_rates = DailyRates::default();
+            let points: Vec<PointRates> = points
+                .iter()
+                .filter(|pt| pt.park_id == p.id)
+                .map(|pt| {
+                    let own = slots.get(&pt.id).map(Vec::as_slice).unwrap_or_default();
+                    let mut total = DailyRates::default();
+                    let per_day = days
+                        .iter()
+                        .map(|&d| {
+                            let r = daily_rates(d, tz, pt.registered_at, now, own);
+                            total.merge(r);
+                            (d, r)
+                        })
+                        .collect();
+                    if pt.required {
+                        park_rates.merge(total);
+                    }
+                    PointRates {
+                        point_id: pt.id.clone(),
+                        required: pt.required,
+                        rates: total,
+                        days: per_day,
+                    }
+                })
+                .collect();
+            ParkRates {
+                park_id: p.id.clone(),
+                from,
+                to,
+                rates: park_rates,
+                transmission: park_rates.transmission(),
+                validity: park_rates.validity(),
+                effective: park_rates.effective(),
+                points,
+            }
+        })
+        .collect())
+}
+
+/// A discharge exceedance episode of one point and pollutant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exceedance {
+    pub park_id: String,
+    pub point_id: String,
+    pub pollutant: String,
+    #[serde(flatten)]
+    pub episode: Episode,
+}
+
+/// Exceedance episodes (hourly valid average outside the limits) overlapping `[from, to)`.
+/// An episode is open when it reaches the latest complete hour before `now`.
+///
+/// # Errors
+/// Database errors.
+pub async fn exceedances(
+    pool: &PgPool,
+    park: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Exceedance>, StoreError> {
+    let rows = q::exceeding_hours(pool, park, from, to).await?;
+    let last_complete_hour_end = floor_hour(now);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let key = (&rows[start].point_id, &rows[start].pollutant);
+        let end = rows[start..]
+            .iter()
+            .position(|r| (&r.point_id, &r.pollutant) != key)
+            .map_or(rows.len(), |n| start + n);
+        let group = &rows[start..end];
+        let limit = Limit {
+            lower: group[0].lower,
+            upper: group[0].upper,
+        };
+        let hours: Vec<HourlyAvg> = group
+            .iter()
+            .map(|r| HourlyAvg {
+                hour_start: r.hour,
+                avg: Some(r.valid_avg),
+            })
+            .collect();
+        for mut episode in episodes(&hours, &limit) {
+            // Only exceeding hours were read, so "still exceeding" means reaching the latest
+            // complete hour (or the hour in progress).
+            episode.open = episode.end >= last_complete_hour_end;
+            out.push(Exceedance {
+                park_id: group[0].park_id.clone(),
+                point_id: group[0].point_id.clone(),
+                pollutant: group[0].pollutant.clone(),
+                episode,
+            });
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
+}
+
+/// A park's energy intensity against its path.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkEnergy {
+    pub park_id: String,
+    pub baseline_year: i32,
+    pub baseline_intensity: f64,
+    pub target_year: i32,
+    pub target_reduction: f64,
+    /// Annual cut of the geometric path.
+    pub annual_cut: f64,
+    /// `None` when the park has no usable report for the year.
+    pub status: Option<EnergyStatus>,
+}
+
+/// Energy status of every park (or one) for `year`, from reports whose period ends on or before
+/// `through` (so a past month's report shows the year to date as it stood then).
+///
+/// # Errors
+/// Database errors.
+pub async fn energy(
+    pool: &PgPool,
+    park: Option<&str>,
+    year: i32,
+    through: NaiveDate,
+) -> Result<Vec<ParkEnergy>, StoreError> {
+    let parks = q::parks(pool, park).await?;
+    let first_year = parks.iter().map(|p| p.baseline_year).min().unwrap_or(year);
+    let reports: Vec<_> = q::energy_reports(pool, park, first_year, year)
+        .await?
+        .into_iter()
+        .filter(|r| r.period.end() <= through)
+        .collect();
+    Ok(parks
+        .iter()
+        .map(|p| {
+            let target = Target {
+                baseline_year: p.baseline_year,
+                baseline_intensity: p.baseline_intensity,
+                target_year: p.target_year,
+                target_reduction: p.target_reduction,
+            };
+            let own: Vec<_> = reports
+                .iter()
+                .filter(|r| r.park.as_str() == p.id)
+                .cloned()
+                .collect();
+            let years: Vec<_> = (p.baseline_year..=year)
+                .filter_map(|y| roll_up_year(y, &own))
+                .collect();
+            ParkEnergy {
+                park_id: p.id.clone(),
+                baseline_year: p.baseline_year,
+                baseline_intensity: p.baseline_intensity,
+                target_year: p.target_year,
+                target_reduction: p.target_reduction,
+                annual_cut: target.annual_cut(),
+                status: energy_status(&target, &years, year),
+            }
+        })
+        .collect())
+}
+
+/// One line of the bureau's overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct BureauRow {
+    pub park_id: String,
+    pub name: String,
+    pub required_points: u32,
+    pub online_required_points: u32,
+    pub monitoring_rate: f64,
+    /// Effective transmission rate of the current local day so far (completed hours).
+    pub effective_today: Option<f64>,
+    /// Effective transmission rate of the previous local day.
+    pub effective_yesterday: Option<f64>,
+    pub open_exceedances: usize,
+    pub energy: Option<EnergyStatus>,
+}
+
+/// Every park's monitoring rate, effective transmission rate, open exceedances and energy
+/// status, for a dashboard refresh.
+///
+/// # Errors
+/// Database errors.
+pub async fn bureau_summary(
+    pool: &PgPool,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<BureauRow>, StoreError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let yesterday = today - Duration::days(1);
+    let (parks_now, rates_yesterday, rates_today, open, energy) = tokio::try_join!(
+        parks_now(pool, None, now),
+        rates(pool, tz, None, yesterday, yesterday, now),
+        rates(pool, tz, None, today, today, now),
+        exceedances(
+            pool,
+            None,
+            now - Duration::hours(48),
+            now + Duration::hours(1),
+            now
+        ),
+        energy(pool, None, today.year(), today),
+    )?;
+    let effective = |rates: &[ParkRates], id: &str| {
+        rates
+            .iter()
+            .find(|r| r.park_id == id)
+            .and_then(|r| r.effective)
+    };
+    Ok(parks_now
+        .into_iter()
+        .map(|p| BureauRow {
+            effective_today: effective(&rates_today, &p.park_id),
+            effective_yesterday: effective(&rates_yesterday, &p.park_id),
+            open_exceedances: open
+                .iter()
+                .filter(|e| e.park_id == p.park_id && e.episode.open)
+                .count(),
+            energy: energy
+                .iter()
+                .find(|e| e.park_id == p.park_id)
+                .and_then(|e| e.status),
+            park_id: p.park_id,
+            name: p.name,
+            required_points: p.required_points,
+            online_required_points: p.online_required_points,
+            monitoring_rate: p.monitoring_rate,
+        })
+        .collect())
+}

@@ -1,0 +1,182 @@
+//! Reads for the compliance engine: the registry with each point's last readings, hourly slot
+//! counts, exceeding hours, and energy reports. Long ranges read `readings_hourly`, never raw
+//! readings.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::StoreError;
+use crate::domain::{EnergyReport, ParkId, Period};
+
+/// A park with its energy target.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkRow {
+    pub id: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub baseline_year: i32,
+    pub baseline_intensity: f64,
+    pub target_year: i32,
+    pub target_reduction: f64,
+}
+
+/// A monitoring point with what its status needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PointRow {
+    pub id: String,
+    pub park_id: String,
+    pub name: String,
+    pub kind: String,
+    pub required: bool,
+    pub interval_secs: i32,
+    pub allowed_gap_secs: Option<i32>,
+    pub registered_at: DateTime<Utc>,
+    pub last_reading: Option<DateTime<Utc>>,
+    pub last_valid: Option<DateTime<Utc>>,
+}
+
+/// Readings of one point in one hour, over all pollutants.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SlotRow {
+    pub point_id: String,
+    pub hour: DateTime<Utc>,
+    pub count: i64,
+    pub valid_count: i64,
+}
+
+/// An hour whose valid average lies outside the point's limit for a pollutant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExceedingHour {
+    pub park_id: String,
+    pub point_id: String,
+    pub pollutant: String,
+    pub hour: DateTime<Utc>,
+    pub valid_avg: f64,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+}
+
+/// Parks, all or one.
+///
+/// # Errors
+/// Database errors.
+pub async fn parks(pool: &PgPool, park: Option<&str>) -> Result<Vec<ParkRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, name_en, baseline_year, baseline_intensity, target_year, target_reduction
+         FROM parks WHERE $1::text IS NULL OR id = $1 ORDER BY id",
+    )
+    .bind(park)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Points with their last readings, all or one park's.
+///
+/// # Errors
+/// Database errors.
+pub async fn points(pool: &PgPool, park: Option<&str>) -> Result<Vec<PointRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.park_id, p.name, p.kind, p.required, p.interval_secs, p.allowed_gap_secs,
+                p.registered_at, s.last_reading, s.last_valid
+         FROM monitoring_points p LEFT JOIN point_last_seen s ON s.point_id = p.id
+         WHERE $1::text IS NULL OR p.park_id = $1
+         ORDER BY p.park_id, p.id",
+    )
+    .bind(park)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Hourly reading counts per point in `[from, to)`.
+///
+/// # Errors
+/// Database errors.
+pub async fn slots(
+    pool: &PgPool,
+    park: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<SlotRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT h.point_id, h.hour, sum(h.count)::bigint AS count,
+                sum(h.valid_count)::bigint AS valid_count
+         FROM readings_hourly h JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
+         GROUP BY h.point_id, h.hour",
+    )
+    .bind(park)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Hours in `[from, to)` whose valid average is outside the limit, ordered for episode merging.
+///
+/// # Errors
+/// Database errors.
+pub async fn exceeding_hours(
+    pool: &PgPool,
+    park: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ExceedingHour>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT p.park_id, h.point_id, h.pollutant, h.hour, h.valid_avg, l.lower, l.upper
+         FROM readings_hourly h
+         JOIN discharge_limits l ON l.point_id = h.point_id AND l.pollutant = h.pollutant
+         JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
+           AND (h.valid_avg > l.upper OR h.valid_avg < l.lower)
+         ORDER BY h.point_id, h.pollutant, h.hour",
+    )
+    .bind(park)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Energy reports of one or all parks, for years in `[from_year, to_year]`.
+///
+/// # Errors
+/// Database errors; a stored period that no longer parses is skipped with a warning.
+pub async fn energy_reports(
+    pool: &PgPool,
+    park: Option<&str>,
+    from_year: i32,
+    to_year: i32,
+) -> Result<Vec<EnergyReport>, StoreError> {
+    let rows: Vec<(String, String, f64, f64, f64)> = sqlx::query_as(
+        "SELECT park_id, period, energy_tce, value_added_10k_yuan, price_index
+         FROM energy_reports
+         WHERE ($1::text IS NULL OR park_id = $1)
+           AND extract(year FROM period_start) BETWEEN $2 AND $3
+         ORDER BY park_id, period_start",
+    )
+    .bind(park)
+    .bind(from_year)
+    .bind(to_year)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(park, period, energy, va, pi)| {
+            let parsed = ParkId::parse(&park).ok().zip(period.parse::<Period>().ok());
+            if parsed.is_none() {
+                tracing::warn!(
+                    park,
+                    period,
+                    "Skipping an energy report with an unreadable key."
+                );
+            }
+            parsed.map(|(park, period)| EnergyReport {
+                park,
+                period,
+                energy_tce: energy,
+                value_added_10k_yuan: va,
+                price_index: pi,
+            })
+        })
+        .collect())
+}

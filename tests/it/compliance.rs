@@ -1,0 +1,418 @@
+//! The compliance engine against PostgreSQL with seeded readings whose compliance is known in
+//! advance: daily rates with gaps, a maintenance flag and late data; exceedance episodes; point
+//! status; energy intensity against the path; the monthly report.
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use greenmon::compliance::{report, service};
+use greenmon::domain::{Flag, ParkId, PointId, PollutantCode, Reading};
+use greenmon::store::{self, BatchItem, Content};
+use sqlx::PgPool;
+
+use crate::helpers::{repo_path, TestDb};
+
+const DAY: (i32, u32, u32) = (2026, 3, 10);
+
+fn local(h: u32, m: u32) -> DateTime<Utc> {
+    Shanghai
+        .with_ymd_and_hms(DAY.0, DAY.1, DAY.2, h, m, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn reading(point: &str, pollutant: &str, time: DateTime<Utc>, value: f64, flag: Flag) -> Reading {
+    Reading {
+        time,
+        point: PointId::parse(point).unwrap(),
+        pollutant: PollutantCode::parse(pollutant).unwrap(),
+        value,
+        flag,
+    }
+}
+
+async fn store_readings(pool: &PgPool, park: &str, point: &str, readings: Vec<Reading>) {
+    let item = BatchItem {
+        source: "mqtt",
+        topic: format!("seed/{point}"),
+        payload: Bytes::new(),
+        content: Content::Readings {
+            park: ParkId::parse(park).unwrap(),
+            point: PointId::parse(point).unwrap(),
+            readings,
+        },
+    };
+    store::write_batch(pool, &[item]).await.unwrap();
+}
+
+/// a-out: every 10 minutes, except hours 5 and 6 (a gap); hour 10 has one reading flagged M;
+/// COD at 80 mg/L in hours 14-16 (limit 50); pH 5.5 in hour 20 (limit 6-9).
+/// a-in: every hour complete and valid.
+async fn seed_day(db: &TestDb) {
+    sqlx::query("UPDATE monitoring_points SET registered_at = '2026-01-01T00:00:00Z'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for h in (0..24).filter(|h| *h != 5 && *h != 6) {
+        for m in (0..60).step_by(10) {
+            let t = local(h, m);
+            let flag = if h == 10 && m == 30 {
+                Flag::Maintenance
+            } else {
+                Flag::Normal
+            };
+            let cod = if (14..17).contains(&h) { 80.0 } else { 30.0 };
+            let ph = if h == 20 { 5.5 } else { 7.2 };
+            out.push(reading("a-out", "cod", t, cod, flag));
+            out.push(reading("a-out", "ph", t, ph, Flag::Normal));
+        }
+    }
+    store_readings(&db.pool, "park-a", "a-out", out).await;
+    let inlet = (0..24)
+        .map(|h| reading("a-in", "cod", local(h, 0), 300.0, Flag::Normal))
+        .collect();
+    store_readings(&db.pool, "park-a", "a-in", inlet).await;
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap()
+}
+
+#[tokio::test]
+async fn daily_rates_exceedances_and_late_data() {
+    let db = TestDb::new().await;
+    seed_day(&db).await;
+    let now = local(0, 0) + Duration::days(3);
+
+    let rates = service::rates(&db.pool, Shanghai, Some("park-a"), day(), day(), now)
+        .await
+        .unwrap();
+    assert_eq!(rates.len(), 1);
+    let park = &rates[0];
+    let point = |id: &str| park.points.iter().find(|p| p.point_id == id).unwrap().rates;
+    assert_eq!(
+        (
+            point("a-out").expected,
+            point("a-out").received,
+            point("a-out").valid
+        ),
+        (24, 22, 21)
+    );
+    assert_eq!(
+        (
+            point("a-in").expected,
+            point("a-in").received,
+            point("a-in").valid
+        ),
+        (24, 24, 24)
+    );
+    assert_eq!(
+        (park.rates.expected, park.rates.received, park.rates.valid),
+        (48, 46, 45)
+    );
+    assert!((park.effective.unwrap() - 45.0 / 48.0).abs() < 1e-9);
+    assert!((park.transmission.unwrap() - 46.0 / 48.0).abs() < 1e-9);
+
+    let (from, to) = (local(0, 0), local(0, 0) + Duration::days(1));
+    let mut ex = service::exceedances(&db.pool, Some("park-a"), from, to, now)
+        .await
+        .unwrap();
+    ex.sort_by_key(|e| e.pollutant.clone());
+    assert_eq!(ex.len(), 2, "{ex:?}");
+    let ph = &ex[0];
+    assert_eq!(
+        (ph.pollutant.as_str(), ph.episode.start, ph.episode.hours),
+        ("w01001", local(20, 0), 1)
+    );
+    assert_eq!((ph.episode.peak, ph.episode.limit), (5.5, 6.0));
+    let cod = &ex[1];
+    assert_eq!(
+        (cod.pollutant.as_str(), cod.episode.start, cod.episode.end),
+        ("w01018", local(14, 0), local(17, 0))
+    );
+    assert_eq!(
+        (cod.episode.peak, cod.episode.limit, cod.episode.hours),
+        (80.0, 50.0, 3)
+    );
+    assert!(!cod.episode.open, "the episode ended long before now");
+
+    // Late data: hour 5 arrives days later; its hourly rollup and the rates follow.
+    let late = (0..60)
+        .step_by(10)
+        .map(|m| reading("a-out", "cod", local(5, m), 30.0, Flag::Normal))
+        .collect();
+    store_readings(&db.pool, "park-a", "a-out", late).await;
+    let rates = service::rates(&db.pool, Shanghai, Some("park-a"), day(), day(), now)
+        .await
+        .unwrap();
+    let a_out = rates[0]
+        .points
+        .iter()
+        .find(|p| p.point_id == "a-out")
+        .unwrap()
+        .rates;
+    assert_eq!((a_out.received, a_out.valid), (23, 22));
+    let hourly: (i64, i64) = sqlx::query_as(
+        "SELECT count, valid_count FROM readings_hourly WHERE point_id = 'a-out' AND pollutant = 'w01018' AND hour = $1",
+    )
+    .bind(local(10, 0))
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(hourly, (6, 5), "hour 10 holds one maintenance reading");
+}
+
+#[tokio::test]
+async fn point_status_and_monitoring_rate_now() {
+    let db = TestDb::new().await;
+    let now = Utc::now();
+    // a-out reports valid data now; a-in reports only maintenance data; b-out never reported.
+    store_readings(
+        &db.pool,
+        "park-a",
+        "a-out",
+        vec![reading(
+            "a-out",
+            "cod",
+            now - Duration::seconds(30),
+            20.0,
+            Flag::Normal,
+        )],
+    )
+    .await;
+    store_readings(
+        &db.pool,
+        "park-a",
+        "a-in",
+        vec![
+            reading("a-in", "cod", now - Duration::hours(2), 20.0, Flag::Normal),
+            reading(
+                "a-in",
+                "cod",
+                now - Duration::seconds(30),
+                20.0,
+                Flag::Maintenance,
+            ),
+        ],
+    )
+    .await;
+    let parks = service::parks_now(&db.pool, None, now).await.unwrap();
+    let a = parks.iter().find(|p| p.park_id == "park-a").unwrap();
+    let status = |id: &str| {
+        a.points
+            .iter()
+            .find(|p| p.point_id == id)
+            .map(|p| serde_json::to_value(p.status).unwrap())
+    };
+    assert_eq!(status("a-out"), Some(serde_json::json!("online")));
+    assert_eq!(status("a-in"), Some(serde_json::json!("invalid")));
+    assert_eq!(
+        (a.required_points, a.online_required_points, a.compliant),
+        (2, 1, false)
+    );
+    assert_eq!(a.monitoring_rate, 0.5);
+    assert_eq!(
+        a.below_target
+            .iter()
+            .map(|p| p.point_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a-in"]
+    );
+    let b = parks.iter().find(|p| p.park_id == "park-b").unwrap();
+    assert_eq!(
+        serde_json::to_value(b.points[0].status).unwrap(),
+        serde_json::json!("never_reported")
+    );
+
+    // An hour later with nothing new, a-out is offline.
+    let later = service::parks_now(&db.pool, Some("park-a"), now + Duration::hours(1))
+        .await
+        .unwrap();
+    let a_out = later[0]
+        .points
+        .iter()
+        .find(|p| p.point_id == "a-out")
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(a_out.status).unwrap(),
+        serde_json::json!("offline")
+    );
+}
+
+async fn seed_energy(pool: &PgPool) {
+    // park-a: baseline 0.8 tce / 10,000 yuan in 2015; 2016 a full-year report; 2017 Q1 as months.
+    for (period, kind, start, end, energy, va, pi) in [
+        (
+            "2016",
+            "year",
+            "2016-01-01",
+            "2017-01-01",
+            760.0,
+            1000.0,
+            1.0,
+        ),
+        (
+            "2017-01",
+            "month",
+            "2017-01-01",
+            "2017-02-01",
+            70.0,
+            100.0,
+            1.05,
+        ),
+        (
+            "2017-02",
+            "month",
+            "2017-02-01",
+            "2017-03-01",
+            70.0,
+            100.0,
+            1.05,
+        ),
+        (
+            "2017-03",
+            "month",
+            "2017-03-01",
+            "2017-04-01",
+            70.0,
+            100.0,
+            1.05,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO energy_reports (park_id, period, period_kind, period_start, period_end,
+                                         energy_tce, value_added_10k_yuan, price_index)
+             VALUES ('park-a', $1, $2, $3::date, $4::date, $5, $6, $7)",
+        )
+        .bind(period)
+        .bind(kind)
+        .bind(start)
+        .bind(end)
+        .bind(energy)
+        .bind(va)
+        .bind(pi)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn energy_intensity_against_the_path() {
+    let db = TestDb::new().await;
+    seed_energy(&db.pool).await;
+    let e2016 = service::energy(
+        &db.pool,
+        Some("park-a"),
+        2016,
+        NaiveDate::from_ymd_opt(2017, 1, 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    let s = e2016[0].status.unwrap();
+    assert!((s.intensity - 0.76).abs() < 1e-9);
+    assert!((s.reduction - 0.05).abs() < 1e-9);
+    assert!((s.required_reduction - 0.0436).abs() < 1e-3);
+    assert!(s.on_track);
+    assert!((e2016[0].annual_cut - 0.043_59).abs() < 1e-4);
+
+    // 2017 Q1: 210 tce over 300 / 1.05 = 285.71 → 0.735, an 8.1% cut, short of the 8.5% path.
+    let e2017 = service::energy(
+        &db.pool,
+        Some("park-a"),
+        2017,
+        NaiveDate::from_ymd_opt(2017, 4, 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    let s = e2017[0].status.unwrap();
+    assert_eq!(s.months_covered, 3);
+    assert!((s.intensity - 0.735).abs() < 1e-9, "{s:?}");
+    assert!(!s.on_track, "{s:?}");
+    // Reports after `through` are not seen: as of February only January counts.
+    let feb = service::energy(
+        &db.pool,
+        Some("park-a"),
+        2017,
+        NaiveDate::from_ymd_opt(2017, 2, 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(feb[0].status.unwrap().months_covered, 1);
+    let b = service::energy(
+        &db.pool,
+        Some("park-b"),
+        2017,
+        NaiveDate::from_ymd_opt(2017, 4, 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(b[0].status.is_none(), "park-b reported nothing");
+}
+
+#[tokio::test]
+async fn monthly_report_and_bureau_summary() {
+    let db = TestDb::new().await;
+    seed_day(&db).await;
+    let now = local(0, 0) + Duration::days(40);
+    let march = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let reports = report::monthly(&db.pool, Shanghai, None, march, 0.9, now)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 2);
+    let a = reports.iter().find(|r| r.park_id == "park-a").unwrap();
+    assert_eq!(a.exceedance_episodes, 2);
+    assert_eq!(a.exceedance_hours, 4);
+    // 31 days × 24 hours × 2 required points owed; only one day delivered.
+    assert!((a.transmission.unwrap() - 46.0 / (31.0 * 48.0)).abs() < 1e-9);
+    assert_eq!(a.points_below_threshold.len(), 2);
+
+    let summary = service::bureau_summary(&db.pool, Shanghai, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        summary
+            .iter()
+            .map(|r| r.park_id.as_str())
+            .collect::<Vec<_>>(),
+        ["park-a", "park-b"]
+    );
+
+    // The CLI prints the same report as JSON and CSV.
+    let run = |format: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
+            .current_dir(repo_path("."))
+            .args([
+                "report", "--park", "park-a", "--month", "2026-03", "--format", format,
+            ])
+            .env("GREENMON__DATABASE__DBNAME", &db.name)
+            .output()
+            .unwrap()
+    };
+    let json = run("json");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[0]["park_id"], "park-a");
+    assert_eq!(v[0]["exceedance_episodes"], 2);
+    let csv = run("csv");
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("park-a,2026-03,2,"),
+        "{text}"
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
+        .args(["report", "--park", "park-a", "--month", "2026-13"])
+        .env("GREENMON__DATABASE__DBNAME", &db.name)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2026-13"));
+}
