@@ -15,6 +15,7 @@
 //! kind = "treatment_outlet"
 //! mn = "010000A8900016F000169DC0"
 //! interval_secs = 60
+//! allowed_gap_secs = 600         # optional: offline after 10 min without valid data
 //! [parks.points.limits]
 //! cod = { upper = 50 }
 //! ph = { lower = 6, upper = 9 }
@@ -72,6 +73,10 @@ pub struct PointEntry {
     /// Expected seconds between readings.
     #[serde(default = "default_interval")]
     pub interval_secs: i32,
+    /// Seconds without a valid reading before the point counts as offline (default: 3 ×
+    /// interval, at least 5 minutes).
+    #[serde(default)]
+    pub allowed_gap_secs: Option<i32>,
     /// Discharge limits by pollutant (code or alias).
     #[serde(default)]
     pub limits: BTreeMap<String, LimitEntry>,
@@ -139,6 +144,7 @@ pub struct Point {
     pub mn: Option<Mn>,
     pub required: bool,
     pub interval_secs: i32,
+    pub allowed_gap_secs: Option<i32>,
     pub limits: Vec<(PollutantCode, LimitEntry)>,
 }
 
@@ -197,6 +203,9 @@ impl RegistryFile {
                 if !(1..=86_400).contains(&pt.interval_secs) {
                     problems.push(format!("{at}: interval_secs must be 1 to 86400"));
                 }
+                if pt.allowed_gap_secs.is_some_and(|g| !(1..=30 * 86_400).contains(&g)) {
+                    problems.push(format!("{at}: allowed_gap_secs must be 1 to 2592000"));
+                }
                 let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {
                     Ok(Some(mn)) => {
                         if !mns.insert(mn.clone()) {
@@ -242,6 +251,7 @@ impl RegistryFile {
                         mn,
                         required: pt.required,
                         interval_secs: pt.interval_secs,
+                        allowed_gap_secs: pt.allowed_gap_secs,
                         limits,
                     });
                 }

@@ -48,12 +48,14 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
         summary.parks += 1;
         for point in &park.points {
             sqlx::query(
-                "INSERT INTO monitoring_points (id, park_id, name, kind, mn, required, interval_secs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO monitoring_points
+                     (id, park_id, name, kind, mn, required, interval_secs, allowed_gap_secs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET
                      park_id = EXCLUDED.park_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
                      mn = EXCLUDED.mn, required = EXCLUDED.required,
-                     interval_secs = EXCLUDED.interval_secs, updated_at = now()",
+                     interval_secs = EXCLUDED.interval_secs,
+                     allowed_gap_secs = EXCLUDED.allowed_gap_secs, updated_at = now()",
             )
             .bind(point.id.as_str())
             .bind(park.id.as_str())
@@ -62,6 +64,7 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
             .bind(point.mn.as_ref().map(|m| m.as_str()))
             .bind(point.required)
             .bind(point.interval_secs)
+            .bind(point.allowed_gap_secs)
             .execute(&mut *tx)
             .await?;
             summary.points += 1;
