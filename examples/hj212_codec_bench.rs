@@ -49,7 +49,9 @@ fn sample_frame() -> Vec<u8> {
 /// Nanoseconds this thread has run on a CPU (Linux `/proc/thread-self/schedstat`), which
 /// unlike wall time excludes time spent waiting for a CPU on a busy machine.
 fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .or_else(|_| std::fs::read_to_string("/proc/self/schedstat"))
+        .ok()?;
     let ns = stat.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
 }
