@@ -79,14 +79,24 @@ fn main() {
     let frame = sample_frame();
     eprintln!("frame: {} bytes", frame.len());
     bench_decode(&frame, iterations / 10); // warm-up
+    let cpu_before = cpu_time();
     let (packets, elapsed) = bench_decode(&frame, iterations);
+    let cpu = cpu_before
+        .zip(cpu_time())
+        .map(|(a, b)| (b - a).as_secs_f64());
     assert_eq!(
         packets, iterations,
         "every packet must decode with a good CRC"
     );
     let secs = elapsed.as_secs_f64();
+    let on_cpu = cpu.map_or(String::new(), |c| {
+        format!(
+            " cpu_seconds={c:.3} packets_per_cpu_sec={:.0}",
+            packets as f64 / c
+        )
+    });
     println!(
-        "packets={packets} seconds={secs:.3} ns_per_packet={:.0} packets_per_sec={:.0}",
+        "packets={packets} seconds={secs:.3} ns_per_packet={:.0}{on_cpu} packets_per_sec={:.0}",
         secs * 1e9 / packets as f64,
         packets as f64 / secs
     );

@@ -45,13 +45,18 @@ CREATE TABLE discharge_limits (
 -- (INSERT ... ON CONFLICT DO NOTHING). No foreign key to monitoring_points: ingest checks the
 -- registry per batch, and a per-row FK check would cost throughput on the hot path.
 CREATE TABLE readings (
-    time        timestamptz NOT NULL,                 -- measurement time
+    time        timestamptz NOT NULL,                 -- sampling instant, or interval start
     point_id    text NOT NULL,
     pollutant   text NOT NULL,                        -- HJ 212-2017 code
-    value       double precision NOT NULL,
+    -- rtd: a sample (JSON, HJ 212 CN 2011); min/hour/day: interval statistics (CN 2051/2061/2031)
+    kind        text NOT NULL DEFAULT 'rtd' CHECK (kind IN ('rtd', 'min', 'hour', 'day')),
+    value       double precision NOT NULL,            -- the sample, or the interval average
+    min         double precision,                     -- interval minimum, maximum, cumulative
+    max         double precision,                     -- amount (Cou), when reported
+    cou         double precision,
     flag        char(1) NOT NULL DEFAULT 'N',         -- HJ 212 data flag; only N is valid data
     received_at timestamptz NOT NULL DEFAULT now(),   -- commit time, for lag and late-data handling
-    PRIMARY KEY (point_id, pollutant, time)
+    PRIMARY KEY (point_id, pollutant, kind, time)
 );
 
 -- Energy use and value added reported by each park per month, quarter or year.

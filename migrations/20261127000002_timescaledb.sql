@@ -8,7 +8,7 @@ BEGIN
         PERFORM create_hypertable('readings', 'time', chunk_time_interval => interval '7 days',
                                   migrate_data => true);
         EXECUTE 'ALTER TABLE readings SET (timescaledb.compress,
-                 timescaledb.compress_segmentby = ''point_id, pollutant'',
+                 timescaledb.compress_segmentby = ''point_id, pollutant, kind'',
                  timescaledb.compress_orderby = ''time DESC'')';
         PERFORM add_compression_policy('readings', interval '30 days');
         PERFORM add_retention_policy('readings', interval '10 years');

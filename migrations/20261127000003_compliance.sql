@@ -1,3 +1,5 @@
+-- Daily statistics (kind 'day', HJ 212 CN 2031) stay out of the hourly rollups: a daily value at
+-- 00:00 says nothing about the first hour.
 -- Compliance: registration times and allowed gaps of points, the last reading of each point, and
 -- hourly rollups of readings (a TimescaleDB continuous aggregate, or a table kept by a trigger on
 -- plain PostgreSQL: same name, and the same columns for every query).
@@ -29,6 +31,7 @@ BEGIN
                    count(*) FILTER (WHERE flag = 'N') AS valid_count,
                    avg(value) FILTER (WHERE flag = 'N') AS valid_avg
             FROM readings
+            WHERE kind <> 'day'
             GROUP BY point_id, pollutant, time_bucket(interval '1 hour', time)
             WITH NO DATA
         $cagg$;
@@ -68,6 +71,7 @@ BEGIN
                    count(*) FILTER (WHERE flag = 'N'),
                    coalesce(sum(value) FILTER (WHERE flag = 'N'), 0)
             FROM new_rows
+            WHERE kind <> 'day'
             GROUP BY 1, 2, 3
             ON CONFLICT (point_id, pollutant, hour) DO UPDATE SET
                 sum = h.sum + EXCLUDED.sum,

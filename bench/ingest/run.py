@@ -74,6 +74,8 @@ class Broker:
             elif line.startswith("persistence_location "):
                 line = f"persistence_location {self.dir}/\n"
             conf.append(line)
+        # Run as root, mosquitto would switch to its own user, which cannot write here.
+        conf.append("\nuser root\n")
         path = os.path.join(self.dir, "mosquitto.conf")
         open(path, "w").writelines(conf)
         self.proc = subprocess.Popen(["mosquitto", "-c", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

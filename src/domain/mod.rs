@@ -17,11 +17,68 @@ use chrono::{DateTime, Utc};
 /// One measured value of one pollutant at one point and time: a row of `readings`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
+    /// Sampling instant, or the start of the interval for interval statistics.
     pub time: DateTime<Utc>,
     pub point: PointId,
     pub pollutant: PollutantCode,
+    pub kind: ReadingKind,
+    /// The value (real-time) or the interval average.
     pub value: f64,
+    /// Interval minimum, maximum and cumulative amount, when the logger reports them.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub cou: Option<f64>,
     pub flag: Flag,
+}
+
+impl Reading {
+    /// A single measured value (JSON readings, HJ 212 real-time data).
+    pub fn sample(
+        time: DateTime<Utc>,
+        point: PointId,
+        pollutant: PollutantCode,
+        value: f64,
+        flag: Flag,
+    ) -> Self {
+        Self {
+            time,
+            point,
+            pollutant,
+            kind: ReadingKind::Sample,
+            value,
+            min: None,
+            max: None,
+            cou: None,
+            flag,
+        }
+    }
+}
+
+/// What a reading's value is: a sample, or the statistics of an interval (HJ 212 CN 2051, 2061,
+/// 2031). Stored in `readings.kind`; part of the primary key, so a logger's real-time value and
+/// its minute average at the same instant are both kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadingKind {
+    /// A single value at an instant (JSON, HJ 212 CN 2011 `Rtd`).
+    Sample,
+    /// Statistics of a minute interval (CN 2051), time = interval start.
+    Minute,
+    /// Statistics of an hour (CN 2061), time = hour start.
+    Hour,
+    /// Statistics of a day (CN 2031), time = day start.
+    Day,
+}
+
+impl ReadingKind {
+    /// The code stored in `readings.kind`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Sample => "rtd",
+            Self::Minute => "min",
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
 }
 
 /// A park's energy use and industrial value added over one period: a row of `energy_reports`.

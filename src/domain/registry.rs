@@ -203,7 +203,10 @@ impl RegistryFile {
                 if !(1..=86_400).contains(&pt.interval_secs) {
                     problems.push(format!("{at}: interval_secs must be 1 to 86400"));
                 }
-                if pt.allowed_gap_secs.is_some_and(|g| !(1..=30 * 86_400).contains(&g)) {
+                if pt
+                    .allowed_gap_secs
+                    .is_some_and(|g| !(1..=30 * 86_400).contains(&g))
+                {
                     problems.push(format!("{at}: allowed_gap_secs must be 1 to 2592000"));
                 }
                 let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {

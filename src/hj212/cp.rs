@@ -136,7 +136,7 @@ pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
 
 /// Water codes of [STD17] Table B.1 (and `w01003`), parsed once: [`PollutantCode::parse`]
 /// allocates and scans alias tables, and every packet repeats a few of these codes.
-static COMMON_CODES: LazyLock<Vec<(&'static str, PollutantCode)>> = LazyLock::new(|| {
+static COMMON_CODES: LazyLock<Vec<([u8; 6], PollutantCode)>> = LazyLock::new(|| {
     [
         "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "w01012", "w01017", "w01019",
         "w01020", "w01009", "w01010", "w01014", "w01002", "w01003", "w21016", "w21017", "w22001",
@@ -144,7 +144,7 @@ static COMMON_CODES: LazyLock<Vec<(&'static str, PollutantCode)>> = LazyLock::ne
         "w20123",
     ]
     .into_iter()
-    .filter_map(|c| Some((c, PollutantCode::parse(c).ok()?)))
+    .filter_map(|c| Some((c.as_bytes().try_into().ok()?, PollutantCode::parse(c).ok()?)))
     .collect()
 });
 
@@ -161,7 +161,9 @@ fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
         && b.iter().all(u8::is_ascii_alphanumeric)
         && b.iter().any(u8::is_ascii_digit);
     if modern {
-        let cached = COMMON_CODES.iter().find(|(c, _)| *c == factor);
+        // Compared as 6-byte arrays: cheaper than string comparisons.
+        let key: Option<&[u8; 6]> = b.first_chunk();
+        let cached = key.and_then(|k| COMMON_CODES.iter().find(|(c, _)| c == k));
         // A 6-character code is never a 2005 code, so `parse` is `parse_any_version` here.
         cached.map_or_else(
             || PollutantCode::parse(factor).ok(),
@@ -200,7 +202,8 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
             continue;
         };
         let (factor, suffix) = (&key[..dash], &key[dash + 1..]);
-        let item = match cp.items.iter().rposition(|i| i.original_code == factor) {
+        // Sub-fields of one item are usually adjacent, so the last item is tried first.
+        let item = match cp.items.iter().rposition(|i| same(&i.original_code, factor)) {
             Some(i) => &mut cp.items[i],
             None => match factor_code(factor, water_2005) {
                 Some(code) => {
@@ -217,6 +220,15 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
         apply(item, key, suffix, value, check_ascii)?;
     }
     Ok(cp)
+}
+
+/// String equality, with a fast path for the usual 6-character codes.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first_chunk::<6>(), b.as_bytes().first_chunk::<6>()) {
+        (Some(x), Some(y)) if a.len() == 6 && b.len() == 6 => x == y,
+        _ => a == b,
+    }
 }
 
 /// Stores one `factor-suffix=value` into its item.

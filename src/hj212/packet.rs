@@ -166,37 +166,40 @@ pub fn parse_packet(frame: &RawFrame) -> Result<Packet, PacketError> {
     parse_segment(text, crc)
 }
 
-/// Index of `CP=&&` at a field boundary.
-fn find_cp(text: &str) -> Option<usize> {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(4)).find(|&i| {
-        b[i] == b'C' && &b[i + 1..i + 5] == b"P=&&" && (i == 0 || matches!(b[i - 1], b';' | b','))
-    })
-}
-
 fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
-    let cp_at = find_cp(text).ok_or(PacketError::MissingCp)?;
-    let body_start = cp_at + 5;
-    let close = text.rfind("&&").filter(|&j| j >= body_start);
-    let close = close.ok_or(PacketError::UnterminatedCp)?;
+    let check_ascii = !text.is_ascii();
+    let mut h = Header::default();
+    let mut cp_at = None;
+    // `;` separates fields; `,` is tolerated because the standard's own C.48 uses it. The
+    // header ends at the first field that is `CP=&&…`.
+    for f in fields(text) {
+        if f.part.starts_with("CP=&&") {
+            cp_at = Some(f.start);
+            break;
+        }
+        let (key, value) = f.key_value()?;
+        if check_ascii && !f.part.is_ascii() {
+            return Err(PacketError::NonAscii {
+                field: clip(key),
+            });
+        }
+        h.field(f.part, key, value)?;
+    }
+    let body_start = cp_at.ok_or(PacketError::MissingCp)? + 5;
+    // The CP body ends at the last `&&`, which is almost always the segment's end.
+    let close = if text.ends_with("&&") {
+        Some(text.len() - 2)
+    } else {
+        text.rfind("&&")
+    };
+    let close = close
+        .filter(|&j| j >= body_start)
+        .ok_or(PacketError::UnterminatedCp)?;
     if close + 2 != text.len() {
         return Err(PacketError::BadField {
             field: clip(&text[close + 2..]),
             reason: "text after the closing && of CP",
         });
-    }
-    let header = &text[..cp_at];
-    let check_ascii = !text.is_ascii();
-    if check_ascii && !header.is_ascii() {
-        return Err(PacketError::NonAscii {
-            field: "header".into(),
-        });
-    }
-    let mut h = Header::default();
-    // `;` separates fields; `,` is tolerated because the standard's own C.48 uses it.
-    for f in fields(header) {
-        let (key, value) = f.key_value()?;
-        h.field(f.part, key, value)?;
     }
     let st = h.st.ok_or(PacketError::MissingField("ST"))?;
     let cn = h.cn.ok_or(PacketError::MissingField("CN"))?;
@@ -241,7 +244,9 @@ struct Header {
 impl Header {
     fn field(&mut self, part: &str, key: &str, value: &str) -> Result<(), PacketError> {
         // Field names are case-sensitive in the standard; devices are not always careful.
-        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        // The exact spelling is tried first: it is the usual case and the cheaper test.
+        let exact = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"].contains(&key);
+        let is = |name: &str| key == name || (!exact && key.eq_ignore_ascii_case(name));
         if is("QN") {
             set(
                 &mut self.qn,

@@ -41,6 +41,8 @@ fn find_stop(b: &[u8], mut i: usize, eq: bool) -> usize {
 /// One non-empty part of a `;`/`,`-separated list.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Field<'a> {
+    /// Offset of the part in the scanned text.
+    pub start: usize,
     /// The whole part.
     pub part: &'a str,
     /// Split at the first `=`, if there is one.
@@ -81,7 +83,12 @@ pub(crate) fn fields(s: &str) -> impl Iterator<Item = Field<'_>> {
             pos = end + 1;
             if end > start {
                 let part = &s[start..end];
-                return Some(Field { part, kv, dash });
+                return Some(Field {
+                    start,
+                    part,
+                    kv,
+                    dash,
+                });
             }
         }
         None

@@ -22,24 +22,37 @@ pub(super) async fn insert(
     let mut time: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
     let mut point: Vec<&str> = Vec::with_capacity(rows.len());
     let mut pollutant: Vec<&str> = Vec::with_capacity(rows.len());
+    let mut kind: Vec<&str> = Vec::with_capacity(rows.len());
     let mut value: Vec<f64> = Vec::with_capacity(rows.len());
+    let mut min: Vec<Option<f64>> = Vec::with_capacity(rows.len());
+    let mut max: Vec<Option<f64>> = Vec::with_capacity(rows.len());
+    let mut cou: Vec<Option<f64>> = Vec::with_capacity(rows.len());
     let mut flag: Vec<&str> = Vec::with_capacity(rows.len());
     for r in rows {
         time.push(r.time);
         point.push(r.point.as_str());
         pollutant.push(r.pollutant.as_str());
+        kind.push(r.kind.code());
         value.push(r.value);
+        min.push(r.min);
+        max.push(r.max);
+        cou.push(r.cou);
         flag.push(r.flag.code());
     }
     let done = sqlx::query(
-        "INSERT INTO readings (time, point_id, pollutant, value, flag)
-         SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::float8[], $5::text[])
+        "INSERT INTO readings (time, point_id, pollutant, kind, value, min, max, cou, flag)
+         SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
+                              $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::text[])
          ON CONFLICT DO NOTHING",
     )
     .bind(&time)
     .bind(&point)
     .bind(&pollutant)
+    .bind(&kind)
     .bind(&value)
+    .bind(&min)
+    .bind(&max)
+    .bind(&cou)
     .bind(&flag)
     .execute(&mut *tx)
     .await?;
@@ -59,7 +72,8 @@ pub(super) async fn copy(
 ) -> Result<u64, StoreError> {
     let mut copy = tx
         .copy_in_raw(
-            "COPY readings (time, point_id, pollutant, value, flag) FROM STDIN WITH (FORMAT binary)",
+            "COPY readings (time, point_id, pollutant, kind, value, min, max, cou, flag)
+             FROM STDIN WITH (FORMAT binary)",
         )
         .await?;
     let buf = encode_binary(rows);
@@ -73,7 +87,7 @@ pub(super) async fn copy(
 fn encode_binary(rows: &[&Reading]) -> Vec<u8> {
     // A valid UTC date: always a single instant.
     let epoch = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
-    let mut buf = Vec::with_capacity(19 + rows.len() * 64 + 2);
+    let mut buf = Vec::with_capacity(19 + rows.len() * 100 + 2);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buf.extend_from_slice(&0i32.to_be_bytes()); // flags
     buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
@@ -81,15 +95,25 @@ fn encode_binary(rows: &[&Reading]) -> Vec<u8> {
         buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
         buf.extend_from_slice(s.as_bytes());
     };
+    let float = |buf: &mut Vec<u8>, v: Option<f64>| match v {
+        Some(v) => {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&v.to_bits().to_be_bytes());
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()), // NULL
+    };
     for r in rows {
-        buf.extend_from_slice(&5i16.to_be_bytes());
+        buf.extend_from_slice(&9i16.to_be_bytes());
         let micros = (r.time - epoch).num_microseconds().unwrap_or(i64::MAX);
         buf.extend_from_slice(&8i32.to_be_bytes());
         buf.extend_from_slice(&micros.to_be_bytes());
         text(&mut buf, r.point.as_str());
         text(&mut buf, r.pollutant.as_str());
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&r.value.to_bits().to_be_bytes());
+        text(&mut buf, r.kind.code());
+        float(&mut buf, Some(r.value));
+        float(&mut buf, r.min);
+        float(&mut buf, r.max);
+        float(&mut buf, r.cou);
         text(&mut buf, r.flag.code());
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());

@@ -22,13 +22,13 @@ fn local(h: u32, m: u32) -> DateTime<Utc> {
 }
 
 fn reading(point: &str, pollutant: &str, time: DateTime<Utc>, value: f64, flag: Flag) -> Reading {
-    Reading {
+    Reading::sample(
         time,
-        point: PointId::parse(point).unwrap(),
-        pollutant: PollutantCode::parse(pollutant).unwrap(),
+        PointId::parse(point).unwrap(),
+        PollutantCode::parse(pollutant).unwrap(),
         value,
         flag,
-    }
+    )
 }
 
 async fn store_readings(pool: &PgPool, park: &str, point: &str, readings: Vec<Reading>) {

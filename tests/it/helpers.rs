@@ -389,6 +389,12 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start() -> Self {
+        Self::start_with(true)
+    }
+
+    /// With `persistence = false`, a restart forgets every session, as a broker that lost its
+    /// store would.
+    pub fn start_with(persistence: bool) -> Self {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let shipped = std::fs::read_to_string(repo_path("config/mosquitto.conf")).unwrap();
@@ -397,6 +403,8 @@ impl Mosquitto {
             .map(|l| {
                 if l.starts_with("listener ") {
                     format!("listener {port} 127.0.0.1")
+                } else if l.starts_with("persistence ") && !persistence {
+                    "persistence false".to_string()
                 } else if l.starts_with("persistence_location ") {
                     format!("persistence_location {}/", dir.path().display())
                 } else {
@@ -405,6 +413,9 @@ impl Mosquitto {
             })
             .collect::<Vec<_>>()
             .join("\n");
+        // Started as root, mosquitto switches to its own user, which could not write its
+        // persistence file into this test's directory: it would lose sessions on restart.
+        let conf = format!("{conf}\nuser root\n");
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
         let mut m = Self {
             port,
@@ -640,7 +651,12 @@ impl BackendDb {
                 let env = pglite_env(server.port, 1883, "unused", "unused");
                 let settings = Settings::load_from(None, env.clone()).unwrap();
                 let pool = store::pool(&settings.database);
-                store::migrate(&pool).await.unwrap();
+                if let Err(e) = store::migrate(&pool).await {
+                    panic!(
+                        "the migrations failed on TimescaleDB: {e}\nserver stderr:\n{}",
+                        server.stderr()
+                    );
+                }
                 let registry = RegistryFile::parse(TEST_REGISTRY)
                     .unwrap()
                     .validate()
@@ -661,7 +677,11 @@ impl BackendDb {
                 None => format!("PostgreSQL on 127.0.0.1:5432, database {}", db.name),
             }
         );
-        assert_eq!(detected, backend.expected(), "greenmon detected the wrong backend");
+        assert_eq!(
+            detected,
+            backend.expected(),
+            "greenmon detected the wrong backend"
+        );
         Self {
             backend,
             db,
@@ -708,7 +728,6 @@ pub fn pglite_env(
 /// A greenmon running in this process on either backend. Derefs to [`TestApp`].
 pub struct BackendApp {
     pub app: TestApp,
-    pub backend: TestBackend,
     /// Declared after `app`: the database outlives the service.
     _server: Option<PgliteServer>,
 }
@@ -743,7 +762,6 @@ impl BackendApp {
         app.wait_subscribed().await;
         Self {
             app,
-            backend,
             _server: server,
         }
     }
@@ -759,5 +777,54 @@ impl std::ops::Deref for BackendApp {
 impl std::ops::DerefMut for BackendApp {
     fn deref_mut(&mut self) -> &mut TestApp {
         &mut self.app
+    }
+}
+
+/// greenmon's WARN and ERROR events logged on this thread while it lives (a `#[tokio::test]` runs its
+/// tasks on its own thread), for asserting that a path did not take a degraded branch.
+pub struct CapturedWarnings {
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+/// Starts capturing greenmon's WARN and ERROR events on this thread.
+pub fn capture_warnings() -> CapturedWarnings {
+    use tracing_subscriber::layer::SubscriberExt;
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(WarnLayer(events.clone()));
+    CapturedWarnings {
+        events,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl CapturedWarnings {
+    /// The events so far, as `LEVEL field=value ...` lines; clears them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+}
+
+struct WarnLayer(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let level = *event.metadata().level();
+        // greenmon's own events: sqlx also logs the server's notices as warnings, and PGlite
+        // sends one for every rolled-back transaction.
+        if level <= tracing::Level::WARN && event.metadata().target().starts_with("greenmon") {
+            let mut line = level.to_string();
+            event.record(&mut FieldsVisitor(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+    }
+}
+
+struct FieldsVisitor<'a>(&'a mut String);
+
+impl tracing::field::Visit for FieldsVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, " {}={value:?}", field.name());
     }
 }

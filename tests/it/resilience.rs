@@ -157,6 +157,33 @@ async fn broker_restart_mid_stream_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_that_lost_the_session_gets_a_new_subscription() {
+    let mut broker = Mosquitto::start_with(false);
+    let mut app = TestApp::spawn_with(broker.port, |_| {}).await;
+    broker.restart();
+    eventually(Duration::from_secs(20), "the reconnection", || async {
+        (app.metric("greenmon_mqtt_connections_total").await >= 2.0).then_some(())
+    })
+    .await;
+    // The broker has no session and no subscription for greenmon any more; greenmon subscribes
+    // again, so what is published now arrives.
+    let mut publisher = Publisher::connect(broker.port).await;
+    let started = Instant::now();
+    while app.db.readings().await < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no readings after the restart"
+        );
+        publisher
+            .publish(&topic(&app.prefix, 0), reading_payload(0))
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.db.readings().await, 6);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_acks_nothing_and_stores_everything_after() {
     let broker = Mosquitto::start();
     let mut app = TestApp::spawn_with(broker.port, |_| {}).await;

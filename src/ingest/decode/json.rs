@@ -126,13 +126,7 @@ fn decode_one(
             .iter()
             .find(|(c, _)| *c == code)
             .map_or(default_flag, |(_, f)| *f);
-        out.push(Reading {
-            time: ts,
-            point: point.clone(),
-            pollutant: code,
-            value,
-            flag,
-        });
+        out.push(Reading::sample(ts, point.clone(), code, value, flag));
     }
     if let Some((code, _)) = flags
         .iter()

@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""Compliance benchmark: the bureau summary, one park's 30-day report and the hourly-rollup
+maintenance, on a database the size of the bureau's (issue `bench/compliance`).
+
+Phases:
+  seed     fresh database `greenmon_bench_compliance` (dropped WITH (FORCE) first), `greenmon
+           migrate`, 50 parks x 20 points x 6 pollutants; hourly rollups written straight into
+           readings_hourly for the 90 days before the raw window (~13 million rows); raw readings
+           at one a minute for the last ~2 days (~17 million rows, through the rollup trigger);
+           point_last_seen; monthly energy reports 2015-01..last month; VACUUM ANALYZE.
+           Rows are written in time order, hour by hour, as ingest writes them, so the heap and
+           index layout is the one a live system has (a day's rollups are contiguous).
+  catchup  readings for the minutes between the end of the seed and now (same model), so the
+           timed queries see points that are online right now.
+  queries  examples/compliance_bench.rs: N repetitions of service::bureau_summary and of one
+           park's 30-day report (rates + exceedances + energy), real clock, in-process.
+  explain  EXPLAIN (ANALYZE, BUFFERS) of the engine's SQL (custom and generic plans).
+  rollup   the rollup trigger's cost: psql `\\copy` of fresh readings (1,000 points at one a
+           minute, time order) into
+             trigger    readings, the statement trigger maintaining readings_hourly
+             off        readings, the trigger skipped (session_replication_role = replica)
+             plain      readings_notrigger (LIKE readings INCLUDING ALL), empty, no trigger
+           each as one COPY of --copy-rows rows and as COPYs of --batch-rows rows each committed
+           (greenmon's ingest.batch_max_rows), alternating, --copy-runs times. The rows are
+           deleted afterwards (then VACUUM).
+
+Data model (deterministic per point-hour, from hashint8): 1.5% of point-hours in maintenance
+(flag M for all six pollutants), 1% of limited point-hours with COD above 50, 0.5% with pH above
+9, 0.5% of point-hours missing; isolated single-minute spikes above the limit (0.2%); points
+idx % 97 = 0 silent for the last 3 h (offline), idx % 89 = 0 flagged M for the last 30 min
+(invalid), idx % 53 = 0 (when limited) with COD above 50 for the last 3 h (open exceedance),
+idx % 250 = 0 never reported. Point 20 of each park is `other` and not required. Limits (COD
+upper 50, pH 6-9) on points 3-19 (outlets).
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, cargo.
+Usage: python3 bench/compliance/run.py [--reps 50] [--skip-seed] [--copy-rows 1000000]
+                                       [--batch-rows 10000] [--copy-runs 3] [--no-rollup]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/greenmon-target")
+BIN = os.path.join(TARGET, "release", "greenmon")
+EXAMPLE = os.path.join(TARGET, "release", "examples", "compliance_bench")
+DB = "greenmon_bench_compliance"
+TZ = "Asia/Shanghai"  # ingest.timezone default; the example reads it from the settings
+PARKS, POINTS_PER_PARK = 50, 20
+CODES = ["w00000", "w01001", "w01018", "w21001", "w21003", "w21011"]
+CODES_SQL = "(VALUES " + ", ".join(f"('{c}', {i})" for i, c in enumerate(CODES)) + ") c(code, ord)"
+SEED_SETTINGS = "SET synchronous_commit = off; SET work_mem = '256MB'; SET jit = off; "
+COLS = "(time, point_id, pollutant, value, flag, received_at)"
+
+
+def env():
+    e = dict(os.environ)
+    e["GREENMON__DATABASE__DBNAME"] = DB
+    e["CARGO_TARGET_DIR"] = TARGET
+    return e
+
+
+def psql(sql, db=DB, capture=True):
+    out = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qtAX", "-v", "ON_ERROR_STOP=1",
+         "-c", sql],
+        check=True, capture_output=capture, text=True)
+    return out.stdout.strip() if capture else ""
+
+
+def psql_file(path, db=DB):
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qtAX", "-v",
+                    "ON_ERROR_STOP=1", "-f", path], check=True, stdout=subprocess.DEVNULL)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def lit(ts):
+    return f"'{ts}'::timestamptz"
+
+
+# --- the reading model --------------------------------------------------------------------------
+
+def hour_hash(idx, t):
+    """Per point-hour event number in 0..999 (hashint8 is int4 and may be negative)."""
+    return f"((hashint8({idx}::bigint * 1000003 + extract(epoch FROM {t})::bigint / 3600) % 1000 + 1000) % 1000)"
+
+
+def raw_insert(frm, to, anchor, order=True):
+    """Readings at one a minute for every point in [frm, to] (timestamps, inclusive)."""
+    h = hour_hash("b.idx", "g.t")
+    return f"""
+INSERT INTO readings {COLS}
+SELECT g.t, b.id, c.code,
+  CASE c.code
+    WHEN 'w01018' THEN CASE WHEN e.cod_ex THEN 55 + 20 * random()
+                            WHEN random() < 0.002 THEN 50.5 + 10 * random()
+                            ELSE 18 + 16 * random() END
+    WHEN 'w01001' THEN CASE WHEN e.ph_ex THEN 9.2 + 0.6 * random()
+                            WHEN random() < 0.002 THEN 9.05 + 0.5 * random()
+                            ELSE 6.8 + random() END
+    WHEN 'w21003' THEN 0.5 + 2 * random()
+    WHEN 'w21011' THEN 0.1 + 0.3 * random()
+    WHEN 'w21001' THEN 6 + 8 * random()
+    ELSE 8 + 10 * random()
+  END,
+  CASE WHEN e.maint THEN 'M' ELSE 'N' END,
+  g.t + interval '2 seconds'
+FROM generate_series({lit(frm)}, {lit(to)}, interval '1 minute') g(t)
+CROSS JOIN bench_points b
+CROSS JOIN {CODES_SQL}
+CROSS JOIN LATERAL (SELECT {h} AS h) hh
+CROSS JOIN LATERAL (SELECT
+    hh.h < 15 OR (b.idx % 89 = 0 AND g.t > {lit(anchor)} - interval '30 minutes') AS maint,
+    b.has_limit AND (hh.h BETWEEN 15 AND 24
+                     OR (b.idx % 53 = 0 AND g.t > {lit(anchor)} - interval '3 hours')) AS cod_ex,
+    b.has_limit AND hh.h BETWEEN 25 AND 29 AS ph_ex) e
+WHERE b.idx % 250 <> 0
+  AND hh.h NOT BETWEEN 30 AND 34
+  AND NOT (b.idx % 97 = 0 AND g.t > {lit(anchor)} - interval '3 hours')
+{"ORDER BY g.t, b.id, c.code" if order else ""};"""
+
+
+def rollup_insert(frm, to):
+    """Hourly rollups for hours in [frm, to), as the trigger would have left them (60 a hour)."""
+    h = hour_hash("b.idx", "g.hr")
+    noise = "((hashint8(b.idx::bigint * 7919 + extract(epoch FROM g.hr)::bigint / 3600 * 31 + c.ord) % 10000 + 10000) % 10000) / 10000.0"
+    return f"""
+INSERT INTO readings_hourly (point_id, pollutant, hour, sum, min, max, count, valid_count, valid_sum)
+SELECT b.id, c.code, g.hr, v.avg * 60, v.avg * 0.8, v.avg * 1.25, 60,
+       CASE WHEN e.maint THEN 0 ELSE 60 END, CASE WHEN e.maint THEN 0 ELSE v.avg * 60 END
+FROM generate_series({lit(frm)}, {lit(to)} - interval '1 hour', interval '1 hour') g(hr)
+CROSS JOIN bench_points b
+CROSS JOIN {CODES_SQL}
+CROSS JOIN LATERAL (SELECT {h} AS h, {noise} AS r) hh
+CROSS JOIN LATERAL (SELECT hh.h < 15 AS maint,
+                           b.has_limit AND hh.h BETWEEN 15 AND 24 AS cod_ex,
+                           b.has_limit AND hh.h BETWEEN 25 AND 29 AS ph_ex) e
+CROSS JOIN LATERAL (SELECT CASE c.code
+    WHEN 'w01018' THEN CASE WHEN e.cod_ex THEN 55 + 20 * hh.r ELSE 24 + 4 * hh.r END
+    WHEN 'w01001' THEN CASE WHEN e.ph_ex THEN 9.2 + 0.6 * hh.r ELSE 7.2 + 0.2 * hh.r END
+    WHEN 'w21003' THEN 1.3 + 0.4 * hh.r
+    WHEN 'w21011' THEN 0.22 + 0.06 * hh.r
+    WHEN 'w21001' THEN 9 + 2 * hh.r
+    ELSE 11 + 4 * hh.r END AS avg) v
+WHERE b.idx % 250 <> 0
+  AND hh.h NOT BETWEEN 30 AND 34
+ORDER BY g.hr, b.id, c.code;"""
+
+
+def last_seen_upsert(since):
+    return f"""
+INSERT INTO point_last_seen (point_id, last_reading, last_valid)
+SELECT point_id, max(time), max(time) FILTER (WHERE flag = 'N')
+FROM readings WHERE time > {lit(since)} GROUP BY point_id
+ON CONFLICT (point_id) DO UPDATE SET
+  last_reading = greatest(point_last_seen.last_reading, EXCLUDED.last_reading),
+  last_valid = greatest(point_last_seen.last_valid, EXCLUDED.last_valid);"""
+
+
+REGISTRY = f"""
+CREATE TABLE bench_meta (anchor timestamptz NOT NULL, raw_start timestamptz NOT NULL,
+                         roll_start timestamptz NOT NULL, filled_to timestamptz NOT NULL);
+INSERT INTO bench_meta
+SELECT a, date_trunc('hour', a - interval '48 hours'),
+       date_trunc('hour', a - interval '48 hours') - interval '90 days', a
+FROM (SELECT date_trunc('minute', now()) AS a) s;
+
+INSERT INTO parks (id, name, name_en, baseline_year, baseline_intensity, target_year,
+                   target_reduction)
+SELECT format('bench-p%s', lpad(i::text, 2, '0')), format('基准园区%s', lpad(i::text, 2, '0')),
+       format('Bench park %s', i), 2015, 0.4 + (i % 10) * 0.05, 2020, 0.20
+FROM generate_series(1, {PARKS}) i;
+
+-- idx 1..1000; point j of a park: 1-2 treatment inlets, 3-4 treatment outlets, 5-19 sewage
+-- outlets, 20 other (not required). Limits on the outlets (3-19).
+CREATE TABLE bench_points (idx int PRIMARY KEY, id text NOT NULL UNIQUE, park_idx int NOT NULL,
+                           j int NOT NULL, has_limit bool NOT NULL);
+INSERT INTO bench_points
+SELECT (i - 1) * {POINTS_PER_PARK} + j,
+       format('bench-p%s-%s', lpad(i::text, 2, '0'), lpad(j::text, 2, '0')), i, j,
+       j BETWEEN 3 AND 19
+FROM generate_series(1, {PARKS}) i, generate_series(1, {POINTS_PER_PARK}) j;
+
+INSERT INTO monitoring_points (id, park_id, name, kind, mn, required, interval_secs, registered_at)
+SELECT b.id, format('bench-p%s', lpad(b.park_idx::text, 2, '0')), format('监测点 %s', b.idx),
+       CASE WHEN b.j <= 2 THEN 'treatment_inlet' WHEN b.j <= 4 THEN 'treatment_outlet'
+            WHEN b.j = 20 THEN 'other' ELSE 'sewage_outlet' END,
+       'BENCH' || lpad(b.idx::text, 6, '0'), b.j <> 20, 60, m.anchor - interval '100 days'
+FROM bench_points b CROSS JOIN bench_meta m;
+
+INSERT INTO discharge_limits (point_id, pollutant, lower, upper)
+SELECT id, 'w01018', NULL, 50 FROM bench_points WHERE has_limit
+UNION ALL
+SELECT id, 'w01001', 6, 9 FROM bench_points WHERE has_limit;
+
+-- Monthly reports 2015-01..last month; intensity falls 2-6 % a year depending on the park
+-- (the 2015->2020 path needs 4.4 %), value added grows 6 % a year.
+INSERT INTO energy_reports (park_id, period, period_kind, period_start, period_end, energy_tce,
+                            value_added_10k_yuan, price_index, source)
+SELECT p.id, to_char(m, 'YYYY-MM'), 'month', m::date, (m + interval '1 month')::date,
+       x.va * p.baseline_intensity * power(1 - x.cut, x.yrs) * (0.97 + 0.06 * random()),
+       x.va, 1, 'api'
+FROM parks p
+CROSS JOIN generate_series(date '2015-01-01',
+                           date_trunc('month', now() AT TIME ZONE '{TZ}') - interval '1 month',
+                           interval '1 month') m
+CROSS JOIN LATERAL (SELECT extract(year FROM m) - 2015 + (extract(month FROM m) - 1) / 12.0 AS yrs,
+                           0.02 + (substr(p.id, 8)::int % 5) * 0.01 AS cut,
+                           (20000 + 500 * substr(p.id, 8)::int)
+                             * power(1.06, extract(year FROM m) - 2015) / 12 AS va) x
+WHERE p.id LIKE 'bench-p%';
+"""
+
+
+def meta():
+    row = psql("SELECT anchor, raw_start, roll_start, filled_to FROM bench_meta")
+    return dict(zip(["anchor", "raw_start", "roll_start", "filled_to"], row.split("|")))
+
+
+def counts():
+    q = ("SELECT (SELECT count(*) FROM parks), (SELECT count(*) FROM monitoring_points), "
+         "(SELECT count(*) FROM discharge_limits), (SELECT count(*) FROM readings), "
+         "(SELECT count(*) FROM readings_hourly), (SELECT count(*) FROM point_last_seen), "
+         "(SELECT count(*) FROM energy_reports)")
+    names = ["parks", "points", "limits", "readings", "readings_hourly", "point_last_seen",
+             "energy_reports"]
+    return dict(zip(names, map(int, psql(q).split("|"))))
+
+
+def build():
+    log("== build (release): greenmon and examples/compliance_bench")
+    subprocess.run(["cargo", "build", "--release", "--bin", "greenmon", "--example",
+                    "compliance_bench"], cwd=ROOT, env=env(), check=True)
+
+
+def seed():
+    t0 = time.time()
+    log(f"== seed: database {DB}")
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
+    subprocess.run([BIN, "migrate"], env=env(), check=True, stdout=subprocess.DEVNULL)
+    log("   schema: readings " + psql(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'readings_pkey'")
+        + "; backend " + ("timescaledb" if psql(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") != "0"
+            else "plain PostgreSQL (rollup trigger)"))
+    psql(REGISTRY)
+    m = meta()
+    log(f"   anchor (end of the raw window) {m['anchor']}; raw from {m['raw_start']}; "
+        f"rollups from {m['roll_start']}")
+    times = {}
+
+    # Rollups, a day per statement, oldest first (time order, like a live system).
+    t = time.time()
+    days = psql(f"SELECT d FROM generate_series({lit(m['roll_start'])}, "
+                f"{lit(m['raw_start'])} - interval '1 day', interval '1 day') d").splitlines()
+    for i, d in enumerate(days):
+        psql(SEED_SETTINGS + rollup_insert(d, psql(f"SELECT {lit(d)} + interval '1 day'")))
+        if (i + 1) % 15 == 0 or i + 1 == len(days):
+            log(f"   rollups: {i + 1}/{len(days)} days, {time.time() - t:.0f} s")
+    times["rollups"] = time.time() - t
+
+    # Raw readings, an hour per statement (360,000 rows), through the rollup trigger.
+    t = time.time()
+    hours = psql(f"SELECT h FROM generate_series({lit(m['raw_start'])}, {lit(m['anchor'])}, "
+                 f"interval '1 hour') h").splitlines()
+    for i, h in enumerate(hours):
+        end = psql(f"SELECT least({lit(h)} + interval '59 minutes', {lit(m['anchor'])})")
+        psql(SEED_SETTINGS + raw_insert(h, end, m["anchor"]))
+        if (i + 1) % 8 == 0 or i + 1 == len(hours):
+            log(f"   raw readings: {i + 1}/{len(hours)} hours, {time.time() - t:.0f} s")
+    times["raw"] = time.time() - t
+
+    t = time.time()
+    psql(SEED_SETTINGS + last_seen_upsert(
+        psql(f"SELECT {lit(m['anchor'])} - interval '1 day'")))
+    times["last_seen"] = time.time() - t
+    t = time.time()
+    psql("VACUUM (ANALYZE) readings")
+    psql("VACUUM (ANALYZE) readings_hourly")
+    psql("VACUUM (ANALYZE)")  # the small tables
+    times["vacuum_analyze"] = time.time() - t
+    total = time.time() - t0
+    c = counts()
+    log(f"   seeded in {total:.0f} s (rollups {times['rollups']:.0f} s, raw {times['raw']:.0f} s,"
+        f" last_seen {times['last_seen']:.0f} s, vacuum+analyze {times['vacuum_analyze']:.0f} s)")
+    log("   rows: " + ", ".join(f"{k} {v:,}" for k, v in c.items()))
+    log("   sizes: " + psql(
+        "SELECT string_agg(format('%s %s', r, pg_size_pretty(pg_total_relation_size(r))), ', ') "
+        "FROM unnest(array['readings', 'readings_hourly']) r"))
+    return {"seconds": total, "phases": times, "counts": c}
+
+
+def catch_up():
+    """Readings from the end of the seed (or the last catch-up) to now, and point_last_seen."""
+    m = meta()
+    frm = psql(f"SELECT {lit(m['filled_to'])} + interval '1 minute'")
+    to = psql("SELECT date_trunc('minute', now())")
+    t = time.time()
+    n = 0
+    if psql(f"SELECT {lit(frm)} <= {lit(to)}") == "t":
+        # An hour at most per statement.
+        while True:
+            end = psql(f"SELECT least({lit(frm)} + interval '59 minutes', {lit(to)})")
+            psql(SEED_SETTINGS + raw_insert(frm, end, m["anchor"]))
+            n += 1
+            if end == to:
+                break
+            frm = psql(f"SELECT {lit(end)} + interval '1 minute'")
+        psql(last_seen_upsert(m["filled_to"]))
+        psql(f"UPDATE bench_meta SET filled_to = {lit(to)}")
+        psql("ANALYZE readings_hourly; ANALYZE point_last_seen")
+    log(f"== catch-up: readings {m['filled_to']} .. {to} ({n} statements, "
+        f"{time.time() - t:.1f} s)")
+
+
+def run_queries(reps, park):
+    log(f"== queries: examples/compliance_bench --reps {reps}")
+    cmd = [EXAMPLE, "--reps", str(reps)] + (["--park", park] if park else [])
+    out = subprocess.run(cmd, env=env(), check=True, capture_output=True, text=True).stdout
+    result = None
+    for line in out.splitlines():
+        if line.startswith("JSON "):
+            result = json.loads(line[5:])
+        else:
+            log("   " + line)
+    return result
+
+
+# --- EXPLAIN: the engine's SQL, copied from src/store/compliance.rs ------------------------------
+
+SLOTS = """SELECT h.point_id, h.hour, sum(h.count)::bigint AS count,
+                sum(h.valid_count)::bigint AS valid_count
+         FROM readings_hourly h JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
+         GROUP BY h.point_id, h.hour"""
+EXCEEDING = """SELECT p.park_id, h.point_id, h.pollutant, h.hour, h.valid_avg, l.lower, l.upper
+         FROM readings_hourly h
+         JOIN discharge_limits l ON l.point_id = h.point_id AND l.pollutant = h.pollutant
+         JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
+           AND (h.valid_avg > l.upper OR h.valid_avg < l.lower)
+         ORDER BY h.point_id, h.pollutant, h.hour"""
+POINTS = """SELECT p.id, p.park_id, p.name, p.kind, p.required, p.interval_secs, p.allowed_gap_secs,
+                p.registered_at, s.last_reading, s.last_valid
+         FROM monitoring_points p LEFT JOIN point_last_seen s ON s.point_id = p.id
+         WHERE $1::text IS NULL OR p.park_id = $1
+         ORDER BY p.park_id, p.id"""
+
+
+def explain(park):
+    """Plans of the heavy queries with the parameters the two reports use now."""
+    b = psql(f"""SELECT d0, d1, d2, n48, n1, d29 FROM (SELECT
+        (date_trunc('day', now() AT TIME ZONE '{TZ}') AT TIME ZONE '{TZ}') AS d0,
+        ((date_trunc('day', now() AT TIME ZONE '{TZ}') + interval '1 day') AT TIME ZONE '{TZ}') AS d1,
+        ((date_trunc('day', now() AT TIME ZONE '{TZ}') - interval '1 day') AT TIME ZONE '{TZ}') AS d2,
+        now() - interval '48 hours' AS n48, now() + interval '1 hour' AS n1,
+        ((date_trunc('day', now() AT TIME ZONE '{TZ}') - interval '29 days') AT TIME ZONE '{TZ}') AS d29) s""").split("|")
+    d0, d1, d2, n48, n1, d29 = b
+    cases = [
+        ("summary: slots, all parks, today", SLOTS, "text, timestamptz, timestamptz", f"NULL, '{d0}', '{d1}'"),
+        ("summary: slots, all parks, yesterday", SLOTS, "text, timestamptz, timestamptz", f"NULL, '{d2}', '{d0}'"),
+        ("summary: exceeding hours, all parks, 48 h", EXCEEDING, "text, timestamptz, timestamptz", f"NULL, '{n48}', '{n1}'"),
+        ("summary: points with last seen, all parks", POINTS, "text", "NULL"),
+        (f"report: slots, {park}, 30 days", SLOTS, "text, timestamptz, timestamptz", f"'{park}', '{d29}', '{d1}'"),
+        (f"report: exceeding hours, {park}, 30 days", EXCEEDING, "text, timestamptz, timestamptz", f"'{park}', '{d29}', '{d1}'"),
+    ]
+    log("== explain (ANALYZE, BUFFERS): prepared statements as sqlx runs them")
+    found = []
+    for name, sql, types, args in cases:
+        for mode in ["force_custom_plan", "force_generic_plan"]:
+            plan = psql(f"SET plan_cache_mode = {mode}; PREPARE q({types}) AS {sql}; "
+                        f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE q({args});")
+            ms = float(re.search(r"Execution Time: ([\d.]+)", plan).group(1))
+            rows = re.search(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", plan).group(1)
+            found.append((name, mode, ms, rows, plan))
+            log(f"   {ms:9.1f} ms  rows {rows:>7}  {mode.split('_')[1]:<7} {name}")
+    return found
+
+
+# --- rollup maintenance: COPY with and without the trigger ---------------------------------------
+
+def make_csv(path, start, rows):
+    """`rows` fresh readings from `start`: every point each minute, in time order."""
+    minutes = -(-rows // (PARKS * POINTS_PER_PARK * len(CODES)))
+    psql(f"""\\copy (SELECT g.t, b.id, c.code, 20 + 10 * random(), 'N', g.t + interval '2 seconds'
+        FROM generate_series({lit(start)}, {lit(start)} + interval '1 minute' * {minutes - 1},
+                             interval '1 minute') g(t)
+        CROSS JOIN bench_points b CROSS JOIN {CODES_SQL}
+        ORDER BY g.t, b.id, c.code LIMIT {rows}) TO '{path}' WITH (FORMAT csv)""")
+
+
+def split_csv(path, batch_rows, outdir):
+    files = []
+    with open(path) as f:
+        lines = f.readlines()
+    for i in range(0, len(lines), batch_rows):
+        p = os.path.join(outdir, f"batch_{i // batch_rows:05d}.csv")
+        with open(p, "w") as g:
+            g.writelines(lines[i:i + batch_rows])
+        files.append(p)
+    return files
+
+
+def timed_copy(variant, files, tmp):
+    """One psql session running a `\\copy` per file (each its own transaction); wall seconds."""
+    table = "readings_notrigger" if variant == "plain" else "readings"
+    script = os.path.join(tmp, "copy.sql")
+    with open(script, "w") as s:
+        if variant == "off":
+            s.write("SET session_replication_role = replica;\n")
+        for f in files:
+            s.write(f"\\copy {table} {COLS} FROM '{f}' WITH (FORMAT csv)\n")
+    if variant == "plain":
+        psql("TRUNCATE readings_notrigger")
+    psql("CHECKPOINT")
+    t = time.time()
+    psql_file(script)
+    return time.time() - t
+
+
+def rollup_bench(rows, batch_rows, runs):
+    log(f"== rollup maintenance: \\copy of {rows:,} readings (1,000 points at one a minute), "
+        f"one COPY and COPYs of {batch_rows:,}, {runs} runs alternating")
+    psql("DROP TABLE IF EXISTS readings_notrigger; "
+         "CREATE TABLE readings_notrigger (LIKE readings INCLUDING ALL)")
+    base = psql("SELECT date_trunc('hour', now()) + interval '10 days'")
+    window = [0]
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="gm-bench-compliance-")
+    span = f"interval '{-(-rows // 6000) + 60} minutes'"
+
+    def next_start():
+        s = psql(f"SELECT {lit(base)} + {span} * {window[0]}")
+        window[0] += 1
+        return s
+
+    try:
+        for run in range(runs):
+            for mode, size in [("one", rows), ("batched", batch_rows)]:
+                order = ["trigger", "off", "plain"]
+                if run % 2 == 1:
+                    order.reverse()
+                for variant in order:
+                    csv = os.path.join(tmp, "fresh.csv")
+                    make_csv(csv, next_start(), rows)
+                    if size < rows:
+                        bdir = os.path.join(tmp, "batches")
+                        os.makedirs(bdir, exist_ok=True)
+                        files = split_csv(csv, size, bdir)
+                    else:
+                        files = [csv]
+                    secs = timed_copy(variant, files, tmp)
+                    for f in files:
+                        os.remove(f)
+                    if os.path.exists(csv):
+                        os.remove(csv)
+                    rate = rows / secs
+                    results.setdefault((mode, variant), []).append(rate)
+                    log(f"   run {run + 1} {mode:<7} {variant:<7} {secs:6.2f} s  "
+                        f"{rate:>10,.0f} rows/s")
+    finally:
+        t = time.time()
+        psql("DROP TABLE IF EXISTS readings_notrigger")
+        psql(f"DELETE FROM readings WHERE time >= {lit(base)}")
+        psql(f"DELETE FROM readings_hourly WHERE hour >= {lit(base)}")
+        psql("VACUUM (ANALYZE) readings")
+        psql("VACUUM (ANALYZE) readings_hourly")
+        log(f"   cleanup (delete the benchmark rows, vacuum): {time.time() - t:.0f} s")
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def summarize_rates(results):
+    out = {}
+    for (mode, variant), rates in sorted(results.items()):
+        out[f"{mode}/{variant}"] = {"median": statistics.median(rates), "min": min(rates),
+                                    "max": max(rates), "runs": rates}
+    for mode in ["one", "batched"]:
+        trig = out.get(f"{mode}/trigger")
+        if not trig:
+            continue
+        for other in ["off", "plain"]:
+            o = out.get(f"{mode}/{other}")
+            if o:
+                out[f"{mode}/trigger_vs_{other}"] = trig["median"] / o["median"]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--park", default=None)
+    ap.add_argument("--skip-seed", action="store_true", help="reuse the seeded database")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--no-rollup", action="store_true", help="skip the COPY benchmark")
+    ap.add_argument("--copy-rows", type=int, default=1_000_000)
+    ap.add_argument("--batch-rows", type=int, default=10_000)
+    ap.add_argument("--copy-runs", type=int, default=3)
+    args = ap.parse_args()
+    t0 = time.time()
+    if not args.no_build:
+        build()
+    summary = {}
+    exists = psql(f"SELECT count(*) FROM pg_database WHERE datname = '{DB}'", db="postgres") == "1"
+    if args.skip_seed and exists:
+        log(f"== seed: skipped, reusing {DB}")
+    else:
+        summary["seed"] = seed()
+    catch_up()
+    q = run_queries(args.reps, args.park)
+    summary["queries"] = q
+    plans = explain(q["park"])
+    slowest = max((p for p in plans if p[0].startswith("summary")), key=lambda p: p[2])
+    summary["explain"] = [{"query": n, "mode": m, "ms": ms, "rows": r} for n, m, ms, r, _ in plans]
+    if q["bureau_summary"]["p95_ms"] > 100:
+        log(f"   bureau summary p95 {q['bureau_summary']['p95_ms']:.1f} ms is above 100 ms; "
+            f"slowest query: {slowest[0]} ({slowest[1]}):")
+        for line in slowest[4].splitlines():
+            log("     " + line)
+    if not args.no_rollup:
+        summary["rollup"] = summarize_rates(
+            rollup_bench(args.copy_rows, args.batch_rows, args.copy_runs))
+        log("   medians: " + ", ".join(
+            f"{k} {v['median']:,.0f} rows/s" if isinstance(v, dict) else f"{k} {v:.2f}"
+            for k, v in summary["rollup"].items()))
+    log(f"== total {time.time() - t0:.0f} s")
+    print("SUMMARY " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
