@@ -20,6 +20,7 @@ use crate::ingest::ack::AckGate;
 use crate::ingest::batch::Batcher;
 use crate::ingest::commit::Committer;
 use crate::ingest::decode::DecodeContext;
+use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
 use crate::ingest::mqtt_options::mqtt_options;
 use crate::store;
@@ -29,6 +30,8 @@ use crate::telemetry::Metrics;
 pub struct RunningApp {
     /// Where HTTP listens (useful with port 0).
     pub http_addr: SocketAddr,
+    /// Where the HJ 212 TCP listener listens, when it is on.
+    pub hj212_addr: Option<SocketAddr>,
     pub metrics: Metrics,
     pub pool: PgPool,
     shutdown: CancellationToken,
@@ -125,6 +128,18 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let drained = CancellationToken::new();
 
+    let hj212_addr = if settings.hj212.listen.is_empty() {
+        None
+    } else {
+        let listener = Hj212Listener::bind(settings.hj212.clone(), in_tx.clone(), metrics.clone())
+            .await
+            .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "HJ 212 TCP listener up.");
+        tracker.spawn(listener.run(shutdown.clone()));
+        Some(addr)
+    };
+
     let source = MqttSource {
         eventloop,
         client,
@@ -151,6 +166,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         metrics: metrics.clone(),
         retry_initial: Duration::from_millis(settings.ingest.retry_initial_ms),
         retry_max: Duration::from_millis(settings.ingest.retry_max_ms),
+        split_timeout: Duration::from_secs(settings.hj212.split_timeout_secs),
     };
     tracker.spawn(async move {
         committer.run(batch_rx).await;
@@ -159,6 +175,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
 
     Ok(RunningApp {
         http_addr,
+        hj212_addr,
         metrics,
         pool,
         shutdown,

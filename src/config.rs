@@ -24,6 +24,7 @@ pub struct Settings {
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
     pub ingest: IngestConfig,
+    pub hj212: Hj212Config,
     pub http: HttpConfig,
     pub telemetry: TelemetryConfig,
     pub shutdown: ShutdownConfig,
@@ -82,6 +83,22 @@ pub struct IngestConfig {
     pub timezone: String,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+}
+
+/// HJ 212 data loggers on TCP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hj212Config {
+    /// Address of the TCP listener; empty = off.
+    pub listen: String,
+    pub max_connections: usize,
+    pub idle_timeout_secs: u64,
+    /// Frames of one connection waiting for their answers before greenmon stops reading it.
+    pub max_unanswered_per_connection: usize,
+    /// Largest data segment accepted (the standard's limit is 1024; real loggers exceed it).
+    pub max_frame_bytes: usize,
+    /// Seconds to wait for the missing parts of a split upload before recording the gap.
+    pub split_timeout_secs: u64,
 }
 
 /// HTTP listener.
@@ -309,6 +326,30 @@ impl Settings {
                 "ingest.retry_initial_ms",
                 "must be positive and not above ingest.retry_max_ms",
             );
+        }
+        if !self.hj212.listen.is_empty() && self.hj212.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "hj212.listen",
+                "is not an address like 0.0.0.0:9212 (or empty for off)",
+            );
+        }
+        if self.hj212.max_connections == 0 {
+            bad("hj212.max_connections", "must be positive");
+        }
+        if self.hj212.idle_timeout_secs == 0 {
+            bad("hj212.idle_timeout_secs", "must be positive");
+        }
+        if self.hj212.max_unanswered_per_connection == 0 {
+            bad("hj212.max_unanswered_per_connection", "must be positive");
+        }
+        if !(1024..=9999).contains(&self.hj212.max_frame_bytes) {
+            bad(
+                "hj212.max_frame_bytes",
+                "must be 1024 to 9999 (four length digits)",
+            );
+        }
+        if self.hj212.split_timeout_secs == 0 {
+            bad("hj212.split_timeout_secs", "must be positive");
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
             bad("http.listen", "is not an address like 127.0.0.1:8080");

@@ -93,3 +93,30 @@ pub struct EnergyReport {
     /// Price index relative to the park's baseline year (1.0 = baseline prices).
     pub price_index: f64,
 }
+
+/// One value of an upload, before the MN is resolved to a point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hj212Value {
+    pub pollutant: PollutantCode,
+    pub kind: ReadingKind,
+    pub time: DateTime<Utc>,
+    pub value: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub cou: Option<f64>,
+    pub flag: Flag,
+}
+
+/// A data packet that decoded cleanly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hj212Upload {
+    pub mn: String,
+    pub password: Option<String>,
+    /// The CRC variant the packet's CRC matched.
+    pub crc_mode: crate::hj212::CrcMode,
+    pub cn: String,
+    pub data_time: Option<DateTime<Utc>>,
+    /// `(PNUM, PNO)` of a split upload.
+    pub split: Option<(u32, u32)>,
+    pub values: Vec<Hj212Value>,
+}

@@ -16,6 +16,8 @@
 //! mn = "010000A8900016F000169DC0"
 //! interval_secs = 60
 //! allowed_gap_secs = 600         # optional: offline after 10 min without valid data
+//! hj212_password = "123456"      # optional: the PW the logger must send
+//! crc_modes = ["hj212"]          # accepted CRCs: hj212 (default), modbus, modbus_swapped
 //! [parks.points.limits]
 //! cod = { upper = 50 }
 //! ph = { lower = 6, upper = 9 }
@@ -26,6 +28,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 use super::{Mn, ParkId, PointId, PollutantCode};
+use crate::hj212::CrcMode;
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +80,12 @@ pub struct PointEntry {
     /// interval, at least 5 minutes).
     #[serde(default)]
     pub allowed_gap_secs: Option<i32>,
+    /// HJ 212 password (PW) the logger must send; unset = not checked.
+    #[serde(default)]
+    pub hj212_password: Option<String>,
+    /// CRC variants accepted from the logger: `hj212` (default), `modbus`, `modbus_swapped`.
+    #[serde(default = "default_crc_modes")]
+    pub crc_modes: Vec<String>,
     /// Discharge limits by pollutant (code or alias).
     #[serde(default)]
     pub limits: BTreeMap<String, LimitEntry>,
@@ -115,6 +124,9 @@ fn default_true() -> bool {
 fn default_interval() -> i32 {
     60
 }
+fn default_crc_modes() -> Vec<String> {
+    vec!["hj212".to_string()]
+}
 
 /// A registry checked and normalised: ids parsed, aliases mapped to codes.
 #[derive(Debug, Clone)]
@@ -145,6 +157,8 @@ pub struct Point {
     pub required: bool,
     pub interval_secs: i32,
     pub allowed_gap_secs: Option<i32>,
+    pub hj212_password: Option<String>,
+    pub crc_modes: Vec<CrcMode>,
     pub limits: Vec<(PollutantCode, LimitEntry)>,
 }
 
@@ -209,6 +223,25 @@ impl RegistryFile {
                 {
                     problems.push(format!("{at}: allowed_gap_secs must be 1 to 2592000"));
                 }
+                let mut crc_modes = Vec::new();
+                for m in &pt.crc_modes {
+                    match m.parse::<CrcMode>() {
+                        Ok(mode) => crc_modes.push(mode),
+                        Err(e) => problems.push(format!("{at}: {e}")),
+                    }
+                }
+                if pt.crc_modes.is_empty() {
+                    problems.push(format!("{at}: crc_modes must name at least one mode"));
+                }
+                if pt
+                    .hj212_password
+                    .as_deref()
+                    .is_some_and(|pw| pw.is_empty() || pw.contains([';', ',', '=', '&']))
+                {
+                    problems.push(format!(
+                        "{at}: hj212_password must be non-empty, without ; , = or &"
+                    ));
+                }
                 let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {
                     Ok(Some(mn)) => {
                         if !mns.insert(mn.clone()) {
@@ -255,6 +288,8 @@ impl RegistryFile {
                         required: pt.required,
                         interval_secs: pt.interval_secs,
                         allowed_gap_secs: pt.allowed_gap_secs,
+                        hj212_password: pt.hj212_password,
+                        crc_modes,
                         limits,
                     });
                 }

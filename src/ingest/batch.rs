@@ -2,23 +2,28 @@
 //! they reach `ingest.batch_max_rows` rows or are `ingest.linger_ms` old, whichever comes first.
 //! When its input closes it flushes what it holds and ends, which ends the committer.
 
+use std::ops::Range;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::ack::AckToken;
-use super::decode::{decode, DecodeContext, Decoded};
-use super::Inbound;
+use super::decode::{decode, decode_hj212, DecodeContext, Decoded, Hj212Item, Replies};
+use super::{Ack, Inbound};
 use crate::store::{BatchItem, Content};
 
-/// A batch on its way to the committer: the store's items and, in the same order, the tokens to
-/// acknowledge once they are committed.
+/// A batch on its way to the committer: the store's items, the HJ 212 answers each item may be
+/// owed, and each message's acknowledgement with the items it produced (a payload of several
+/// HJ 212 packets makes several items).
 #[derive(Debug, Default)]
 pub struct Batch {
     pub items: Vec<BatchItem>,
-    pub tokens: Vec<AckToken>,
+    /// Parallel to `items`.
+    pub replies: Vec<Replies>,
+    /// In receive order.
+    pub acks: Vec<(Ack, Range<usize>)>,
     pub rows: usize,
 }
 
@@ -37,7 +42,7 @@ impl Batcher {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(msg) => {
-                        if batch.items.is_empty() {
+                        if batch.acks.is_empty() {
                             deadline = Instant::now() + self.linger;
                         }
                         self.push(&mut batch, msg);
@@ -47,46 +52,93 @@ impl Batcher {
                     }
                     None => break,
                 },
-                () = tokio::time::sleep_until(deadline), if !batch.items.is_empty() => {
+                () = tokio::time::sleep_until(deadline), if !batch.acks.is_empty() => {
                     if tx.send(std::mem::take(&mut batch)).await.is_err() {
                         return;
                     }
                 }
             }
         }
-        if !batch.items.is_empty() {
+        if !batch.acks.is_empty() {
             // If the committer is gone the app is tearing down; the broker redelivers.
             let _ = tx.send(batch).await;
         }
     }
 
     fn push(&self, batch: &mut Batch, msg: Inbound) {
-        let content = match decode(&self.ctx, &msg.topic, &msg.payload, Utc::now()) {
-            Ok(Decoded::Readings {
-                park,
-                point,
-                readings,
-            }) => Content::Readings {
-                park,
-                point,
-                readings,
-            },
-            Ok(Decoded::Energy(report)) => Content::Energy(report),
-            Err(e) => Content::Rejected {
-                reason: e.code(),
-                detail: e.to_string(),
-            },
+        let now = Utc::now();
+        let first = batch.items.len();
+        let decoded = match &msg.ack {
+            // A logger on TCP: one HJ 212 frame, claimed by no park.
+            Ack::Tcp(_) => Ok(Decoded::Hj212 {
+                park: None,
+                packets: decode_hj212(
+                    &msg.payload,
+                    self.ctx.timezone,
+                    self.ctx.max_future_secs,
+                    now,
+                ),
+            }),
+            Ack::Mqtt(_) => decode(&self.ctx, &msg.topic, &msg.payload, now),
         };
-        batch.rows += match &content {
-            Content::Readings { readings, .. } => readings.len(),
-            _ => 1,
-        };
-        batch.items.push(BatchItem {
-            source: "mqtt",
-            topic: msg.topic,
-            payload: msg.payload,
+        let item = |payload: Bytes, content: Content| BatchItem {
+            source: match msg.ack {
+                Ack::Mqtt(_) => "mqtt",
+                Ack::Tcp(_) => "tcp",
+            },
+            topic: msg.topic.clone(),
+            payload,
             content,
-        });
-        batch.tokens.push(msg.token);
+        };
+        match decoded {
+            Ok(Decoded::Hj212 { park, packets }) => {
+                for p in packets {
+                    let content = match p.result {
+                        Ok(Hj212Item::Upload(upload)) => {
+                            batch.rows += upload.values.len();
+                            Content::Hj212 {
+                                park: park.clone(),
+                                upload,
+                            }
+                        }
+                        Ok(Hj212Item::Ignored { .. }) => Content::Ignored,
+                        Err(e) => rejected(&e),
+                    };
+                    batch.items.push(item(Bytes::from(p.raw), content));
+                    batch.replies.push(p.replies);
+                }
+            }
+            other => {
+                let content = match other {
+                    Ok(Decoded::Readings {
+                        park,
+                        point,
+                        readings,
+                    }) => {
+                        batch.rows += readings.len();
+                        Content::Readings {
+                            park,
+                            point,
+                            readings,
+                        }
+                    }
+                    Ok(Decoded::Energy(report)) => Content::Energy(report),
+                    Ok(Decoded::Hj212 { .. }) => unreachable!("handled above"),
+                    Err(e) => rejected(&e),
+                };
+                batch.items.push(item(msg.payload.clone(), content));
+                batch.replies.push(Replies::default());
+            }
+        }
+        batch.rows += 1;
+        let last = batch.items.len();
+        batch.acks.push((msg.ack, first..last));
+    }
+}
+
+fn rejected(e: &super::decode::DecodeError) -> Content {
+    Content::Rejected {
+        reason: e.code(),
+        detail: e.to_string(),
     }
 }

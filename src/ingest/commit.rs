@@ -1,5 +1,6 @@
 //! The committer: writes each batch in one transaction and only then acknowledges its messages,
-//! in receive order. While the database is unavailable it holds the batch and retries with capped
+//! in receive order: PUBACKs to the broker, and to each HJ 212 logger the answer its packet's
+//! verdict calls for. While the database is unavailable it holds the batch and retries with capped
 //! backoff; nothing is acknowledged meanwhile, so the broker's window closes and the backlog
 //! waits at the broker, not in memory.
 
@@ -13,6 +14,8 @@ use tracing::Instrument;
 
 use super::ack::AckGate;
 use super::batch::Batch;
+use super::split::{SplitGap, SplitTracker};
+use super::Ack;
 use crate::store::{write_batch, BatchOutcome, Content};
 use crate::telemetry::Metrics;
 
@@ -23,20 +26,55 @@ pub struct Committer {
     pub metrics: Metrics,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// How long to wait for the missing parts of a split HJ 212 upload.
+    pub split_timeout: Duration,
 }
 
 impl Committer {
     /// Runs until the batcher closes its channel and every batch is committed and acked.
     pub async fn run(self, mut rx: mpsc::Receiver<Batch>) {
-        while let Some(batch) = rx.recv().await {
-            let span = tracing::info_span!(
-                "commit",
-                batch.size = batch.items.len(),
-                batch.rows = batch.rows
-            );
-            let outcome = self.commit(&batch).instrument(span).await;
-            self.record(&batch, &outcome);
-            self.gate.ack(batch.tokens).await;
+        let mut splits = SplitTracker::new(self.split_timeout);
+        let mut gaps: Vec<SplitGap> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                batch = rx.recv() => {
+                    let Some(batch) = batch else { break };
+                    let span = tracing::info_span!("commit", batch.size = batch.items.len(), batch.rows = batch.rows);
+                    let outcome = self.commit(&batch).instrument(span).await;
+                    self.record(&batch, &outcome);
+                    track_splits(&mut splits, &batch, &outcome);
+                    self.acknowledge(batch, &outcome).await;
+                }
+                _ = tick.tick() => {
+                    gaps.extend(splits.expire(std::time::Instant::now()));
+                    self.record_gaps(&mut gaps).await;
+                }
+            }
+        }
+        gaps.extend(splits.expire(std::time::Instant::now() + self.split_timeout));
+        self.record_gaps(&mut gaps).await;
+    }
+
+    /// Writes the gaps; those that fail stay for the next tick.
+    async fn record_gaps(&self, gaps: &mut Vec<SplitGap>) {
+        while let Some(g) = gaps.last() {
+            let done = crate::store::hj212::record_gap(
+                &self.pool,
+                &g.mn,
+                &g.cn,
+                g.data_time,
+                g.pnum,
+                &g.received,
+            )
+            .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "Cannot record a split-upload gap; retrying later.");
+                return;
+            }
+            tracing::warn!(mn = %g.mn, cn = %g.cn, pnum = g.pnum, received = ?g.received, "Split HJ 212 upload incomplete; the parts received are stored.");
+            self.metrics.hj212_split_gaps.inc();
+            gaps.pop();
         }
     }
 
@@ -65,6 +103,30 @@ impl Committer {
         }
     }
 
+    async fn acknowledge(&self, batch: Batch, outcome: &BatchOutcome) {
+        let mut mqtt = Vec::with_capacity(batch.acks.len());
+        for (ack, range) in batch.acks {
+            match ack {
+                Ack::Mqtt(token) => mqtt.push(token),
+                Ack::Tcp(reply) => {
+                    for i in range {
+                        let answer = match outcome.verdicts.get(i).copied().flatten() {
+                            None => batch.replies[i].stored.as_deref(),
+                            Some(reason) => batch.replies[i].for_reason(reason),
+                        };
+                        if let Some(bytes) = answer {
+                            // A closed connection is fine: the logger resends what it was not
+                            // answered, and the primary key absorbs the repeat.
+                            let _ = reply.tx.send(bytes.to_vec());
+                            self.metrics.hj212_answers.inc();
+                        }
+                    }
+                }
+            }
+        }
+        self.gate.ack(mqtt).await;
+    }
+
     fn record(&self, batch: &Batch, outcome: &BatchOutcome) {
         let m = &self.metrics;
         m.batch_rows.observe(batch.rows as f64);
@@ -72,16 +134,35 @@ impl Committer {
         m.readings_stored.inc_by(outcome.readings_inserted);
         m.readings_duplicate.inc_by(outcome.readings_duplicate);
         m.energy_reports_stored.inc_by(outcome.energy_reports);
-        for reason in &outcome.quarantined {
+        for reason in outcome.verdicts.iter().flatten() {
             m.quarantined.with_label_values(&[reason]).inc();
         }
         let now = Utc::now();
         for item in &batch.items {
-            if let Content::Readings { readings, .. } = &item.content {
-                if let Some(latest) = readings.iter().map(|r| r.time).max() {
-                    let lag = (now - latest).num_milliseconds().max(0) as f64 / 1000.0;
-                    m.ingest_lag_seconds.observe(lag);
+            let latest = match &item.content {
+                Content::Readings { readings, .. } => readings.iter().map(|r| r.time).max(),
+                Content::Hj212 { upload, .. } => upload.values.iter().map(|v| v.time).max(),
+                Content::Ignored => {
+                    m.hj212_ignored.inc();
+                    None
                 }
+                _ => None,
+            };
+            if let Some(latest) = latest {
+                let lag = (now - latest).num_milliseconds().max(0) as f64 / 1000.0;
+                m.ingest_lag_seconds.observe(lag);
+            }
+        }
+    }
+}
+
+/// Notes the stored parts of split uploads.
+fn track_splits(splits: &mut SplitTracker, batch: &Batch, outcome: &BatchOutcome) {
+    let now = std::time::Instant::now();
+    for (item, verdict) in batch.items.iter().zip(&outcome.verdicts) {
+        if let (Content::Hj212 { upload, .. }, None) = (&item.content, verdict) {
+            if let Some(split) = upload.split {
+                splits.part(&upload.mn, &upload.cn, upload.data_time, split, now);
             }
         }
     }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ack::AckGate;
 use super::decode::subscriptions;
-use super::Inbound;
+use super::{Ack, Inbound};
 use crate::config::MqttConfig;
 use crate::telemetry::Metrics;
 
@@ -79,11 +79,10 @@ impl MqttSource {
                         // Shutting down: not acked, so the broker keeps it for the next session.
                         continue;
                     };
-                    let token = self.gate.token(&publish);
                     let inbound = Inbound {
+                        ack: Ack::Mqtt(self.gate.token(&publish)),
                         topic: publish.topic,
                         payload: publish.payload,
-                        token,
                     };
                     // Unbounded so this task never waits: the broker's window bounds it.
                     if sender.send(inbound).is_err() {

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use sqlx::PgPool;
 
 use super::{energy, quarantine, readings, StoreError};
-use crate::domain::{EnergyReport, ParkId, PointId, Reading};
+use crate::domain::{EnergyReport, Hj212Upload, ParkId, PointId, Reading};
+use crate::hj212::CrcMode;
 
 /// Reason code: the point in the topic is not registered.
 pub const UNKNOWN_POINT: &str = "unknown_point";
@@ -17,6 +18,12 @@ pub const PARK_MISMATCH: &str = "park_mismatch";
 pub const UNKNOWN_PARK: &str = "unknown_park";
 /// Reason code: the database refused the message's rows (a constraint or data error).
 pub const REJECTED_BY_DATABASE: &str = "rejected_by_database";
+/// Reason code: no point is registered with the packet's HJ 212 MN.
+pub const UNKNOWN_MN: &str = "unknown_mn";
+/// Reason code: the packet's password (PW) is not the one registered for its MN.
+pub const BAD_PASSWORD: &str = "bad_password";
+/// Reason code: the packet's CRC matched a variant this logger is not allowed to use.
+pub const CRC_MODE_NOT_ALLOWED: &str = "crc_mode_not_allowed";
 
 /// What one message carries into the store.
 #[derive(Debug, Clone)]
@@ -27,6 +34,14 @@ pub enum Content {
         readings: Vec<Reading>,
     },
     Energy(EnergyReport),
+    /// An HJ 212 upload; its MN is resolved to a point here, claimed by the park in the topic
+    /// (MQTT) or by none (TCP).
+    Hj212 {
+        park: Option<ParkId>,
+        upload: Hj212Upload,
+    },
+    /// Accepted, but nothing to store (an HJ 212 command greenmon does not use).
+    Ignored,
     /// Rejected before the store; goes to quarantine.
     Rejected {
         reason: &'static str,
@@ -54,8 +69,8 @@ pub struct BatchOutcome {
     /// Reading rows skipped because they were already stored.
     pub readings_duplicate: u64,
     pub energy_reports: u64,
-    /// Reason code of every quarantined message, in batch order.
-    pub quarantined: Vec<&'static str>,
+    /// Per item, in batch order: `None` when stored (or ignored), else the quarantine reason.
+    pub verdicts: Vec<Option<&'static str>>,
 }
 
 /// Writes the batch in one transaction. A permanent error (constraint or data) splits the batch
@@ -98,7 +113,7 @@ impl BatchOutcome {
         self.readings_inserted += o.readings_inserted;
         self.readings_duplicate += o.readings_duplicate;
         self.energy_reports += o.energy_reports;
-        self.quarantined.extend(o.quarantined);
+        self.verdicts.extend(o.verdicts);
     }
 }
 
@@ -121,18 +136,42 @@ async fn write_tx(
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
     let points = lookup_points(&mut tx, items).await?;
     let parks = lookup_parks(&mut tx, items).await?;
+    let devices = lookup_devices(&mut tx, items).await?;
 
     let mut out = BatchOutcome::default();
     let mut rows: Vec<&Reading> = Vec::new();
+    let mut hj212_rows: Vec<Reading> = Vec::new();
     let mut reports: Vec<&EnergyReport> = Vec::new();
     let mut rejected: Vec<(&BatchItem, &'static str, String)> = Vec::new();
     for item in items {
+        let before = rejected.len();
         if let Some(why) = &refused {
             rejected.push((item, REJECTED_BY_DATABASE, why.clone()));
+            out.verdicts.push(Some(REJECTED_BY_DATABASE));
             continue;
         }
         match &item.content {
             Content::Rejected { reason, detail } => rejected.push((item, reason, detail.clone())),
+            Content::Ignored => {}
+            Content::Hj212 { park, upload } => {
+                match check_device(&devices, park.as_ref(), upload) {
+                    Ok(point) => {
+                        hj212_rows.extend(upload.values.iter().map(|v| Reading {
+                            time: v.time,
+                            point: point.clone(),
+                            pollutant: v.pollutant.clone(),
+                            kind: v.kind,
+                            value: v.value,
+                            min: v.min,
+                            max: v.max,
+                            cou: v.cou,
+                            flag: v.flag,
+                        }));
+                        out.messages_stored += 1;
+                    }
+                    Err((reason, detail)) => rejected.push((item, reason, detail)),
+                }
+            }
             Content::Readings {
                 park,
                 point,
@@ -163,7 +202,10 @@ async fn write_tx(
                 }
             }
         }
+        out.verdicts
+            .push((rejected.len() > before).then(|| rejected[before].1));
     }
+    rows.extend(hj212_rows.iter());
     if !rows.is_empty() {
         out.readings_inserted = match mode {
             Rows::Copy => readings::copy(&mut tx, &rows).await?,
@@ -177,10 +219,95 @@ async fn write_tx(
     }
     if !rejected.is_empty() {
         quarantine::insert(&mut tx, &rejected).await?;
-        out.quarantined = rejected.iter().map(|(_, reason, _)| *reason).collect();
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// A registered HJ 212 device: its point, park, password and accepted CRC variants.
+struct Device {
+    point: PointId,
+    park: String,
+    password: Option<String>,
+    crc_modes: Vec<String>,
+}
+
+/// Resolves an upload's MN to its point, checking the password, the CRC variant and the park.
+fn check_device(
+    devices: &HashMap<String, Device>,
+    claimed_park: Option<&ParkId>,
+    upload: &Hj212Upload,
+) -> Result<PointId, (&'static str, String)> {
+    let mn = &upload.mn;
+    let device = devices
+        .get(mn)
+        .ok_or_else(|| (UNKNOWN_MN, format!("no point is registered with MN {mn}")))?;
+    if let Some(expected) = &device.password {
+        if upload.password.as_deref() != Some(expected.as_str()) {
+            return Err((BAD_PASSWORD, format!("wrong password for MN {mn}")));
+        }
+    }
+    if upload.crc_mode != CrcMode::Hj212
+        && !device
+            .crc_modes
+            .iter()
+            .any(|m| m == upload.crc_mode.as_str())
+    {
+        return Err((
+            CRC_MODE_NOT_ALLOWED,
+            format!(
+                "MN {mn} sent a {} CRC, which it is not allowed to use",
+                upload.crc_mode
+            ),
+        ));
+    }
+    if let Some(park) = claimed_park {
+        if park.as_str() != device.park {
+            return Err((
+                PARK_MISMATCH,
+                format!("MN {mn} is registered to park {}, not {park}", device.park),
+            ));
+        }
+    }
+    Ok(device.point.clone())
+}
+
+async fn lookup_devices(
+    tx: &mut sqlx::PgConnection,
+    items: &[BatchItem],
+) -> Result<HashMap<String, Device>, StoreError> {
+    let mns: Vec<&str> = items
+        .iter()
+        .filter_map(|i| match &i.content {
+            Content::Hj212 { upload, .. } => Some(upload.mn.as_str()),
+            _ => None,
+        })
+        .collect();
+    if mns.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String, Option<String>, Vec<String>)> = sqlx::query_as(
+        "SELECT mn, id, park_id, hj212_password, hj212_crc_modes FROM monitoring_points
+         WHERE mn = ANY($1)",
+    )
+    .bind(&mns)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(mn, id, park, password, crc_modes)| {
+            let point = PointId::parse(&id).ok()?;
+            Some((
+                mn,
+                Device {
+                    point,
+                    park,
+                    password,
+                    crc_modes,
+                },
+            ))
+        })
+        .collect())
 }
 
 async fn lookup_points(

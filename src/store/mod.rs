@@ -3,10 +3,11 @@
 //! Runtime queries (`sqlx::query`), no compile-time macros: every query is covered by the
 //! integration tests against a real PostgreSQL, and nothing is needed at build time.
 
-mod batch;
+pub mod batch;
 pub mod compliance;
 mod energy;
 mod error;
+pub mod hj212;
 mod quarantine;
 mod readings;
 pub mod registry;

@@ -49,13 +49,16 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
         for point in &park.points {
             sqlx::query(
                 "INSERT INTO monitoring_points
-                     (id, park_id, name, kind, mn, required, interval_secs, allowed_gap_secs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     (id, park_id, name, kind, mn, required, interval_secs, allowed_gap_secs,
+                      hj212_password, hj212_crc_modes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (id) DO UPDATE SET
                      park_id = EXCLUDED.park_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
                      mn = EXCLUDED.mn, required = EXCLUDED.required,
                      interval_secs = EXCLUDED.interval_secs,
-                     allowed_gap_secs = EXCLUDED.allowed_gap_secs, updated_at = now()",
+                     allowed_gap_secs = EXCLUDED.allowed_gap_secs,
+                     hj212_password = EXCLUDED.hj212_password,
+                     hj212_crc_modes = EXCLUDED.hj212_crc_modes, updated_at = now()",
             )
             .bind(point.id.as_str())
             .bind(park.id.as_str())
@@ -65,6 +68,14 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
             .bind(point.required)
             .bind(point.interval_secs)
             .bind(point.allowed_gap_secs)
+            .bind(&point.hj212_password)
+            .bind(
+                point
+                    .crc_modes
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut *tx)
             .await?;
             summary.points += 1;

@@ -21,6 +21,10 @@ pub const BATCH_ROWS: &str = "greenmon_batch_rows";
 pub const BATCH_COMMIT_SECONDS: &str = "greenmon_batch_commit_seconds";
 pub const COMMIT_RETRIES: &str = "greenmon_db_commit_retries_total";
 pub const INGEST_LAG_SECONDS: &str = "greenmon_ingest_lag_seconds";
+pub const HJ212_ANSWERS: &str = "greenmon_hj212_answers_sent_total";
+pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
+pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
+pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
 
 /// Every metric greenmon exports, registered in its own [`Registry`].
 #[derive(Clone)]
@@ -41,6 +45,10 @@ pub struct Metrics {
     pub batch_commit_seconds: Histogram,
     pub commit_retries: IntCounter,
     pub ingest_lag_seconds: Histogram,
+    pub hj212_answers: IntCounter,
+    pub hj212_ignored: IntCounter,
+    pub hj212_connections: IntGauge,
+    pub hj212_split_gaps: IntCounter,
 }
 
 impl Metrics {
@@ -113,6 +121,16 @@ impl Metrics {
                 INGEST_LAG_SECONDS,
                 "Delay from a reading's own time to its commit.",
                 prometheus::exponential_buckets(0.01, 3.0, 12).expect("valid buckets"),
+            ),
+            hj212_answers: counter(HJ212_ANSWERS, "HJ 212 answers (9014, 9011) sent to loggers."),
+            hj212_ignored: counter(
+                HJ212_IGNORED,
+                "HJ 212 packets accepted with nothing to store (commands greenmon does not use).",
+            ),
+            hj212_connections: gauge(HJ212_CONNECTIONS, "Data loggers connected over TCP."),
+            hj212_split_gaps: counter(
+                HJ212_SPLIT_GAPS,
+                "Split HJ 212 uploads whose parts did not all arrive in time.",
             ),
             registry,
         }

@@ -87,6 +87,9 @@ baseline_intensity = 1.2
 id = "b-out"
 name = "B outlet"
 kind = "sewage_outlet"
+mn = "88888880000001"
+hj212_password = "654321"
+crc_modes = ["hj212", "modbus"]
 "#;
 
 impl TestDb {

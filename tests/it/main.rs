@@ -6,6 +6,7 @@ mod broker_auth;
 mod cli;
 mod compliance;
 mod helpers;
+mod hj212;
 mod ingest;
 mod resilience;
 mod timescale;

@@ -396,7 +396,7 @@ async fn batch_writes_copy_then_upsert(backend: TestBackend) {
         ),
         (6, 0, 1)
     );
-    assert_eq!(out.quarantined, ["invalid_json"]);
+    assert_eq!(out.verdicts, [None, Some("invalid_json"), None]);
 
     // What the fallback relies on: COPY of a stored reading fails with a unique violation that
     // `StoreError::is_unique_violation("readings_pkey")` recognises. On a hypertable the index

@@ -4,9 +4,11 @@
 //! Registry checks (is the point registered, and to this park?) need the database and happen in
 //! the store, in the same transaction as the write (`store::batch`).
 
+pub mod hj212;
 mod json;
 mod topic;
 
+pub use hj212::{decode_frame, decode_hj212, Hj212Item, Hj212Packet, Replies};
 pub use json::{decode_energy, decode_readings};
 pub use topic::{subscriptions, Topic};
 
@@ -35,6 +37,11 @@ pub enum Decoded {
     },
     /// An energy report of the park in the topic.
     Energy(EnergyReport),
+    /// HJ 212 packets, claimed by the park in the topic (MQTT) or by no park (TCP).
+    Hj212 {
+        park: Option<ParkId>,
+        packets: Vec<Hj212Packet>,
+    },
 }
 
 /// Why a message was rejected. Each variant has a stable [`DecodeError::code`], stored as the
@@ -67,6 +74,9 @@ pub enum DecodeError {
     InvalidPeriod(String),
     #[error("energy report field {0}")]
     InvalidEnergy(String),
+    /// An HJ 212 framing, packet or CRC problem, with the codec's reason code.
+    #[error("{detail}")]
+    Hj212 { code: &'static str, detail: String },
 }
 
 impl DecodeError {
@@ -86,6 +96,7 @@ impl DecodeError {
             Self::Empty => "empty_message",
             Self::InvalidPeriod(_) => "invalid_period",
             Self::InvalidEnergy(_) => "invalid_energy_report",
+            Self::Hj212 { code, .. } => code,
         }
     }
 }
@@ -116,5 +127,9 @@ pub fn decode(
             })
         }
         Topic::Energy { park } => Ok(Decoded::Energy(decode_energy(park, payload)?)),
+        Topic::Hj212 { park } => Ok(Decoded::Hj212 {
+            park: Some(park),
+            packets: decode_hj212(payload, ctx.timezone, ctx.max_future_secs, now),
+        }),
     }
 }

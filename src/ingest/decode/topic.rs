@@ -1,5 +1,5 @@
-//! MQTT topic layout: `{prefix}/parks/{park}/points/{point}/readings` and
-//! `{prefix}/parks/{park}/energy`.
+//! MQTT topic layout: `{prefix}/parks/{park}/points/{point}/readings`,
+//! `{prefix}/parks/{park}/energy` and `{prefix}/parks/{park}/hj212`.
 
 use super::DecodeError;
 use crate::domain::{ParkId, PointId};
@@ -9,6 +9,7 @@ use crate::domain::{ParkId, PointId};
 pub enum Topic {
     Readings { park: ParkId, point: PointId },
     Energy { park: ParkId },
+    Hj212 { park: ParkId },
 }
 
 /// Topic filters ingest subscribes to.
@@ -16,6 +17,7 @@ pub fn subscriptions(prefix: &str) -> Vec<String> {
     vec![
         format!("{prefix}/parks/+/points/+/readings"),
         format!("{prefix}/parks/+/energy"),
+        format!("{prefix}/parks/+/hj212"),
     ]
 }
 
@@ -36,6 +38,7 @@ impl Topic {
                 point: PointId::parse(pt).map_err(|e| DecodeError::InvalidTopic(e.to_string()))?,
             }),
             ["parks", p, "energy"] => Ok(Topic::Energy { park: park(p)? }),
+            ["parks", p, "hj212"] => Ok(Topic::Hj212 { park: park(p)? }),
             _ => Err(invalid()),
         }
     }
