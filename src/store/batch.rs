@@ -286,7 +286,15 @@ async fn lookup_devices(
     if mns.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String, String, Option<String>, Vec<String>)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        mn: String,
+        id: String,
+        park_id: String,
+        hj212_password: Option<String>,
+        hj212_crc_modes: Vec<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT mn, id, park_id, hj212_password, hj212_crc_modes FROM monitoring_points
          WHERE mn = ANY($1)",
     )
@@ -295,15 +303,15 @@ async fn lookup_devices(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(mn, id, park, password, crc_modes)| {
-            let point = PointId::parse(&id).ok()?;
+        .filter_map(|r| {
+            let point = PointId::parse(&r.id).ok()?;
             Some((
-                mn,
+                r.mn,
                 Device {
                     point,
-                    park,
-                    password,
-                    crc_modes,
+                    park: r.park_id,
+                    password: r.hj212_password,
+                    crc_modes: r.hj212_crc_modes,
                 },
             ))
         })
