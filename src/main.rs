@@ -56,11 +56,50 @@ enum Command {
         #[arg(long, default_value_t = greenmon::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD)]
         threshold: f64,
     },
+    /// HJ 212 tools: decode packets as an engineer needs to see them, or build packets.
+    Hj212 {
+        #[command(subcommand)]
+        command: Hj212Command,
+    },
     /// The main job with demo data: migrate, import the demo registry, serve, and simulate.
     Demo {
         /// Registry to import and simulate.
         #[arg(long, default_value = "config/demo-registry.toml")]
         registry: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Hj212Command {
+    /// Read packets from FILE (or standard input), in any framing the codec accepts, and print
+    /// one JSON object per packet: verdict, CRC given/computed/matched, header, values, flags.
+    Decode { file: Option<PathBuf> },
+    /// Build a packet (## + length + data segment + CRC + CRLF) and print it.
+    Encode {
+        #[arg(long, default_value = "32")]
+        st: String,
+        #[arg(long)]
+        cn: String,
+        #[arg(long)]
+        mn: String,
+        #[arg(long)]
+        pw: Option<String>,
+        /// Flag bits: 4 = HJ 212-2017, 5 = 2017 and answer required.
+        #[arg(long, default_value_t = 5)]
+        flag: u8,
+        /// Request id; default: now, as YYYYMMDDhhmmsszzz.
+        #[arg(long)]
+        qn: Option<String>,
+        #[arg(long, requires = "pno")]
+        pnum: Option<u32>,
+        #[arg(long, requires = "pnum")]
+        pno: Option<u32>,
+        /// The CP body without the surrounding &&, e.g. "DataTime=20180301084000;w01018-Avg=23.1".
+        #[arg(long, default_value = "")]
+        cp: String,
+        /// CRC variant to write (to test a listener's handling of field devices).
+        #[arg(long, default_value = "hj212")]
+        crc: greenmon::hj212::CrcMode,
     },
 }
 
@@ -145,7 +184,77 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             format,
             threshold,
         } => report(&settings, park.as_deref(), &month, format, threshold).await,
+        Command::Hj212 { command } => hj212(command, &settings),
         Command::Demo { registry } => demo(settings, registry).await,
+    }
+}
+
+fn hj212(command: Hj212Command, settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    match command {
+        Hj212Command::Decode { file } => {
+            let mut input = Vec::new();
+            match &file {
+                Some(path) => {
+                    input = std::fs::read(path)
+                        .with_context(|| format!("reading {}", path.display()))?
+                }
+                None => {
+                    std::io::stdin()
+                        .read_to_end(&mut input)
+                        .context("reading standard input")?;
+                }
+            }
+            let mut out = std::io::stdout().lock();
+            for packet in greenmon::hj212::inspect::describe(&input) {
+                writeln!(out, "{packet}")?;
+            }
+            Ok(())
+        }
+        Hj212Command::Encode {
+            st,
+            cn,
+            mn,
+            pw,
+            flag,
+            qn,
+            pnum,
+            pno,
+            cp,
+            crc,
+        } => {
+            let qn = qn.unwrap_or_else(|| {
+                chrono::Utc::now()
+                    .with_timezone(&settings.timezone())
+                    .format("%Y%m%d%H%M%S%3f")
+                    .to_string()
+            });
+            let builder = greenmon::hj212::PacketBuilder {
+                qn: Some(qn),
+                st,
+                cn,
+                pw,
+                mn,
+                flag: Some(greenmon::hj212::PacketFlag { raw: flag }),
+                pnum,
+                pno,
+                cp,
+                ..Default::default()
+            };
+            let data = builder.build();
+            if data.len() > 9999 {
+                anyhow::bail!(
+                    "the data segment is {} bytes; at most 9999 fit the length field",
+                    data.len()
+                );
+            }
+            print!(
+                "##{:04}{data}{:04X}\r\n",
+                data.len(),
+                crc.compute(data.as_bytes())
+            );
+            Ok(())
+        }
     }
 }
 

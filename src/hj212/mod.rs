@@ -17,6 +17,7 @@ pub mod crc;
 pub mod decimal;
 pub mod encode;
 pub mod frame;
+pub mod inspect;
 pub mod packet;
 mod scan;
 

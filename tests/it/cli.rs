@@ -115,3 +115,63 @@ async fn registry_import_is_idempotent_and_updates() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Bad Id"));
     assert_eq!(db.count("SELECT count(*) FROM parks").await, parks);
 }
+
+#[test]
+fn hj212_encode_then_decode_round_trips() {
+    let out = greenmon()
+        .args([
+            "hj212",
+            "encode",
+            "--cn",
+            "2051",
+            "--mn",
+            "010000A8900016F000169DC0",
+        ])
+        .args([
+            "--pw",
+            "123456",
+            "--qn",
+            "20160801085000001",
+            "--crc",
+            "modbus",
+        ])
+        .args(["--cp", "DataTime=20160801084000;011-Avg=40.1,011-Flag=M"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packet = out.stdout;
+    assert!(packet.starts_with(b"##0134QN=") && packet.ends_with(b"\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("capture.txt");
+    // Two copies, the second with a corrupted value: one ok, one CRC mismatch.
+    let mut capture = packet.clone();
+    capture.extend(
+        String::from_utf8(packet)
+            .unwrap()
+            .replace("40.1", "41.1")
+            .into_bytes(),
+    );
+    std::fs::write(&file, capture).unwrap();
+    let out = greenmon()
+        .args(["hj212", "decode"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "ok");
+    assert_eq!(lines[0]["crc"]["matched"], "modbus");
+    assert_eq!(lines[0]["values"][0]["code"], "w01018");
+    assert_eq!(lines[0]["values"][0]["original_code"], "011");
+    assert_eq!(lines[0]["values"][0]["flag"], "M");
+    assert_eq!(lines[1]["verdict"], "crc_mismatch");
+}
