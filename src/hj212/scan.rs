@@ -73,23 +73,16 @@ pub(crate) fn fields(s: &str) -> impl Iterator<Item = Field<'_>> {
         while pos < b.len() {
             let start = pos;
             let stop = find_stop(b, start, true);
-            let has_eq = b.get(stop) == Some(&b'=');
-            let end = if has_eq {
-                find_stop(b, stop + 1, false)
+            let (end, kv, dash) = if b.get(stop) == Some(&b'=') {
+                let end = find_stop(b, stop + 1, false);
+                let dash = b[start..stop].iter().rposition(|&c| c == b'-');
+                (end, Some((&s[start..stop], &s[stop + 1..end])), dash)
             } else {
-                stop
+                (stop, None, None)
             };
             pos = end + 1;
             if end > start {
-                // Slice once, then split (each `str` slice checks char boundaries).
                 let part = &s[start..end];
-                let (kv, dash) = if has_eq {
-                    let (key, rest) = part.split_at(stop - start);
-                    let dash = key.bytes().rposition(|c| c == b'-');
-                    (Some((key, rest.get(1..).unwrap_or_default())), dash)
-                } else {
-                    (None, None)
-                };
                 return Some(Field {
                     start,
                     part,

@@ -15,10 +15,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for a unique violation of the named constraint.
+    /// True for a unique violation of the named constraint. On a TimescaleDB hypertable the
+    /// error names the chunk's copy of the index (`1_1_readings_pkey`), which counts too.
     pub fn is_unique_violation(&self, constraint: &str) -> bool {
-        matches!(self, StoreError::Db(sqlx::Error::Database(db))
-            if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
+        let StoreError::Db(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code().as_deref() == Some("23505")
+            && db.constraint().is_some_and(|c| {
+                c == constraint
+                    || c.strip_suffix(constraint).is_some_and(|head| head.ends_with('_'))
+            })
     }
 
     /// True when the same operation may succeed later: connection and pool failures, server
