@@ -106,6 +106,7 @@ impl CpItem {
 static ONE_BYTE_FLAGS: LazyLock<[Option<Flag>; 128]> =
     LazyLock::new(|| std::array::from_fn(|b| Flag::parse(&char::from(b as u8).to_string())));
 
+#[inline]
 fn parse_flag(value: &str) -> Option<Flag> {
     match value.as_bytes() {
         [b] => ONE_BYTE_FLAGS.get(usize::from(*b)).copied().flatten(),

@@ -29,6 +29,7 @@ pub struct DecimalError(pub String);
 
 impl Decimal {
     /// Validates `s` and keeps it verbatim; `None` if it is not a finite decimal number.
+    #[inline]
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
         if b.len() > DECIMAL_MAX_LEN {

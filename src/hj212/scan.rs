@@ -19,7 +19,7 @@ fn bytes_equal(w: u64, c: u8) -> u64 {
 }
 
 /// Index of the first `;` or `,` (or `=` when `eq` is set) at or after `i`, or `b.len()`.
-#[inline]
+#[inline(always)]
 fn find_stop(b: &[u8], mut i: usize, eq: bool) -> usize {
     while let Some(word) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*word);
@@ -66,12 +66,27 @@ impl<'a> Field<'a> {
 }
 
 /// The non-empty parts of `s`, separated by `;` or `,`.
-pub(crate) fn fields(s: &str) -> impl Iterator<Item = Field<'_>> {
-    let b = s.as_bytes();
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        while pos < b.len() {
-            let start = pos;
+#[inline]
+pub(crate) fn fields(s: &str) -> Fields<'_> {
+    Fields { s, pos: 0 }
+}
+
+/// Iterator returned by [`fields`].
+pub(crate) struct Fields<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    // Inlined into both callers: this is the hot loop, and left to codegen-unit partitioning
+    // it is sometimes a separate call per part.
+    #[inline(always)]
+    fn next(&mut self) -> Option<Field<'a>> {
+        let (s, b) = (self.s, self.s.as_bytes());
+        while self.pos < b.len() {
+            let start = self.pos;
             let stop = find_stop(b, start, true);
             let (end, kv, dash) = if b.get(stop) == Some(&b'=') {
                 let end = find_stop(b, stop + 1, false);
@@ -80,7 +95,7 @@ pub(crate) fn fields(s: &str) -> impl Iterator<Item = Field<'_>> {
             } else {
                 (stop, None, None)
             };
-            pos = end + 1;
+            self.pos = end + 1;
             if end > start {
                 let part = &s[start..end];
                 return Some(Field {
@@ -92,7 +107,7 @@ pub(crate) fn fields(s: &str) -> impl Iterator<Item = Field<'_>> {
             }
         }
         None
-    })
+    }
 }
 
 #[cfg(test)]
