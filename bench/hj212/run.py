@@ -16,8 +16,12 @@ Per run (--runs times, codec and end to end alternated):
            in the database equal what was sent, nothing quarantined, exit 0 on SIGTERM.
            Also sampled: greenmon's peak RSS (VmHWM) and CPU seconds, and its batch metrics
            (commits, mean rows per commit, mean commit time) that explain the latency.
-  copy     the database ceiling: psql `\\copy` of the same rows into an identical table
-           (primary key included)
+  copy     database ceilings: psql `\\copy` of the same rows (1) in one go into an identical
+           table (primary key, no trigger), (2) in one go into readings itself (its hourly
+           rollup trigger runs), (3) into readings in greenmon's commit shape (chunks of the
+           run's mean readings per commit, one transaction each)
+
+Options: --linger-ms overrides ingest.linger_ms; --no-build skips cargo; --help lists all.
 
 Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, an MQTT broker on
 127.0.0.1:1883 (greenmon's /readyz wants one; this benchmark publishes nothing to it, and uses its
@@ -31,6 +35,7 @@ import argparse
 import hashlib
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -306,6 +311,7 @@ def main():
         ratios = [r["rps"] / r[key] for r in runs]
         print(f"e2e / {what + ' ceiling:':35}{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})")
     print(f"load average during e2e:                 {fmt([r['load'] for r in runs], '.1f')}")
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -19,7 +19,10 @@ fn check(frame: &RawFrame) {
     let again = again[0].as_ref().expect("a re-encoded packet frames");
     let reparsed = parse_packet(again).expect("a re-encoded packet parses");
     assert_eq!(reparsed.cp, packet.cp);
-    assert_eq!((reparsed.st, reparsed.cn, reparsed.mn), (packet.st, packet.cn, packet.mn));
+    assert_eq!(
+        (reparsed.st, reparsed.cn, reparsed.mn),
+        (packet.st, packet.cn, packet.mn)
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -204,7 +204,11 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
         };
         let (factor, suffix) = (&key[..dash], &key[dash + 1..]);
         // Sub-fields of one item are usually adjacent, so the last item is tried first.
-        let item = match cp.items.iter().rposition(|i| same(&i.original_code, factor)) {
+        let item = match cp
+            .items
+            .iter()
+            .rposition(|i| same(&i.original_code, factor))
+        {
             Some(i) => &mut cp.items[i],
             None => match factor_code(factor, water_2005) {
                 Some(code) => {
@@ -226,7 +230,10 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
 /// String equality, with a fast path for the usual 6-character codes.
 #[inline]
 fn same(a: &str, b: &str) -> bool {
-    match (a.as_bytes().first_chunk::<6>(), b.as_bytes().first_chunk::<6>()) {
+    match (
+        a.as_bytes().first_chunk::<6>(),
+        b.as_bytes().first_chunk::<6>(),
+    ) {
         (Some(x), Some(y)) if a.len() == 6 && b.len() == 6 => x == y,
         _ => a == b,
     }
@@ -240,17 +247,18 @@ fn apply(
     value: &str,
     check_ascii: bool,
 ) -> Result<(), PacketError> {
-    let slot = match suffix {
-        "Rtd" => &mut item.rtd,
-        "Avg" => &mut item.avg,
-        "Min" => &mut item.min,
-        "Max" => &mut item.max,
-        "Cou" => &mut item.cou,
-        "ZsRtd" => &mut item.zs_rtd,
-        "ZsAvg" => &mut item.zs_avg,
-        "ZsMin" => &mut item.zs_min,
-        "ZsMax" => &mut item.zs_max,
-        "Flag" => {
+    // Byte patterns compile to a length test and a few byte compares (no memcmp calls).
+    let slot = match suffix.as_bytes() {
+        b"Rtd" => &mut item.rtd,
+        b"Avg" => &mut item.avg,
+        b"Min" => &mut item.min,
+        b"Max" => &mut item.max,
+        b"Cou" => &mut item.cou,
+        b"ZsRtd" => &mut item.zs_rtd,
+        b"ZsAvg" => &mut item.zs_avg,
+        b"ZsMin" => &mut item.zs_min,
+        b"ZsMax" => &mut item.zs_max,
+        b"Flag" => {
             if item.flag.is_some() || item.raw_flag.is_some() {
                 return Err(bad(key, "duplicate field"));
             }
@@ -261,11 +269,11 @@ fn apply(
             }
             return Ok(());
         }
-        "EFlag" => {
+        b"EFlag" => {
             item.eflag = Some(ascii_text(key, value, check_ascii, item.eflag.is_some())?);
             return Ok(());
         }
-        "SampleTime" => {
+        b"SampleTime" => {
             if item.sample_time.is_some() {
                 return Err(bad(key, "duplicate field"));
             }

@@ -179,9 +179,7 @@ fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
         }
         let (key, value) = f.key_value()?;
         if check_ascii && !f.part.is_ascii() {
-            return Err(PacketError::NonAscii {
-                field: clip(key),
-            });
+            return Err(PacketError::NonAscii { field: clip(key) });
         }
         h.field(f.part, key, value)?;
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +20,9 @@ use super::{Ack, Inbound, TcpReply};
 use crate::config::Hj212Config;
 use crate::hj212::Deframer;
 use crate::telemetry::Metrics;
+
+/// Pending connections the kernel queues before greenmon accepts them.
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// Accepts loggers until shutdown.
 pub struct Hj212Listener {
@@ -39,7 +42,20 @@ impl Hj212Listener {
         tx: mpsc::UnboundedSender<Inbound>,
         metrics: Metrics,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(&cfg.listen).await?;
+        let addr: SocketAddr = cfg
+            .listen
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        // A fleet reconnecting after a restart arrives at once: tokio's default backlog of 128
+        // made a thousand loggers wait for the kernel's one-second SYN retry.
+        let listener = socket.listen(LISTEN_BACKLOG)?;
         Ok(Self {
             listener,
             cfg,
