@@ -7,12 +7,11 @@
 //! applies the device's configured zone. Keys whose factor is not a pollutant code
 //! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].
 
-use std::sync::LazyLock;
-
 use chrono::{NaiveDate, NaiveDateTime};
 
+use super::codes::{factor_code, parse_flag};
 use super::decimal::Decimal;
-use super::packet::{clip, PacketError};
+use super::packet::{bad, clip, PacketError};
 use super::scan::fields;
 use crate::domain::{Flag, PollutantCode};
 
@@ -101,19 +100,6 @@ impl CpItem {
     }
 }
 
-/// [`Flag::parse`] of every one-byte ASCII text, computed once: the codec's hot loop calls it
-/// for every item, and `Flag::parse` allocates.
-static ONE_BYTE_FLAGS: LazyLock<[Option<Flag>; 128]> =
-    LazyLock::new(|| std::array::from_fn(|b| Flag::parse(&char::from(b as u8).to_string())));
-
-#[inline]
-fn parse_flag(value: &str) -> Option<Flag> {
-    match value.as_bytes() {
-        [b] => ONE_BYTE_FLAGS.get(usize::from(*b)).copied().flatten(),
-        _ => Flag::parse(value),
-    }
-}
-
 /// Parses `YYYYMMDDhhmmss` or `YYYYMMDDhhmmsszzz` (milliseconds) as a local time.
 pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
@@ -133,48 +119,6 @@ pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
         n(12, 14),
         ms,
     )
-}
-
-/// Water codes of [STD17] Table B.1 (and `w01003`), parsed once: [`PollutantCode::parse`]
-/// allocates and scans alias tables, and every packet repeats a few of these codes.
-static COMMON_CODES: LazyLock<Vec<([u8; 6], PollutantCode)>> = LazyLock::new(|| {
-    [
-        "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "w01012", "w01017", "w01019",
-        "w01020", "w01009", "w01010", "w01014", "w01002", "w01003", "w21016", "w21017", "w22001",
-        "w23002", "w20111", "w20115", "w20116", "w20117", "w20119", "w20120", "w20121", "w20122",
-        "w20123",
-    ]
-    .into_iter()
-    .filter_map(|c| Some((c.as_bytes().try_into().ok()?, PollutantCode::parse(c).ok()?)))
-    .collect()
-});
-
-/// The pollutant code for a key's factor part, or `None` for anything else (vendor codes,
-/// `SBxxx` facilities). `water_2005`: also map 3-character HJ/T 212-2005 water codes.
-fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCode> {
-    let b = factor.as_bytes();
-    let modern =
-        b.len() == 6 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit);
-    // The 2005 table's codes all contain a digit; the domain's friendly aliases (`cod`, `ph`)
-    // contain none, so they are never mistaken for HJ 212 codes.
-    let legacy = water_2005
-        && b.len() == 3
-        && b.iter().all(u8::is_ascii_alphanumeric)
-        && b.iter().any(u8::is_ascii_digit);
-    if modern {
-        // Compared as 6-byte arrays: cheaper than string comparisons.
-        let key: Option<&[u8; 6]> = b.first_chunk();
-        let cached = key.and_then(|k| COMMON_CODES.iter().find(|(c, _)| c == k));
-        // A 6-character code is never a 2005 code, so `parse` is `parse_any_version` here.
-        cached.map_or_else(
-            || PollutantCode::parse(factor).ok(),
-            |(_, code)| Some(code.clone()),
-        )
-    } else if legacy {
-        PollutantCode::parse_any_version(factor).ok()
-    } else {
-        None
-    }
 }
 
 /// Parses a CP body. `check_ascii`: the segment has non-ASCII bytes, so check where they are.
@@ -318,13 +262,6 @@ fn time(key: &str, value: &str, check_ascii: bool) -> Result<NaiveDateTime, Pack
     })
 }
 
-fn bad(field: &str, reason: &'static str) -> PacketError {
-    PacketError::BadField {
-        field: clip(field),
-        reason,
-    }
-}
-
 fn non_ascii(field: &str) -> PacketError {
     PacketError::NonAscii { field: clip(field) }
 }
@@ -353,30 +290,6 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse_hj_time(text), want.map(dt), "{text}");
-        }
-    }
-
-    #[test]
-    fn factor_codes() {
-        let cases: &[(&str, bool, Option<&str>)] = &[
-            ("w01018", false, Some("w01018")),
-            ("W01018", false, Some("w01018")),
-            ("w01003", false, Some("w01003")),
-            ("a34004", false, Some("a34004")),
-            ("011", true, Some("w01018")),
-            ("B01", true, Some("w00000")),
-            ("011", false, None),
-            ("831", true, None),
-            ("cod", true, None),
-            ("ph", true, None),
-            ("SB1", true, None),
-            ("pms_rules", true, None),
-            ("LA", true, None),
-            ("w0101", true, None),
-        ];
-        for (factor, water, want) in cases {
-            let got = factor_code(factor, *water);
-            assert_eq!(got.as_ref().map(|c| c.as_str()), *want, "{factor}");
         }
     }
 

@@ -194,6 +194,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The copy-and-classify fast path agrees with the full grammar, and keeps the text.
+        #[test]
+        fn fast_path_agrees_with_the_grammar(text in "[-+0-9.eE]{0,12}") {
+            let want = !text.is_empty()
+                && decimal_syntax(text.as_bytes()).is_some()
+                && text.parse::<f64>().is_ok_and(f64::is_finite);
+            let got = Decimal::parse(&text);
+            proptest::prop_assert_eq!(got.is_some(), want, "{}", text);
+            if let Some(d) = got {
+                proptest::prop_assert_eq!(d.as_str(), text.as_str());
+                proptest::prop_assert_eq!(d.to_f64(), text.parse::<f64>().unwrap());
+            }
+        }
+    }
+
     #[test]
     fn equality_is_textual_and_serde_keeps_text() {
         assert_eq!(std::mem::size_of::<Option<Decimal>>(), 32);

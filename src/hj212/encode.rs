@@ -4,7 +4,7 @@
 //! Input: field values or a received [`Packet`]. Output: the bytes to write, framed as
 //! `##` + 4-digit byte length + data segment + uppercase HJ 212 CRC + CRLF. Answers follow
 //! the sender's dialect: HJ 212-2017 (and later) repeat QN in the header; HJ/T 212-2005 puts
-//! `QN=…` inside CP and uses `Flag=0` ([STD05] p.18-21, hj212.md §8).
+//! `QN=…` inside CP and uses `Flag=0` (HJ/T 212-2005 p.18-21, hj212.md §8).
 
 use std::fmt::Write as _;
 
@@ -174,7 +174,7 @@ fn encode_item(item: &CpItem) -> String {
     subs.join(",")
 }
 
-/// `QnRtn` values of a 9011 request answer ([STD17] Table 7).
+/// `QnRtn` values of a 9011 request answer (HJ 212-2017 Table 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QnRtn {
     /// Ready to execute the request.
@@ -242,7 +242,7 @@ pub fn answer_9011(req: &Packet, qn_rtn: QnRtn) -> Vec<u8> {
     answer(req, "9011", format!("QnRtn={}", qn_rtn.code()), None)
 }
 
-/// The execution result (CN=9012) with `ExeRtn` ([STD17] Table 6: 1 ok, 2 failed, 3 bad
+/// The execution result (CN=9012) with `ExeRtn` (HJ 212-2017 Table 6: 1 ok, 2 failed, 3 bad
 /// conditions, 4 timeout, 5 busy, 6 system fault, 100 no data).
 pub fn answer_9012(req: &Packet, exe_rtn: u8) -> Vec<u8> {
     answer(req, "9012", format!("ExeRtn={exe_rtn}"), None)

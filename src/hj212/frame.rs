@@ -3,10 +3,14 @@
 //!
 //! Input: bytes from a TCP stream ([`Deframer`], fed as they arrive) or a complete buffer
 //! such as an MQTT payload ([`split_frames`]). Output: [`RawFrame`]s, or [`FrameError`]s that
-//! carry the bytes involved so they can be quarantined. Whitespace between frames is skipped
-//! silently; anything else between frames is reported as garbage. After a bad frame the
-//! scanner resynchronises at the next `##`, so a `##` inside garbage or a wrong length costs
-//! at most the bytes up to the next real frame.
+//! carry the bytes involved so they can be quarantined. A frame is accepted when its declared
+//! length ends on CP's closing `&&` followed by 4 hex digits; LF-only, missing terminators and
+//! lower-case hex are fine. Whitespace between frames is skipped silently; anything else
+//! between frames is reported as garbage. After a bad frame the scanner resynchronises at the
+//! next `##`, so a `##` inside garbage or a wrong length costs at most the bytes up to the
+//! next real frame. A [`Deframer`] and [`split_frames`] report the same frames and errors for
+//! the same bytes, however they are chunked (tested), except that only the latter treats the
+//! end of input as final.
 
 use super::crc::parse_hex4;
 
@@ -229,7 +233,7 @@ fn truncated(b: &[u8], eof: bool) -> Step {
 /// An incremental deframer for a byte stream: [`push`](Deframer::push) bytes as they
 /// arrive, then call [`next_frame`](Deframer::next_frame) until it returns `None`.
 /// Memory stays bounded: at most one maximal frame (≤ 10,012 bytes, the 4-digit length's
-/// limit) plus [`MAX_PENDING_GARBAGE`] bytes are buffered.
+/// limit) plus 4 KiB of garbage are buffered.
 #[derive(Debug, Clone)]
 pub struct Deframer {
     buf: Vec<u8>,

@@ -12,11 +12,13 @@
 //! reasons and metric labels. Times are local (`NaiveDateTime`): the caller applies the
 //! device's configured zone.
 
+mod codes;
 pub mod cp;
 pub mod crc;
 pub mod decimal;
 pub mod encode;
 pub mod frame;
+mod header;
 pub mod inspect;
 pub mod packet;
 mod scan;

@@ -9,10 +9,8 @@
 use super::cp::{parse_cp, Cp};
 use super::crc::{check_crc, CrcCheck};
 use super::frame::RawFrame;
+use super::header::Header;
 use super::scan::fields;
-
-/// The longest QN, PW or MN accepted (2017: 17, 6 and 24 characters).
-const MAX_ID_LEN: usize = 64;
 
 /// The header's `Flag` bit field: `V5 V4 V3 V2 V1 V0 D A` (MSB→LSB), kept raw so unknown
 /// version bits (HJ 212-2025's `Flag=8`/`9`) survive.
@@ -140,6 +138,14 @@ impl PacketError {
     }
 }
 
+/// A [`PacketError::BadField`] naming (a clipped copy of) the field.
+pub(crate) fn bad(field: &str, reason: &'static str) -> PacketError {
+    PacketError::BadField {
+        field: clip(field),
+        reason,
+    }
+}
+
 /// Shortens input echoed into an error message (on a char boundary).
 pub(crate) fn clip(s: &str) -> String {
     const MAX: usize = 64;
@@ -218,127 +224,12 @@ fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
     })
 }
 
-/// Whether 3-character HJ/T 212-2005 codes are read as water codes ([STD17] Table B.1's
+/// Whether 3-character HJ/T 212-2005 codes are read as water codes (HJ 212-2017 Table B.1's
 /// "原编码" column). Other systems (flue gas, air) used different 2005 code lists, so their
 /// 3-character codes are kept unmapped rather than mapped wrongly.
 fn maps_2005_codes(st: &str) -> bool {
     // Surface water, groundwater, seawater, water pollution sources, wastewater process.
     matches!(st, "21" | "24" | "26" | "32" | "33" | "34" | "52")
-}
-
-#[derive(Default)]
-struct Header {
-    qn: Option<String>,
-    st: Option<String>,
-    cn: Option<String>,
-    pw: Option<String>,
-    mn: Option<String>,
-    flag: Option<PacketFlag>,
-    pnum: Option<u32>,
-    pno: Option<u32>,
-    extra: Vec<(String, String)>,
-}
-
-impl Header {
-    fn field(&mut self, part: &str, key: &str, value: &str) -> Result<(), PacketError> {
-        // Field names are case-sensitive in the standard; devices are not always careful.
-        // The exact spelling is tried first: it is the usual case and the cheaper test.
-        let exact = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"].contains(&key);
-        let is = |name: &str| key == name || (!exact && key.eq_ignore_ascii_case(name));
-        if is("QN") {
-            set(
-                &mut self.qn,
-                key,
-                optional(value).map(|v| id(key, v)).transpose()?,
-            )
-        } else if is("ST") {
-            set(
-                &mut self.st,
-                key,
-                Some(code(key, value, u8::is_ascii_alphanumeric)?),
-            )
-        } else if is("CN") {
-            set(
-                &mut self.cn,
-                key,
-                Some(code(key, value, u8::is_ascii_digit)?),
-            )
-        } else if is("PW") {
-            set(
-                &mut self.pw,
-                key,
-                optional(value).map(|v| id(key, v)).transpose()?,
-            )
-        } else if is("MN") {
-            set(&mut self.mn, key, Some(id(key, value)?))
-        } else if is("Flag") {
-            let flag = optional(value)
-                .map(|v| v.parse().map_err(|_| PacketError::BadFlag(clip(v))))
-                .transpose()?;
-            set(&mut self.flag, key, flag.map(|raw| PacketFlag { raw }))
-        } else if is("PNUM") {
-            set(
-                &mut self.pnum,
-                key,
-                optional(value).map(|v| num(key, v)).transpose()?,
-            )
-        } else if is("PNO") {
-            set(
-                &mut self.pno,
-                key,
-                optional(value).map(|v| num(key, v)).transpose()?,
-            )
-        } else if key.is_empty() {
-            Err(bad(part, "empty field name"))
-        } else {
-            self.extra.push((key.to_string(), value.to_string()));
-            Ok(())
-        }
-    }
-}
-
-fn bad(field: &str, reason: &'static str) -> PacketError {
-    PacketError::BadField {
-        field: clip(field),
-        reason,
-    }
-}
-
-/// An empty optional field counts as absent.
-fn optional(value: &str) -> Option<&str> {
-    (!value.is_empty()).then_some(value)
-}
-
-fn set<T>(slot: &mut Option<T>, key: &str, value: Option<T>) -> Result<(), PacketError> {
-    if slot.is_some() {
-        return Err(bad(key, "duplicate field"));
-    }
-    *slot = value;
-    Ok(())
-}
-
-/// QN, PW, MN: 1-64 printable ASCII characters.
-fn id(key: &str, value: &str) -> Result<String, PacketError> {
-    let ok = (1..=MAX_ID_LEN).contains(&value.len()) && value.bytes().all(|c| c.is_ascii_graphic());
-    if !ok {
-        return Err(bad(key, "not 1-64 printable ASCII characters"));
-    }
-    Ok(value.to_string())
-}
-
-/// ST, CN: 1-8 characters of one class.
-fn code(key: &str, value: &str, class: fn(&u8) -> bool) -> Result<String, PacketError> {
-    if !(1..=8).contains(&value.len()) || !value.bytes().all(|c| class(&c)) {
-        return Err(bad(key, "not a 1-8 character code"));
-    }
-    Ok(value.to_string())
-}
-
-fn num(key: &str, value: &str) -> Result<u32, PacketError> {
-    if !value.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(bad(key, "not a decimal integer"));
-    }
-    value.parse().map_err(|_| bad(key, "not a decimal integer"))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! "has zero byte" trick on `u64` words). All delimiters are ASCII, so every slice it returns
 //! lies on a UTF-8 char boundary.
 
-use super::packet::{clip, PacketError};
+use super::packet::{bad, PacketError};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -58,10 +58,7 @@ impl<'a> Field<'a> {
     /// `bad_field` when the part has no `=`.
     #[inline]
     pub fn key_value(&self) -> Result<(&'a str, &'a str), PacketError> {
-        self.kv.ok_or_else(|| PacketError::BadField {
-            field: clip(self.part),
-            reason: "not key=value",
-        })
+        self.kv.ok_or_else(|| bad(self.part, "not key=value"))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Published sample frames (hj212.md §4), with their sources. Each is the frame text without its
-//! terminator; the CRCs were checked against an independent implementation of [STD17] App. A.
+//! terminator; the CRCs were checked against an independent implementation of HJ 212-2017 App. A.
 
-/// [STD17] Appendix A's own vector (CN=1062 set real-time interval); CRC 1C80.
+/// HJ 212-2017 Appendix A's own vector (CN=1062 set real-time interval); CRC 1C80.
 pub const STD17_1062: &str = "\
     ##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;\
     CP=&&RtdInterval=30&&1C80";

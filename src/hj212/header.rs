@@ -1,0 +1,120 @@
+//! Header fields of the data segment (QN, ST, CN, PW, MN, Flag, PNUM, PNO), parsed as a map:
+//! field order varies in the wild, duplicates are errors, unknown keys are kept in order.
+//!
+//! Input: one `key=value` part at a time, from [`super::packet`]. Output: a [`Header`] with
+//! validated values, or a [`PacketError`].
+
+use super::packet::{bad, clip, PacketError, PacketFlag};
+
+/// The longest QN, PW or MN accepted (2017: 17, 6 and 24 characters).
+const MAX_ID_LEN: usize = 64;
+
+/// The header fields seen so far.
+#[derive(Default)]
+pub(crate) struct Header {
+    pub(crate) qn: Option<String>,
+    pub(crate) st: Option<String>,
+    pub(crate) cn: Option<String>,
+    pub(crate) pw: Option<String>,
+    pub(crate) mn: Option<String>,
+    pub(crate) flag: Option<PacketFlag>,
+    pub(crate) pnum: Option<u32>,
+    pub(crate) pno: Option<u32>,
+    pub(crate) extra: Vec<(String, String)>,
+}
+
+impl Header {
+    /// Stores one header field; `part` is the whole `key=value` text (for errors).
+    pub(crate) fn field(&mut self, part: &str, key: &str, value: &str) -> Result<(), PacketError> {
+        // Field names are case-sensitive in the standard; devices are not always careful.
+        // The exact spelling is tried first: it is the usual case and the cheaper test.
+        let exact = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"].contains(&key);
+        let is = |name: &str| key == name || (!exact && key.eq_ignore_ascii_case(name));
+        if is("QN") {
+            set(
+                &mut self.qn,
+                key,
+                optional(value).map(|v| id(key, v)).transpose()?,
+            )
+        } else if is("ST") {
+            set(
+                &mut self.st,
+                key,
+                Some(code(key, value, u8::is_ascii_alphanumeric)?),
+            )
+        } else if is("CN") {
+            set(
+                &mut self.cn,
+                key,
+                Some(code(key, value, u8::is_ascii_digit)?),
+            )
+        } else if is("PW") {
+            set(
+                &mut self.pw,
+                key,
+                optional(value).map(|v| id(key, v)).transpose()?,
+            )
+        } else if is("MN") {
+            set(&mut self.mn, key, Some(id(key, value)?))
+        } else if is("Flag") {
+            let flag = optional(value)
+                .map(|v| v.parse().map_err(|_| PacketError::BadFlag(clip(v))))
+                .transpose()?;
+            set(&mut self.flag, key, flag.map(|raw| PacketFlag { raw }))
+        } else if is("PNUM") {
+            set(
+                &mut self.pnum,
+                key,
+                optional(value).map(|v| num(key, v)).transpose()?,
+            )
+        } else if is("PNO") {
+            set(
+                &mut self.pno,
+                key,
+                optional(value).map(|v| num(key, v)).transpose()?,
+            )
+        } else if key.is_empty() {
+            Err(bad(part, "empty field name"))
+        } else {
+            self.extra.push((key.to_string(), value.to_string()));
+            Ok(())
+        }
+    }
+}
+
+/// An empty optional field counts as absent.
+fn optional(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+fn set<T>(slot: &mut Option<T>, key: &str, value: Option<T>) -> Result<(), PacketError> {
+    if slot.is_some() {
+        return Err(bad(key, "duplicate field"));
+    }
+    *slot = value;
+    Ok(())
+}
+
+/// QN, PW, MN: 1-64 printable ASCII characters.
+fn id(key: &str, value: &str) -> Result<String, PacketError> {
+    let ok = (1..=MAX_ID_LEN).contains(&value.len()) && value.bytes().all(|c| c.is_ascii_graphic());
+    if !ok {
+        return Err(bad(key, "not 1-64 printable ASCII characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// ST, CN: 1-8 characters of one class.
+fn code(key: &str, value: &str, class: fn(&u8) -> bool) -> Result<String, PacketError> {
+    if !(1..=8).contains(&value.len()) || !value.bytes().all(|c| class(&c)) {
+        return Err(bad(key, "not a 1-8 character code"));
+    }
+    Ok(value.to_string())
+}
+
+fn num(key: &str, value: &str) -> Result<u32, PacketError> {
+    if !value.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad(key, "not a decimal integer"));
+    }
+    value.parse().map_err(|_| bad(key, "not a decimal integer"))
+}
