@@ -355,9 +355,10 @@ pub async fn bureau_summary(
         exceedances(
             pool,
             None,
-            now - Duration::hours(48),
+            // Only open episodes count: those reaching the latest complete hour.
+            floor_hour(now) - Duration::hours(1),
             now + Duration::hours(1),
-            now
+            now,
         ),
         energy(pool, None, today.year(), today),
     )?;

@@ -1,6 +1,7 @@
 //! Reads for the compliance engine: the registry with each point's last readings, hourly slot
 //! counts, exceeding hours, and energy reports. Long ranges read `readings_hourly`, never raw
-//! readings.
+//! readings. The range queries are not kept prepared (`persistent(false)`): a cached generic
+//! plan of `$1 IS NULL OR park_id = $1` misjudges one park against all of them.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -107,6 +108,7 @@ pub async fn slots(
     .bind(park)
     .bind(from)
     .bind(to)
+    .persistent(false)
     .fetch_all(pool)
     .await?)
 }
@@ -133,6 +135,7 @@ pub async fn exceeding_hours(
     .bind(park)
     .bind(from)
     .bind(to)
+    .persistent(false)
     .fetch_all(pool)
     .await?)
 }

@@ -24,7 +24,8 @@ impl StoreError {
         db.code().as_deref() == Some("23505")
             && db.constraint().is_some_and(|c| {
                 c == constraint
-                    || c.strip_suffix(constraint).is_some_and(|head| head.ends_with('_'))
+                    || c.strip_suffix(constraint)
+                        .is_some_and(|head| head.ends_with('_'))
             })
     }
 
