@@ -73,6 +73,8 @@ BEGIN
             FROM new_rows
             WHERE kind <> 'day'
             GROUP BY 1, 2, 3
+            -- One lock order for every transaction: concurrent commits cannot deadlock here.
+            ORDER BY 1, 2, 3
             ON CONFLICT (point_id, pollutant, hour) DO UPDATE SET
                 sum = h.sum + EXCLUDED.sum,
                 min = LEAST(h.min, EXCLUDED.min),

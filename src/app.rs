@@ -125,7 +125,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
     let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
     let (in_tx, in_rx) = mpsc::unbounded_channel();
-    let (batch_tx, batch_rx) = mpsc::channel(1);
+    let (batch_tx, batch_rx) = mpsc::channel(settings.ingest.parallel_commits);
     let drained = CancellationToken::new();
 
     let hj212_addr = if settings.hj212.listen.is_empty() {
@@ -167,6 +167,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         retry_initial: Duration::from_millis(settings.ingest.retry_initial_ms),
         retry_max: Duration::from_millis(settings.ingest.retry_max_ms),
         split_timeout: Duration::from_secs(settings.hj212.split_timeout_secs),
+        parallel: settings.ingest.parallel_commits,
     };
     tracker.spawn(async move {
         committer.run(batch_rx).await;

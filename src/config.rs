@@ -76,6 +76,8 @@ pub struct TlsConfig {
 pub struct IngestConfig {
     pub batch_max_rows: usize,
     pub linger_ms: u64,
+    /// Batches committing at once (acks still go out in receive order).
+    pub parallel_commits: usize,
     /// PUBACKs queued for the event loop; the committer waits when it is full.
     pub ack_queue: usize,
     pub max_payload_bytes: usize,
@@ -295,6 +297,15 @@ impl Settings {
             } else if !ca.is_file() {
                 bad("mqtt.tls.ca_file", "file does not exist");
             }
+        }
+        if !(1..=16).contains(&self.ingest.parallel_commits) {
+            bad("ingest.parallel_commits", "must be 1 to 16");
+        }
+        if self.database.max_connections as usize <= self.ingest.parallel_commits {
+            bad(
+                "database.max_connections",
+                "must be above ingest.parallel_commits (the HTTP side needs connections too)",
+            );
         }
         if self.ingest.batch_max_rows == 0 {
             bad("ingest.batch_max_rows", "must be positive");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::stream::{FuturesOrdered, StreamExt};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -28,27 +29,39 @@ pub struct Committer {
     pub retry_max: Duration,
     /// How long to wait for the missing parts of a split HJ 212 upload.
     pub split_timeout: Duration,
+    /// Batches committing at once.
+    pub parallel: usize,
 }
 
 impl Committer {
-    /// Runs until the batcher closes its channel and every batch is committed and acked.
+    /// Runs until the batcher closes its channel and every batch is committed and acked. Up to
+    /// `parallel` batches commit at once, on their own connections; their outcomes are taken
+    /// in the order the batches arrived, so acks still go out in receive order.
     pub async fn run(self, mut rx: mpsc::Receiver<Batch>) {
         let mut splits = SplitTracker::new(self.split_timeout);
         let mut gaps: Vec<SplitGap> = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
+        let mut inflight = FuturesOrdered::new();
+        let mut open = true;
+        let this = &self;
+        while open || !inflight.is_empty() {
             tokio::select! {
-                batch = rx.recv() => {
-                    let Some(batch) = batch else { break };
-                    let span = tracing::info_span!("commit", batch.size = batch.items.len(), batch.rows = batch.rows);
-                    let outcome = self.commit(&batch).instrument(span).await;
-                    self.record(&batch, &outcome);
+                batch = rx.recv(), if open && inflight.len() < this.parallel => match batch {
+                    Some(batch) => inflight.push_back(async move {
+                        let span = tracing::info_span!("commit", batch.size = batch.items.len(), batch.rows = batch.rows);
+                        let outcome = this.commit(&batch).instrument(span).await;
+                        (batch, outcome)
+                    }),
+                    None => open = false,
+                },
+                Some((batch, outcome)) = inflight.next(), if !inflight.is_empty() => {
+                    this.record(&batch, &outcome);
                     track_splits(&mut splits, &batch, &outcome);
-                    self.acknowledge(batch, &outcome).await;
+                    this.acknowledge(batch, &outcome).await;
                 }
                 _ = tick.tick() => {
                     gaps.extend(splits.expire(std::time::Instant::now()));
-                    self.record_gaps(&mut gaps).await;
+                    this.record_gaps(&mut gaps).await;
                 }
             }
         }

@@ -143,6 +143,9 @@ pub(super) async fn update_last_seen(
     let mut points = Vec::with_capacity(latest.len());
     let mut last = Vec::with_capacity(latest.len());
     let mut last_valid = Vec::with_capacity(latest.len());
+    // One lock order for every transaction: concurrent commits cannot deadlock here.
+    let mut latest: Vec<_> = latest.into_iter().collect();
+    latest.sort_unstable_by_key(|(p, _)| *p);
     for (p, (l, v)) in latest {
         points.push(p);
         last.push(l);

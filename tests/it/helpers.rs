@@ -725,6 +725,8 @@ pub fn pglite_env(
         .collect();
     env.push(("GREENMON__DATABASE__PORT".into(), db_port.to_string()));
     env.push(("GREENMON__DATABASE__MAX_CONNECTIONS".into(), "2".into()));
+    // One backend: a second committing transaction would only wait for the first.
+    env.push(("GREENMON__INGEST__PARALLEL_COMMITS".into(), "1".into()));
     env
 }
 

@@ -46,7 +46,7 @@ pids+=($!)
 sleep 1
 
 export GREENMON__MQTT__PORT="$mqtt_port"
-export GREENMON__DATABASE__PORT="$port" GREENMON__DATABASE__MAX_CONNECTIONS=2
+export GREENMON__DATABASE__PORT="$port" GREENMON__DATABASE__MAX_CONNECTIONS=2 GREENMON__INGEST__PARALLEL_COMMITS=1
 export GREENMON__MQTT__TOPIC_PREFIX="measure/$$" GREENMON__MQTT__CLIENT_ID="greenmon-measure-$$"
 export GREENMON__HTTP__LISTEN=127.0.0.1:0 RUST_LOG=warn
 psql_() { PGPASSWORD=x psql -h 127.0.0.1 -p "$port" -U postgres -d greenmon -X -q "$@"; }
