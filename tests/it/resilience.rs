@@ -102,6 +102,11 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
         db.quarantine().await,
         vec![("invalid_json".to_string(), invalid as i64)]
     );
+    eprintln!(
+        "crash test: {total} messages published, service killed twice; {} distinct readings \
+         stored, {invalid} malformed messages quarantined",
+        valid * 6
+    );
     assert!(
         service.take().unwrap().terminate(),
         "graceful exit after SIGTERM"
