@@ -37,6 +37,10 @@ pub(crate) struct SimPoint {
     pub(crate) prev_ts: Option<DateTime<Utc>>,
 }
 
+/// Energy history pacing: a pause after every so many reports (about 200 reports a second).
+const ENERGY_PACE_EVERY: u64 = 10;
+const ENERGY_PACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// One park's energy reports.
 pub(crate) struct EnergyFeed {
     /// `{prefix}/parks/{park}/energy`.
@@ -309,6 +313,12 @@ impl Runner {
                 }
                 self.energy[f].next = Some(ym.next());
                 self.stats.energy_reports += 1;
+                // Pace the history (over a thousand reports at start-up): a broker left at
+                // Mosquitto's default max_queued_messages of 1,000 drops what a consumer has not
+                // taken yet beyond that, and greenmon takes its window at a time.
+                if self.stats.energy_reports % ENERGY_PACE_EVERY == 0 {
+                    tokio::time::sleep(ENERGY_PACE_PAUSE).await;
+                }
             }
         }
         let sent = self.stats.energy_reports - before;
