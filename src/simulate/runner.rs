@@ -316,7 +316,7 @@ impl Runner {
                 // Pace the history (over a thousand reports at start-up): a broker left at
                 // Mosquitto's default max_queued_messages of 1,000 drops what a consumer has not
                 // taken yet beyond that, and greenmon takes its window at a time.
-                if self.stats.energy_reports % ENERGY_PACE_EVERY == 0 {
+                if self.stats.energy_reports.is_multiple_of(ENERGY_PACE_EVERY) {
                     tokio::time::sleep(ENERGY_PACE_PAUSE).await;
                 }
             }
