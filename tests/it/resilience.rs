@@ -75,7 +75,7 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
     let mut service = Some(ServiceProcess::start(&env));
     wait_subscribed(&db.pool, broker.port, &prefix).await;
 
-    // 16,667 messages × 6 = 100,002 readings, plus invalid ones, at ~2,500 msg/s.
+    // 16,688 messages at ~2,500 msg/s, every 800th malformed: 16,668 × 6 = 100,008 readings.
     let total = 16_667 + 21;
     let mut publisher = Publisher::connect(broker.port).await;
     let mut kills = 0;
