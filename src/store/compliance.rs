@@ -99,11 +99,9 @@ pub async fn slots(
     to: DateTime<Utc>,
 ) -> Result<Vec<SlotRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT h.point_id, h.hour, sum(h.count)::bigint AS count,
-                sum(h.valid_count)::bigint AS valid_count
-         FROM readings_hourly h JOIN monitoring_points p ON p.id = h.point_id
-         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
-         GROUP BY h.point_id, h.hour",
+        "SELECT h.point_id, h.hour, h.count, h.valid_count
+         FROM readings_hourly_point h JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)",
     )
     .bind(park)
     .bind(from)
