@@ -12,16 +12,23 @@ use sqlx::PgPool;
 
 use crate::helpers::{repo_path, TestDb};
 
+/// The seeded day, in Beijing time.
 const DAY: (i32, u32, u32) = (2026, 3, 10);
 
-fn local(h: u32, m: u32) -> DateTime<Utc> {
+pub(crate) fn local(h: u32, m: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(DAY.0, DAY.1, DAY.2, h, m, 0)
         .unwrap()
         .with_timezone(&Utc)
 }
 
-fn reading(point: &str, pollutant: &str, time: DateTime<Utc>, value: f64, flag: Flag) -> Reading {
+pub(crate) fn reading(
+    point: &str,
+    pollutant: &str,
+    time: DateTime<Utc>,
+    value: f64,
+    flag: Flag,
+) -> Reading {
     Reading::sample(
         time,
         PointId::parse(point).unwrap(),
@@ -31,26 +38,32 @@ fn reading(point: &str, pollutant: &str, time: DateTime<Utc>, value: f64, flag: 
     )
 }
 
-async fn store_readings(pool: &PgPool, park: &str, point: &str, readings: Vec<Reading>) {
-    let item = BatchItem {
+/// A batch item carrying `readings` of `point`, as ingest would make it.
+pub(crate) fn readings_item(park: &str, point: &str, readings: Vec<Reading>) -> BatchItem {
+    BatchItem {
         source: "mqtt",
-        topic: format!("seed/{point}"),
-        payload: Bytes::new(),
+        topic: format!("t/parks/{park}/points/{point}/readings"),
+        payload: Bytes::from(format!("{} readings", readings.len())),
         content: Content::Readings {
             park: ParkId::parse(park).unwrap(),
             point: PointId::parse(point).unwrap(),
             readings,
         },
-    };
-    store::write_batch(pool, &[item]).await.unwrap();
+    }
+}
+
+pub(crate) async fn store_readings(pool: &PgPool, park: &str, point: &str, readings: Vec<Reading>) {
+    store::write_batch(pool, &[readings_item(park, point, readings)])
+        .await
+        .unwrap();
 }
 
 /// a-out: every 10 minutes, except hours 5 and 6 (a gap); hour 10 has one reading flagged M;
 /// COD at 80 mg/L in hours 14-16 (limit 50); pH 5.5 in hour 20 (limit 6-9).
 /// a-in: every hour complete and valid.
-async fn seed_day(db: &TestDb) {
+pub(crate) async fn seed_day(pool: &PgPool) {
     sqlx::query("UPDATE monitoring_points SET registered_at = '2026-01-01T00:00:00Z'")
-        .execute(&db.pool)
+        .execute(pool)
         .await
         .unwrap();
     let mut out = Vec::new();
@@ -68,21 +81,21 @@ async fn seed_day(db: &TestDb) {
             out.push(reading("a-out", "ph", t, ph, Flag::Normal));
         }
     }
-    store_readings(&db.pool, "park-a", "a-out", out).await;
+    store_readings(pool, "park-a", "a-out", out).await;
     let inlet = (0..24)
         .map(|h| reading("a-in", "cod", local(h, 0), 300.0, Flag::Normal))
         .collect();
-    store_readings(&db.pool, "park-a", "a-in", inlet).await;
+    store_readings(pool, "park-a", "a-in", inlet).await;
 }
 
-fn day() -> NaiveDate {
+pub(crate) fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap()
 }
 
 #[tokio::test]
 async fn daily_rates_exceedances_and_late_data() {
     let db = TestDb::new().await;
-    seed_day(&db).await;
+    seed_day(&db.pool).await;
     let now = local(0, 0) + Duration::days(3);
 
     let rates = service::rates(&db.pool, Shanghai, Some("park-a"), day(), day(), now)
@@ -354,7 +367,7 @@ async fn energy_intensity_against_the_path() {
 #[tokio::test]
 async fn monthly_report_and_bureau_summary() {
     let db = TestDb::new().await;
-    seed_day(&db).await;
+    seed_day(&db.pool).await;
     let now = local(0, 0) + Duration::days(40);
     let march = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     let reports = report::monthly(&db.pool, Shanghai, None, march, 0.9, now)

@@ -12,14 +12,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use greenmon::compliance::{report, service};
 use greenmon::domain::registry::RegistryFile;
-use greenmon::domain::{EnergyReport, Flag, ParkId, PointId, PollutantCode, Reading};
+use greenmon::domain::{EnergyReport, Flag, ParkId, Reading};
 use greenmon::store::{self, Backend, BatchItem, Content};
 use sqlx::PgPool;
 
+use crate::compliance::{day, local, reading, readings_item, seed_day, store_readings};
 use crate::helpers::{
     capture_warnings, eventually, reading_payload, BackendApp, BackendDb, Publisher, TestBackend,
     TEST_REGISTRY,
@@ -55,42 +56,6 @@ on_both_backends!(
 
 // --- Fixtures -----------------------------------------------------------------------------------
 
-const DAY: (i32, u32, u32) = (2026, 3, 10);
-
-fn local(h: u32, m: u32) -> DateTime<Utc> {
-    Shanghai
-        .with_ymd_and_hms(DAY.0, DAY.1, DAY.2, h, m, 0)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap()
-}
-
-fn reading(point: &str, pollutant: &str, time: DateTime<Utc>, value: f64, flag: Flag) -> Reading {
-    Reading::sample(
-        time,
-        PointId::parse(point).unwrap(),
-        PollutantCode::parse(pollutant).unwrap(),
-        value,
-        flag,
-    )
-}
-
-fn readings_item(park: &str, point: &str, readings: Vec<Reading>) -> BatchItem {
-    BatchItem {
-        source: "mqtt",
-        topic: format!("t/parks/{park}/points/{point}/readings"),
-        payload: Bytes::from(format!("{} readings", readings.len())),
-        content: Content::Readings {
-            park: ParkId::parse(park).unwrap(),
-            point: PointId::parse(point).unwrap(),
-            readings,
-        },
-    }
-}
-
 fn rejected_item(payload: &'static [u8]) -> BatchItem {
     BatchItem {
         source: "mqtt",
@@ -116,12 +81,6 @@ fn energy_item(park: &str, period: &str, energy_tce: f64) -> BatchItem {
             price_index: 1.0,
         }),
     }
-}
-
-async fn store_readings(pool: &PgPool, park: &str, point: &str, readings: Vec<Reading>) {
-    store::write_batch(pool, &[readings_item(park, point, readings)])
-        .await
-        .unwrap();
 }
 
 async fn scalar_i64(pool: &PgPool, sql: &str) -> i64 {
@@ -502,30 +461,7 @@ async fn registry_import_is_idempotent(backend: TestBackend) {
 async fn compliance_queries_read_the_rollups(backend: TestBackend) {
     let db = BackendDb::new(backend).await;
     let pool = &db.db.pool;
-    sqlx::query("UPDATE monitoring_points SET registered_at = '2026-01-01T00:00:00Z'")
-        .execute(pool)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for h in (0..24).filter(|h| *h != 5 && *h != 6) {
-        for m in (0..60).step_by(10) {
-            let t = local(h, m);
-            let flag = if h == 10 && m == 30 {
-                Flag::Maintenance
-            } else {
-                Flag::Normal
-            };
-            let cod = if (14..17).contains(&h) { 80.0 } else { 30.0 };
-            let ph = if h == 20 { 5.5 } else { 7.2 };
-            out.push(reading("a-out", "cod", t, cod, flag));
-            out.push(reading("a-out", "ph", t, ph, Flag::Normal));
-        }
-    }
-    store_readings(pool, "park-a", "a-out", out).await;
-    let inlet = (0..24)
-        .map(|h| reading("a-in", "cod", local(h, 0), 300.0, Flag::Normal))
-        .collect();
-    store_readings(pool, "park-a", "a-in", inlet).await;
+    seed_day(pool).await;
     let now = local(0, 0) + chrono::Duration::days(3);
 
     // Before any refresh: on TimescaleDB real-time aggregation computes the hours from the raw
