@@ -225,20 +225,11 @@ impl TestApp {
     /// subscription is in place. The probe is quarantined when its batch commits.
     pub async fn wait_subscribed(&self) {
         let metrics = self.app.as_ref().unwrap().metrics.clone();
-        let mut publisher = Publisher::connect(self.mqtt_port).await;
-        let topic = format!("{}/parks/park-a/points/probe/readings", self.prefix);
-        let start = Instant::now();
-        while metrics.mqtt_received.get() == 0 {
-            publisher.publish(&topic, b"probe".to_vec()).await;
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "greenmon did not subscribe"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        publisher.flush().await;
-        // Probes still in flight land in a moment.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        probe_until(self.mqtt_port, &self.prefix, || {
+            let received = metrics.mqtt_received.get();
+            async move { received > 0 }
+        })
+        .await;
     }
 
     pub fn topic(&self, park: &str, point: &str) -> String {
@@ -270,17 +261,35 @@ impl TestApp {
 /// Waits until a greenmon on `port` with `prefix` is connected and subscribed: a probe message to
 /// an unregistered point comes back as a quarantine row (which is then removed).
 pub async fn wait_subscribed(pool: &PgPool, port: u16, prefix: &str) {
+    let topic = probe_until(port, prefix, || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine WHERE topic = $1")
+            .bind(format!("{prefix}/parks/park-a/points/probe/readings"))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        n > 0
+    })
+    .await;
+    sqlx::query("DELETE FROM quarantine WHERE topic = $1")
+        .bind(&topic)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Publishes a probe to an unregistered point of `prefix` every 200 ms until `seen` says greenmon
+/// got one (panics after 30 s), then lets probes still in flight land. Returns the probe topic.
+async fn probe_until<F, Fut>(port: u16, prefix: &str, mut seen: F) -> String
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let mut publisher = Publisher::connect(port).await;
     let topic = format!("{prefix}/parks/park-a/points/probe/readings");
     let start = Instant::now();
     loop {
         publisher.publish(&topic, b"probe".to_vec()).await;
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine WHERE topic = $1")
-            .bind(&topic)
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        if n > 0 {
+        if seen().await {
             break;
         }
         assert!(
@@ -290,13 +299,8 @@ pub async fn wait_subscribed(pool: &PgPool, port: u16, prefix: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     publisher.flush().await;
-    // Probes still in flight may land after the first; give them a moment, then clear them.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sqlx::query("DELETE FROM quarantine WHERE topic = $1")
-        .bind(&topic)
-        .execute(pool)
-        .await
-        .unwrap();
+    topic
 }
 
 pub fn metric_value(text: &str, name: &str) -> f64 {
