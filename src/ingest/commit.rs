@@ -124,13 +124,13 @@ impl Committer {
                 Ack::Tcp(reply) => {
                     for i in range {
                         let answer = match outcome.verdicts.get(i).copied().flatten() {
-                            None => batch.replies[i].stored.as_deref(),
+                            None => batch.replies[i].stored(),
                             Some(reason) => batch.replies[i].for_reason(reason),
                         };
                         if let Some(bytes) = answer {
                             // A closed connection is fine: the logger resends what it was not
                             // answered, and the primary key absorbs the repeat.
-                            let _ = reply.tx.send(bytes.to_vec());
+                            let _ = reply.tx.send(bytes);
                             self.metrics.hj212_answers.inc();
                         }
                     }

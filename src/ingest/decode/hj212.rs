@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use super::DecodeError;
 use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
 use crate::hj212::{
-    answer_9011, answer_9014, parse_packet, split_frames_with, FrameError, Packet, PacketError,
+    answer_9011, answer_9014, parse_packet, split_frames_with, Cp, FrameError, Packet, PacketError,
     QnRtn, RawFrame, LENIENT_MAX_DATA_LEN,
 };
 use crate::store::batch::{BAD_PASSWORD, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
@@ -28,40 +28,39 @@ pub enum Hj212Item {
     Ignored { cn: String },
 }
 
-/// The answers a logger is owed for one packet, by outcome.
+/// The answers a logger is owed for one packet, by outcome, built on demand from the request's
+/// header (only TCP loggers get them, and only one of them).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Replies {
-    /// After the packet's rows (or nothing, for an ignored packet) are committed: 9014 when the
-    /// packet's flag asks for an answer.
-    pub stored: Option<Vec<u8>>,
-    /// 9011 request answers for rejections, by reason code.
-    pub rejected: Vec<(&'static str, Vec<u8>)>,
+    /// The request, its CP area dropped: answers repeat only header fields.
+    request: Option<Packet>,
 }
 
 impl Replies {
-    /// The answer for a packet quarantined with `reason`, if the logger is owed one.
-    pub fn for_reason(&self, reason: &str) -> Option<&[u8]> {
-        let find = |r: &str| self.rejected.iter().find(|(x, _)| *x == r);
-        find(reason)
-            .or_else(|| find("*"))
-            .map(|(_, a)| a.as_slice())
+    /// After the packet's rows (or nothing, for an ignored packet) are committed: 9014 when the
+    /// packet's flag asks for an answer.
+    pub fn stored(&self) -> Option<Vec<u8>> {
+        let p = self.request.as_ref()?;
+        p.ack_required().then(|| answer_9014(p))
     }
 
-    fn for_packet(p: &Packet) -> Self {
-        let mut rejected = vec![
-            (UNKNOWN_MN, answer_9011(p, QnRtn::MnError)),
-            (BAD_PASSWORD, answer_9011(p, QnRtn::PwError)),
-            (CRC_MODE_NOT_ALLOWED, answer_9011(p, QnRtn::CrcError)),
-            ("crc_mismatch", answer_9011(p, QnRtn::CrcError)),
-        ];
-        if p.ack_required() {
-            // Any other rejection of a packet that asked for an answer: "rejected".
-            rejected.push(("*", answer_9011(p, QnRtn::Rejected)));
-        }
-        Self {
-            stored: p.ack_required().then(|| answer_9014(p)),
-            rejected,
-        }
+    /// The 9011 answer for a packet quarantined with `reason`, if the logger is owed one: the
+    /// MN, password and CRC problems always; any other rejection when the packet asked.
+    pub fn for_reason(&self, reason: &str) -> Option<Vec<u8>> {
+        let p = self.request.as_ref()?;
+        let qn_rtn = match reason {
+            UNKNOWN_MN => QnRtn::MnError,
+            BAD_PASSWORD => QnRtn::PwError,
+            CRC_MODE_NOT_ALLOWED | "crc_mismatch" => QnRtn::CrcError,
+            _ if p.ack_required() => QnRtn::Rejected,
+            _ => return None,
+        };
+        Some(answer_9011(p, qn_rtn))
+    }
+
+    fn for_packet(mut p: Packet) -> Self {
+        p.cp = Cp::default();
+        Self { request: Some(p) }
     }
 }
 
@@ -117,12 +116,11 @@ pub fn decode_frame(
             }
         }
     };
-    let replies = Replies::for_packet(&packet);
     let result = map_packet(&packet, tz, max_future_secs, now);
     Hj212Packet {
         raw: frame.raw,
         result,
-        replies,
+        replies: Replies::for_packet(packet),
     }
 }
 
@@ -297,13 +295,13 @@ mod tests {
         );
         assert_eq!(u.values[1].flag, Flag::Maintenance);
         // Flag 5 asks for an answer: 9014 once stored.
-        let answer = String::from_utf8(p.replies.stored.clone().unwrap()).unwrap();
+        let answer = String::from_utf8(p.replies.stored().unwrap()).unwrap();
         assert!(
             answer.contains("CN=9014") && answer.contains("QN=20261127150000123"),
             "{answer}"
         );
         assert!(
-            String::from_utf8_lossy(p.replies.for_reason(UNKNOWN_MN).unwrap()).contains("QnRtn=4")
+            String::from_utf8_lossy(&p.replies.for_reason(UNKNOWN_MN).unwrap()).contains("QnRtn=4")
         );
     }
 
@@ -318,7 +316,7 @@ mod tests {
             "2026-11-27T07:58:30Z".parse::<DateTime<Utc>>().unwrap()
         );
         assert_eq!(u.values[0].kind, ReadingKind::Sample);
-        assert!(p.replies.stored.is_none(), "flag 4 asks for no answer");
+        assert!(p.replies.stored().is_none(), "flag 4 asks for no answer");
     }
 
     #[test]
@@ -330,7 +328,7 @@ mod tests {
             "DataTime=20261127150000;RestartTime=20261127140000",
         ));
         assert_eq!(p.result, Ok(Hj212Item::Ignored { cn: "2081".into() }));
-        assert!(p.replies.stored.is_some());
+        assert!(p.replies.stored().is_some());
         // A corrupted CRC.
         let mut bad = frame("2051", 5, "DataTime=20261127154000;w01018-Avg=40.1");
         let n = bad.len();
@@ -339,7 +337,7 @@ mod tests {
         let Err(e) = &p.result else { panic!() };
         assert_eq!(e.code(), "crc_mismatch");
         assert!(
-            String::from_utf8_lossy(p.replies.for_reason("crc_mismatch").unwrap())
+            String::from_utf8_lossy(&p.replies.for_reason("crc_mismatch").unwrap())
                 .contains("QnRtn=9")
         );
         // Minute data without DataTime; data from the future.
