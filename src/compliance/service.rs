@@ -52,12 +52,27 @@ pub async fn parks_now(
     park: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<ParkNow>, StoreError> {
-    let parks = q::parks(pool, park).await?;
-    let points = q::points(pool, park).await?;
-    Ok(parks
+    Ok(statuses(&Registry::load(pool, park).await?, now))
+}
+
+/// The parks and points a computation covers, read once.
+struct Registry {
+    parks: Vec<ParkRow>,
+    points: Vec<PointRow>,
+}
+
+impl Registry {
+    async fn load(pool: &PgPool, park: Option<&str>) -> Result<Self, StoreError> {
+        let (parks, points) = tokio::try_join!(q::parks(pool, park), q::points(pool, park))?;
+        Ok(Self { parks, points })
+    }
+}
+
+fn statuses(reg: &Registry, now: DateTime<Utc>) -> Vec<ParkNow> {
+    reg.parks
         .iter()
-        .map(|p| park_now(p, points.iter().filter(|pt| pt.park_id == p.id), now))
-        .collect())
+        .map(|p| park_now(p, reg.points.iter().filter(|pt| pt.park_id == p.id), now))
+        .collect()
 }
 
 fn park_now<'a>(
@@ -137,8 +152,20 @@ pub async fn rates(
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vec<ParkRates>, StoreError> {
-    let parks = q::parks(pool, park).await?;
-    let points = q::points(pool, park).await?;
+    let reg = Registry::load(pool, park).await?;
+    rates_of(pool, &reg, tz, park, from, to, now).await
+}
+
+async fn rates_of(
+    pool: &PgPool,
+    reg: &Registry,
+    tz: Tz,
+    park: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<ParkRates>, StoreError> {
+    let (parks, points) = (&reg.parks, &reg.points);
     let (start, _) = local_day_bounds(from, tz);
     let (_, end) = local_day_bounds(to, tz);
     let mut slots: HashMap<String, Vec<HourSlot>> = HashMap::new();
@@ -284,6 +311,16 @@ pub async fn energy(
     through: NaiveDate,
 ) -> Result<Vec<ParkEnergy>, StoreError> {
     let parks = q::parks(pool, park).await?;
+    energy_of(pool, &parks, park, year, through).await
+}
+
+async fn energy_of(
+    pool: &PgPool,
+    parks: &[ParkRow],
+    park: Option<&str>,
+    year: i32,
+    through: NaiveDate,
+) -> Result<Vec<ParkEnergy>, StoreError> {
     let first_year = parks.iter().map(|p| p.baseline_year).min().unwrap_or(year);
     let reports: Vec<_> = q::energy_reports(pool, park, first_year, year)
         .await?
@@ -348,10 +385,11 @@ pub async fn bureau_summary(
 ) -> Result<Vec<BureauRow>, StoreError> {
     let today = now.with_timezone(&tz).date_naive();
     let yesterday = today - Duration::days(1);
-    let (parks_now, rates_yesterday, rates_today, open, energy) = tokio::try_join!(
-        parks_now(pool, None, now),
-        rates(pool, tz, None, yesterday, yesterday, now),
-        rates(pool, tz, None, today, today, now),
+    let reg = Registry::load(pool, None).await?;
+    let parks_now = statuses(&reg, now);
+    let (rates_yesterday, rates_today, open, energy) = tokio::try_join!(
+        rates_of(pool, &reg, tz, None, yesterday, yesterday, now),
+        rates_of(pool, &reg, tz, None, today, today, now),
         exceedances(
             pool,
             None,
@@ -360,7 +398,7 @@ pub async fn bureau_summary(
             now + Duration::hours(1),
             now,
         ),
-        energy(pool, None, today.year(), today),
+        energy_of(pool, &reg.parks, None, today.year(), today),
     )?;
     let effective = |rates: &[ParkRates], id: &str| {
         rates
