@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::engine::Engine;
+use crate::alerts::tap::AlertTap;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::ingest::ack::AckGate;
@@ -160,6 +162,27 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         linger: settings.ingest.linger(),
     };
     tracker.spawn(batcher.run(in_rx, batch_tx));
+    let tap = settings
+        .alerts
+        .enabled
+        .then(|| Arc::new(AlertTap::default()));
+    if let Some(tap) = &tap {
+        tracker.spawn(tap.clone().refresh(
+            pool.clone(),
+            Duration::from_secs(settings.alerts.evaluate_interval_secs),
+            shutdown.clone(),
+        ));
+        let engine = Engine {
+            pool: pool.clone(),
+            connect: store::connect_options(&settings.database),
+            cfg: Arc::new(settings.alerts.clone()),
+            tz: settings.timezone(),
+            metrics: metrics.clone(),
+            tap: tap.clone(),
+            http: reqwest::Client::new(),
+        };
+        tracker.spawn(engine.run(shutdown.clone()));
+    }
     let committer = Committer {
         pool: pool.clone(),
         gate,
@@ -168,6 +191,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         retry_max: Duration::from_millis(settings.ingest.retry_max_ms),
         split_timeout: Duration::from_secs(settings.hj212.split_timeout_secs),
         parallel: settings.ingest.parallel_commits,
+        tap,
     };
     tracker.spawn(async move {
         committer.run(batch_rx).await;

@@ -11,6 +11,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::alerts::{RuleKind, Severity};
+
 /// The built-in defaults; every non-optional key appears here.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -28,6 +30,7 @@ pub struct Settings {
     pub http: HttpConfig,
     pub telemetry: TelemetryConfig,
     pub shutdown: ShutdownConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// PostgreSQL connection.
@@ -123,6 +126,122 @@ pub struct TelemetryConfig {
 #[serde(deny_unknown_fields)]
 pub struct ShutdownConfig {
     pub grace_secs: u64,
+}
+
+/// Alert rules, lifecycle timing and receivers (see docs/alerts.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub enabled: bool,
+    pub evaluate_interval_secs: u64,
+    pub resolve_after_secs: u64,
+    /// 0 = never.
+    pub renotify_secs: u64,
+    /// 0 = never.
+    pub escalate_after_secs: u64,
+    pub escalate_severity: Severity,
+    /// `{park}` is replaced by the park id.
+    pub dashboard_url: String,
+    pub leader_lock_key: i64,
+    pub leader_poll_ms: u64,
+    pub delivery: DeliveryConfig,
+    pub alertmanager: AlertmanagerConfig,
+    pub webhooks: Vec<WebhookConfig>,
+    pub rules: RulesConfig,
+    pub overrides: Vec<RuleOverride>,
+}
+
+/// Outbox delivery: retries with capped exponential backoff, then dead-letter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub max_attempts: u32,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    pub timeout_ms: u64,
+    pub batch: u32,
+}
+
+/// Prometheus Alertmanager (v2 API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9093`; empty = off.
+    pub url: String,
+    pub repost_secs: u64,
+}
+
+/// A signed JSON webhook receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    pub url: String,
+    /// HMAC-SHA256 key for the signature header.
+    pub secret: SecretString,
+    /// Alerts below this severity are not sent here.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Only escalated alerts are sent here (an escalation receiver).
+    #[serde(default)]
+    pub escalation_only: bool,
+}
+
+fn default_min_severity() -> Severity {
+    Severity::Info
+}
+
+/// Every rule's defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    pub point_offline: RuleConfig,
+    pub park_monitoring_rate: RuleConfig,
+    pub discharge_exceedance: RuleConfig,
+    pub low_effective_rate: RuleConfig,
+    pub energy_off_track: RuleConfig,
+    pub energy_target_missed: RuleConfig,
+    pub energy_report_overdue: RuleConfig,
+}
+
+impl RulesConfig {
+    pub fn get(&self, rule: RuleKind) -> &RuleConfig {
+        match rule {
+            RuleKind::PointOffline => &self.point_offline,
+            RuleKind::ParkMonitoringRate => &self.park_monitoring_rate,
+            RuleKind::DischargeExceedance => &self.discharge_exceedance,
+            RuleKind::LowEffectiveRate => &self.low_effective_rate,
+            RuleKind::EnergyOffTrack => &self.energy_off_track,
+            RuleKind::EnergyTargetMissed => &self.energy_target_missed,
+            RuleKind::EnergyReportOverdue => &self.energy_report_overdue,
+        }
+    }
+}
+
+/// One rule's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub enabled: bool,
+    pub severity: Severity,
+    pub for_secs: u64,
+    /// low_effective_rate: the rate below which a day alerts (0..1).
+    pub threshold: Option<f64>,
+    /// energy_report_overdue: days after a period's end before its report is overdue.
+    pub grace_days: Option<u32>,
+}
+
+/// A per-park or per-point change to one rule; the most specific match wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverride {
+    pub rule: RuleKind,
+    pub park: String,
+    pub point: Option<String>,
+    pub enabled: Option<bool>,
+    pub severity: Option<Severity>,
+    pub for_secs: Option<u64>,
+    pub threshold: Option<f64>,
 }
 
 /// One problem with the configuration, naming its key.
@@ -374,6 +493,7 @@ impl Settings {
         if self.shutdown.grace_secs == 0 {
             bad("shutdown.grace_secs", "must be positive");
         }
+        p.extend(self.alerts.validate());
         p
     }
 
@@ -392,6 +512,93 @@ impl Settings {
             .parse()
             .expect("http.listen is checked by validate()")
     }
+}
+
+impl AlertsConfig {
+    fn validate(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        let mut bad = |key: String, message: &str| {
+            p.push(ConfigProblem {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if self.evaluate_interval_secs == 0 {
+            bad("alerts.evaluate_interval_secs".into(), "must be positive");
+        }
+        if self.leader_poll_ms == 0 {
+            bad("alerts.leader_poll_ms".into(), "must be positive");
+        }
+        let d = &self.delivery;
+        if d.max_attempts == 0 {
+            bad("alerts.delivery.max_attempts".into(), "must be positive");
+        }
+        if d.retry_initial_ms == 0 || d.retry_initial_ms > d.retry_max_ms {
+            bad(
+                "alerts.delivery.retry_initial_ms".into(),
+                "must be positive and not above alerts.delivery.retry_max_ms",
+            );
+        }
+        if d.timeout_ms == 0 {
+            bad("alerts.delivery.timeout_ms".into(), "must be positive");
+        }
+        if !(1..=1000).contains(&d.batch) {
+            bad("alerts.delivery.batch".into(), "must be 1 to 1000");
+        }
+        if !self.alertmanager.url.is_empty() && !is_http_url(&self.alertmanager.url) {
+            bad(
+                "alerts.alertmanager.url".into(),
+                "must be an http:// or https:// URL (or empty for off)",
+            );
+        }
+        if self.alertmanager.repost_secs == 0 {
+            bad("alerts.alertmanager.repost_secs".into(), "must be positive");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = |field: &str| format!("alerts.webhooks[{i}].{field}");
+            if w.name.is_empty() || !names.insert(w.name.as_str()) {
+                bad(key("name"), "must be non-empty and unique");
+            }
+            if !is_http_url(&w.url) {
+                bad(key("url"), "must be an http:// or https:// URL");
+            }
+            if secrecy::ExposeSecret::expose_secret(&w.secret).len() < 16 {
+                bad(key("secret"), "must be at least 16 characters");
+            }
+        }
+        for rule in RuleKind::ALL {
+            let r = self.rules.get(rule);
+            let key = |field: &str| format!("alerts.rules.{rule}.{field}");
+            if let Some(t) = r.threshold {
+                if !(0.0..=1.0).contains(&t) {
+                    bad(key("threshold"), "must be between 0 and 1");
+                }
+            }
+            if rule == RuleKind::LowEffectiveRate && r.threshold.is_none() {
+                bad(key("threshold"), "is required for this rule");
+            }
+            if rule == RuleKind::EnergyReportOverdue && r.grace_days.is_none() {
+                bad(key("grace_days"), "is required for this rule");
+            }
+        }
+        for (i, o) in self.overrides.iter().enumerate() {
+            if o.park.is_empty() {
+                bad(format!("alerts.overrides[{i}].park"), "must not be empty");
+            }
+            if o.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+                bad(
+                    format!("alerts.overrides[{i}].threshold"),
+                    "must be between 0 and 1",
+                );
+            }
+        }
+        p
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
 }
 
 impl IngestConfig {

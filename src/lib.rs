@@ -12,6 +12,7 @@
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`simulate`]: a publisher of realistic demo and load data.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod compliance;

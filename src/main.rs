@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: Hj212Command,
     },
+    /// List and acknowledge alerts.
+    Alerts {
+        #[command(subcommand)]
+        command: greenmon::alerts::cli::AlertsCommand,
+    },
     /// The main job with demo data: migrate, import the demo registry, serve, and simulate.
     Demo {
         /// Registry to import and simulate.
@@ -186,6 +191,9 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => report(&settings, park.as_deref(), &month, format, threshold).await,
         Command::Hj212 { command } => hj212(command, &settings),
         Command::Demo { registry } => demo(settings, registry).await,
+        Command::Alerts { command } => {
+            greenmon::alerts::cli::run(command, &store::pool(&settings.database)).await
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use super::ack::AckGate;
 use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
 use super::Ack;
+use crate::alerts::engine::announce_after_commit;
+use crate::alerts::tap::AlertTap;
 use crate::store::{write_batch, BatchOutcome, Content};
 use crate::telemetry::Metrics;
 
@@ -31,6 +33,8 @@ pub struct Committer {
     pub split_timeout: Duration,
     /// Batches committing at once.
     pub parallel: usize,
+    /// Shown every committed batch, to announce readings beyond their limits at once.
+    pub tap: Option<Arc<AlertTap>>,
 }
 
 impl Committer {
@@ -56,6 +60,9 @@ impl Committer {
                 },
                 Some((batch, outcome)) = inflight.next(), if !inflight.is_empty() => {
                     this.record(&batch, &outcome);
+                    if let Some(tap) = &this.tap {
+                        announce_after_commit(tap, &this.pool, &batch.items, &outcome);
+                    }
                     track_splits(&mut splits, &batch, &outcome);
                     this.acknowledge(batch, &outcome).await;
                 }

@@ -3,6 +3,7 @@
 //! Runtime queries (`sqlx::query`), no compile-time macros: every query is covered by the
 //! integration tests against a real PostgreSQL, and nothing is needed at build time.
 
+pub mod alerts;
 pub mod batch;
 pub mod compliance;
 mod energy;

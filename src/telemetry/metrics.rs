@@ -2,8 +2,8 @@
 //! stay bounded (reason codes, kinds), never point ids or topics.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 pub const MQTT_MESSAGES_RECEIVED: &str = "greenmon_mqtt_messages_received_total";
@@ -25,6 +25,14 @@ pub const HJ212_ANSWERS: &str = "greenmon_hj212_answers_sent_total";
 pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
 pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
 pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
+pub const ALERTS_FIRING: &str = "greenmon_alerts_firing";
+pub const NOTIFICATIONS: &str = "greenmon_notifications_total";
+pub const OUTBOX_PENDING: &str = "greenmon_notification_outbox_pending";
+pub const OUTBOX_DEAD: &str = "greenmon_notification_outbox_dead";
+pub const OUTBOX_OLDEST_SECONDS: &str = "greenmon_notification_outbox_oldest_pending_seconds";
+pub const ALERT_LEADER: &str = "greenmon_alert_leader";
+pub const ALERT_EVALUATIONS: &str = "greenmon_alert_evaluations_total";
+pub const ALERT_EVALUATION_SECONDS: &str = "greenmon_alert_evaluation_seconds";
 
 /// Every metric greenmon exports, registered in its own [`Registry`].
 #[derive(Clone)]
@@ -49,6 +57,14 @@ pub struct Metrics {
     pub hj212_ignored: IntCounter,
     pub hj212_connections: IntGauge,
     pub hj212_split_gaps: IntCounter,
+    pub alerts_firing: IntGaugeVec,
+    pub notifications: IntCounterVec,
+    pub outbox_pending: IntGauge,
+    pub outbox_dead: IntGauge,
+    pub outbox_oldest_seconds: Gauge,
+    pub alert_leader: IntGauge,
+    pub alert_evaluations: IntCounter,
+    pub alert_evaluation_seconds: Histogram,
 }
 
 impl Metrics {
@@ -88,7 +104,50 @@ impl Metrics {
         registry
             .register(Box::new(quarantined.clone()))
             .expect("unique metric name");
+        let alerts_firing = IntGaugeVec::new(
+            Opts::new(
+                ALERTS_FIRING,
+                "Firing alerts, by rule and severity (on the leader).",
+            ),
+            &["rule", "severity"],
+        )
+        .expect("valid metric name");
+        registry
+            .register(Box::new(alerts_firing.clone()))
+            .expect("unique metric name");
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                NOTIFICATIONS,
+                "Notification attempts, by notifier (alertmanager, webhook) and outcome \
+                 (delivered, retry, dead, reposted, repost_failed).",
+            ),
+            &["notifier", "outcome"],
+        )
+        .expect("valid metric name");
+        registry
+            .register(Box::new(notifications.clone()))
+            .expect("unique metric name");
+        let outbox_oldest_seconds = Gauge::new(
+            OUTBOX_OLDEST_SECONDS,
+            "Age of the oldest undelivered notification (on the leader).",
+        )
+        .expect("valid metric name");
+        registry
+            .register(Box::new(outbox_oldest_seconds.clone()))
+            .expect("unique metric name");
         Self {
+            alerts_firing,
+            notifications,
+            outbox_pending: gauge(OUTBOX_PENDING, "Notifications waiting for delivery (on the leader)."),
+            outbox_dead: gauge(OUTBOX_DEAD, "Notifications dead-lettered after their last attempt."),
+            outbox_oldest_seconds,
+            alert_leader: gauge(ALERT_LEADER, "1 while this instance evaluates alerts and notifies."),
+            alert_evaluations: counter(ALERT_EVALUATIONS, "Alert evaluations written (periodic and fast path)."),
+            alert_evaluation_seconds: histogram(
+                ALERT_EVALUATION_SECONDS,
+                "Time to write one alert evaluation.",
+                prometheus::exponential_buckets(0.001, 3.0, 10).expect("valid buckets"),
+            ),
             mqtt_received: counter(MQTT_MESSAGES_RECEIVED, "MQTT messages received from the broker."),
             mqtt_acked: counter(MQTT_MESSAGES_ACKED, "MQTT messages acknowledged after commit."),
             mqtt_acks_dropped: counter(

@@ -1,0 +1,340 @@
+//! The alert engine: elects one evaluating instance through a PostgreSQL advisory lock, and on
+//! that instance evaluates every rule periodically (and the exceedance rule at once when ingest
+//! announces a reading beyond a limit), writes transitions with their events and notifications
+//! in one transaction, and runs the outbox delivery.
+//!
+//! The lock is a session lock held by a dedicated connection: if the leader dies, its
+//! connection closes, PostgreSQL releases the lock, and a standby polling every
+//! `alerts.leader_poll_ms` takes over. An evaluation cut short rolls back, so its transitions
+//! (and their notifications) are made again by the next leader, once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use sqlx::postgres::{PgConnectOptions, PgListener};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::{dashboard_url, Delivery, ALERTMANAGER, WEBHOOK_PREFIX};
+use super::lifecycle::Event;
+use super::model::{Condition, RuleKind, Severity};
+use super::notify::Notification;
+use super::plan::{plan, resolve, OpenAlert, Scope};
+use super::rules;
+use super::tap::{self, AlertTap, HourKey};
+use crate::compliance::exceedance::{Direction, Episode};
+use crate::compliance::service::{self, Exceedance};
+use crate::config::AlertsConfig;
+use crate::store::alerts::{self as q, AlertRow, Queued};
+use crate::store::StoreError;
+use crate::telemetry::Metrics;
+
+/// The engine of one instance.
+pub struct Engine {
+    pub pool: PgPool,
+    /// For the leader's own connection (it holds the lock).
+    pub connect: PgConnectOptions,
+    pub cfg: Arc<AlertsConfig>,
+    pub tz: Tz,
+    pub metrics: Metrics,
+    pub tap: Arc<AlertTap>,
+    pub http: reqwest::Client,
+}
+
+impl Engine {
+    /// Competes for leadership until `shutdown`; leads while it holds the lock.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let poll = Duration::from_millis(self.cfg.leader_poll_ms);
+        while !shutdown.is_cancelled() {
+            if let Err(e) = self.contend(&shutdown).await {
+                tracing::warn!(error = %e, "Alert engine connection failed; competing again.");
+            }
+            self.metrics.alert_leader.set(0);
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Waits for the lock on a fresh connection, then leads until the connection fails or
+    /// `shutdown`. Closing the connection releases the lock.
+    async fn contend(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        let mut conn = self.connect.connect().await?;
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(self.cfg.leader_lock_key)
+                .fetch_one(&mut conn)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(self.cfg.leader_poll_ms)) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+        }
+        tracing::info!("This instance now evaluates alerts and delivers notifications.");
+        self.metrics.alert_leader.set(1);
+        let wake = Arc::new(Notify::new());
+        let delivery = Delivery {
+            pool: self.pool.clone(),
+            http: self.http.clone(),
+            cfg: self.cfg.clone(),
+            metrics: self.metrics.clone(),
+            wake: wake.clone(),
+        };
+        let stop = shutdown.child_token();
+        let worker = tokio::spawn(delivery.clone().run(stop.clone()));
+        let result = self.lead(&mut conn, &delivery, &wake, shutdown).await;
+        stop.cancel();
+        let _ = worker.await;
+        let _ = conn.close().await;
+        result
+    }
+
+    async fn lead(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+        wake: &Notify,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(tap::CHANNEL).await?;
+        let mut tick = tokio::time::interval(Duration::from_secs(self.cfg.evaluate_interval_secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut repost =
+            tokio::time::interval(Duration::from_secs(self.cfg.alertmanager.repost_secs));
+        repost.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let am = !self.cfg.alertmanager.url.is_empty();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => {
+                    let conditions = self.conditions(Utc::now()).await?;
+                    self.apply(conn, conditions, Scope::All, wake).await?;
+                }
+                n = listener.recv() => {
+                    let n = n?;
+                    let Some(keys) = tap::parse_payload(n.payload()) else {
+                        tracing::warn!(payload = n.payload(), "Ignoring an unreadable exceedance announcement.");
+                        continue;
+                    };
+                    let conditions = self.fast_conditions(&keys).await?;
+                    if !conditions.is_empty() {
+                        self.apply(conn, conditions, Scope::ConditionsOnly, wake).await?;
+                    }
+                }
+                _ = repost.tick(), if am => delivery.repost().await,
+            }
+        }
+    }
+
+    /// Writes one evaluation's changes in one transaction on the leader's connection.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        conditions: Vec<Condition>,
+        scope: Scope,
+        wake: &Notify,
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let now = Utc::now();
+        let mut tx = conn.begin().await?;
+        let open: Vec<OpenAlert> = q::open_alerts(&mut tx)
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let (key, lifecycle) = row.lifecycle()?;
+                Some(OpenAlert {
+                    id: row.id,
+                    key,
+                    lifecycle,
+                    value: row.value,
+                    summary: row.summary,
+                })
+            })
+            .collect();
+        let changes = plan(&self.cfg, open, conditions, scope, now);
+        let mut notified = false;
+        for change in &changes {
+            q::apply(&mut tx, change, |event, row| {
+                let queued = self.route(event, row, change.previous_severity);
+                notified |= !queued.is_empty();
+                queued
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        for change in &changes {
+            for e in &change.events {
+                tracing::info!(rule = %change.key.rule, park = %change.key.park, point = %change.key.point, pollutant = %change.key.pollutant, event = e.as_str(), "Alert transition.");
+            }
+        }
+        if notified {
+            wake.notify_one();
+        }
+        self.metrics.alert_evaluations.inc();
+        self.metrics
+            .alert_evaluation_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if scope == Scope::All {
+            self.update_firing_gauge().await;
+        }
+        Ok(())
+    }
+
+    async fn update_firing_gauge(&self) {
+        let Ok(firing) = q::firing(&self.pool).await else {
+            return;
+        };
+        let g = &self.metrics.alerts_firing;
+        for rule in RuleKind::ALL {
+            for sev in Severity::ALL {
+                let n = firing
+                    .iter()
+                    .filter(|a| a.rule == rule.as_str() && a.severity == sev.as_str())
+                    .count();
+                g.with_label_values(&[rule.as_str(), sev.as_str()])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// The notifications of one event: Alertmanager hears of firing, escalation and
+    /// resolution (it repeats on its own); webhooks of every notifying event, filtered by
+    /// their minimum severity and, for escalation receivers, by escalation.
+    fn route(&self, event: Event, row: &AlertRow, previous: Severity) -> Vec<Queued> {
+        let dashboard = dashboard_url(&self.cfg, &row.park_id);
+        let payload = || {
+            serde_json::to_value(Notification {
+                event: event.as_str().to_string(),
+                alert: row.clone(),
+                previous_severity: previous.as_str().to_string(),
+                dashboard_url: dashboard.clone(),
+            })
+            .expect("a notification serialises")
+        };
+        let mut out = Vec::new();
+        if !self.cfg.alertmanager.url.is_empty() && event != Event::Renotified {
+            out.push(Queued {
+                receiver: ALERTMANAGER.to_string(),
+                payload: payload(),
+            });
+        }
+        let severity = Severity::parse(&row.severity).unwrap_or(Severity::Critical);
+        for hook in &self.cfg.webhooks {
+            if severity < hook.min_severity || (hook.escalation_only && row.escalated_at.is_none())
+            {
+                continue;
+            }
+            out.push(Queued {
+                receiver: format!("{WEBHOOK_PREFIX}{}", hook.name),
+                payload: payload(),
+            });
+        }
+        out
+    }
+
+    /// Every rule's conditions now.
+    async fn conditions(&self, now: DateTime<Utc>) -> Result<Vec<Condition>, StoreError> {
+        let tz = self.tz;
+        let today = now.with_timezone(&tz).date_naive();
+        let yesterday = today - chrono::Duration::days(1);
+        let hour = tap::floor_hour(now);
+        let pool = &self.pool;
+        let (parks, exceedances, rates, energy, reports) = tokio::try_join!(
+            service::parks_now(pool, None, now),
+            service::exceedances(
+                pool,
+                None,
+                hour - chrono::Duration::hours(1),
+                now + chrono::Duration::hours(1),
+                now
+            ),
+            service::rates(pool, tz, None, yesterday, yesterday, now),
+            service::energy(pool, None, today.year(), today),
+            crate::store::compliance::energy_reports(pool, None, today.year() - 1, today.year()),
+        )?;
+        let cfg = &self.cfg;
+        let mut out = rules::point_offline(&parks);
+        out.extend(rules::park_monitoring_rate(&parks));
+        out.extend(rules::discharge_exceedance(&exceedances));
+        out.extend(rules::low_effective_rate(&rates, |park, point| {
+            let key = super::model::AlertKey::point(RuleKind::LowEffectiveRate, park, point);
+            resolve(cfg, &key).threshold.unwrap_or(0.0)
+        }));
+        out.extend(rules::energy_off_track(&energy));
+        out.extend(rules::energy_target_missed(&energy));
+        let park_names: Vec<(String, String)> = parks
+            .iter()
+            .map(|p| (p.park_id.clone(), p.name.clone()))
+            .collect();
+        out.extend(rules::energy_report_overdue(
+            &park_names,
+            &reports,
+            today,
+            tz,
+            |park| {
+                let key = super::model::AlertKey::park(RuleKind::EnergyReportOverdue, park);
+                resolve(cfg, &key).grace_days.unwrap_or(15)
+            },
+        ));
+        Ok(out)
+    }
+
+    /// Exceedance conditions of the announced hours, from raw readings.
+    async fn fast_conditions(&self, keys: &[HourKey]) -> Result<Vec<Condition>, StoreError> {
+        let index = self.tap.index();
+        let averages = q::hour_averages(&self.pool, keys).await?;
+        let exceedances: Vec<Exceedance> = averages
+            .into_iter()
+            .filter_map(|(point, pollutant, hour, avg)| {
+                let (park, limit) = index.limits.get(&(point.clone(), pollutant.clone()))?;
+                let (direction, bound) = match (limit.upper, limit.lower) {
+                    (Some(u), _) if avg > u => (Direction::Above, u),
+                    (_, Some(l)) if avg < l => (Direction::Below, l),
+                    _ => return None,
+                };
+                Some(Exceedance {
+                    park_id: park.clone(),
+                    point_id: point,
+                    pollutant,
+                    episode: Episode {
+                        start: hour,
+                        end: hour + chrono::Duration::hours(1),
+                        peak: avg,
+                        limit: bound,
+                        direction,
+                        hours: 1,
+                        open: true,
+                    },
+                })
+            })
+            .collect();
+        Ok(rules::discharge_exceedance(&exceedances))
+    }
+}
+
+/// Announces, after a commit, the hours whose readings crossed a limit (the fast path).
+pub fn announce_after_commit(
+    tap: &AlertTap,
+    pool: &PgPool,
+    items: &[crate::store::BatchItem],
+    outcome: &crate::store::BatchOutcome,
+) {
+    let keys = tap.exceeding(items, outcome);
+    if keys.is_empty() {
+        return;
+    }
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tap::announce(&pool, &keys).await {
+            tracing::debug!(error = %e, "Cannot announce exceeding readings; the periodic evaluation will find them.");
+        }
+    });
+}
