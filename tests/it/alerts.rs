@@ -1,0 +1,619 @@
+//! Alerts end to end: a real Prometheus Alertmanager (Debian's prometheus-alertmanager), signed
+//! webhooks to a local HTTP receiver with failures, the `greenmon alerts` CLI, and two service
+//! processes sharing the evaluator role.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Timelike, Utc};
+use greenmon::alerts::notify::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use greenmon::config::{Settings, WebhookConfig};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::helpers::{
+    env_for, eventually, free_port, metric_value, unique, Publisher, ServiceProcess, TestApp,
+    TestDb,
+};
+
+const SECRET: &str = "a-test-secret-of-some-length";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    answered: StatusCode,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    /// Verifies the signature with the shared secret, computed here independently.
+    fn signature_ok(&self) -> bool {
+        let ts = self.headers[TIMESTAMP_HEADER].to_str().unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(&self.body);
+        let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        self.headers[SIGNATURE_HEADER].to_str().unwrap() == want
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    requests: Vec<Received>,
+    /// Per path: how many requests to fail before answering 200 (`u32::MAX` = always fail).
+    fail_first: HashMap<String, u32>,
+}
+
+/// A local HTTP receiver of webhooks: records every request, fails as told.
+struct Receiver {
+    base: String,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    async fn start(fail_first: &[(&str, u32)]) -> Self {
+        let state = Arc::new(Mutex::new(ReceiverState {
+            requests: Vec::new(),
+            fail_first: fail_first
+                .iter()
+                .map(|(p, n)| (p.to_string(), *n))
+                .collect(),
+        }));
+        let app = axum::Router::new()
+            .route("/{path}", axum::routing::post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn requests(&self, path: &str) -> Vec<Received> {
+        let s = self.state.lock().unwrap();
+        s.requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    fn webhook(&self, path: &str) -> WebhookConfig {
+        WebhookConfig {
+            name: path.to_string(),
+            url: self.url(path),
+            secret: SECRET.to_string().into(),
+            min_severity: greenmon::alerts::Severity::Info,
+            escalation_only: false,
+        }
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<ReceiverState>>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let mut s = state.lock().unwrap();
+    let left = s.fail_first.get(&path).copied().unwrap_or(0);
+    let answered = if left > 0 {
+        if left != u32::MAX {
+            s.fail_first.insert(path.clone(), left - 1);
+        }
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    s.requests.push(Received {
+        path,
+        headers,
+        body: body.to_vec(),
+        answered,
+    });
+    answered
+}
+
+/// A Prometheus Alertmanager of the test's own, on a free loopback port.
+struct Alertmanager {
+    url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-alertmanager is installed (.ci/run installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = format!("{url}/-/ready");
+        eventually(Duration::from_secs(20), "Alertmanager ready", || {
+            let ready = ready.clone();
+            async move {
+                let r = reqwest::get(&ready).await.ok()?;
+                r.status().is_success().then_some(())
+            }
+        })
+        .await;
+        Self {
+            url,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Alertmanager's own view: active alerts whose labels match `filter` (`name="value"`).
+    async fn alerts(&self, filter: &str) -> Vec<Value> {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v2/alerts", self.url))
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap();
+        resp.json().await.unwrap()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Only `keep` of the rules stays enabled, evaluated every second, resolving at once.
+fn only_rules(s: &mut Settings, keep: &[&str]) {
+    let r = &mut s.alerts.rules;
+    for (name, rule) in [
+        ("point_offline", &mut r.point_offline),
+        ("park_monitoring_rate", &mut r.park_monitoring_rate),
+        ("discharge_exceedance", &mut r.discharge_exceedance),
+        ("low_effective_rate", &mut r.low_effective_rate),
+        ("energy_off_track", &mut r.energy_off_track),
+        ("energy_target_missed", &mut r.energy_target_missed),
+        ("energy_report_overdue", &mut r.energy_report_overdue),
+    ] {
+        rule.enabled = keep.contains(&name);
+        rule.for_secs = 0;
+    }
+    s.alerts.evaluate_interval_secs = 1;
+    s.alerts.resolve_after_secs = 0;
+}
+
+fn payload(ts: DateTime<Utc>, cod: f64, ph: f64) -> Vec<u8> {
+    format!(
+        r#"{{"ts":"{}","values":{{"cod":{cod},"ph":{ph}}}}}"#,
+        ts.to_rfc3339()
+    )
+    .into_bytes()
+}
+
+/// Waits until the current hour is at least a minute old, so readings "a few seconds ago" fall
+/// in the same hour as "now".
+async fn away_from_the_hour() {
+    let secs = Utc::now().minute() * 60 + Utc::now().second();
+    if secs < 60 {
+        tokio::time::sleep(Duration::from_secs(u64::from(61 - secs))).await;
+    }
+}
+
+#[tokio::test]
+async fn alertmanager_shows_a_silent_point_and_its_resolution() {
+    let am = Alertmanager::start().await;
+    let am_url = am.url.clone();
+    let app = TestApp::spawn_with(1883, |s| {
+        only_rules(s, &["point_offline"]);
+        s.alerts.alertmanager.url = am_url;
+        s.alerts.alertmanager.repost_secs = 1;
+    })
+    .await;
+    let db = &app.db;
+    // Only a-out counts, and it goes offline 2 s after its last valid reading.
+    sqlx::query("UPDATE monitoring_points SET required = (id = 'a-out'), interval_secs = 1, allowed_gap_secs = 2")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let mut publisher = Publisher::connect(1883).await;
+    let topic = app.topic("park-a", "a-out");
+    publisher
+        .publish(&topic, payload(Utc::now(), 20.0, 7.0))
+        .await;
+    publisher.flush().await;
+
+    let filter = r#"point="a-out""#;
+    let shown = eventually(
+        Duration::from_secs(30),
+        "the offline alert in Alertmanager",
+        || async {
+            let alerts = am.alerts(filter).await;
+            (!alerts.is_empty()).then_some(alerts)
+        },
+    )
+    .await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let labels = &shown[0]["labels"];
+    assert_eq!(labels["alertname"], "GreenmonPointOffline");
+    assert_eq!(labels["rule"], "point_offline");
+    assert_eq!(labels["park"], "park-a");
+    assert_eq!(labels["point"], "a-out");
+    assert_eq!(labels["severity"], "major");
+    assert!(labels.get("pollutant").is_none(), "{labels}");
+    let ann = &shown[0]["annotations"];
+    assert!(ann["summary"].as_str().unwrap().contains("a-out"));
+    assert!(ann["summary_zh"].as_str().unwrap().contains("离线"));
+    assert!(ann["dashboard"].as_str().unwrap().contains("park-a"));
+    assert_eq!(shown[0]["status"]["state"], "active");
+
+    // The point reports again: the alert resolves here and there.
+    publisher
+        .publish(&topic, payload(Utc::now(), 20.0, 7.0))
+        .await;
+    publisher.flush().await;
+    eventually(
+        Duration::from_secs(30),
+        "the alert resolved in Alertmanager",
+        || async { am.alerts(filter).await.is_empty().then_some(()) },
+    )
+    .await;
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT e.kind FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+         WHERE a.point_id = 'a-out' ORDER BY e.id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, ["firing", "resolved"]);
+    let delivered = db
+        .count(
+            "SELECT count(*) FROM notification_outbox o JOIN alerts a ON a.id = o.alert_id
+             WHERE a.point_id = 'a-out' AND o.receiver = 'alertmanager' AND o.status = 'delivered'",
+        )
+        .await;
+    assert_eq!(delivered, 2);
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
+    let receiver = Receiver::start(&[("flaky", 3), ("down", u32::MAX)]).await;
+    let hooks = vec![receiver.webhook("flaky"), receiver.webhook("down")];
+    let mut app = TestApp::spawn_with(1883, |s| {
+        only_rules(s, &["discharge_exceedance"]);
+        s.alerts.webhooks = hooks;
+        s.alerts.delivery.retry_initial_ms = 100;
+        s.alerts.delivery.retry_max_ms = 300;
+        s.alerts.delivery.max_attempts = 4;
+    })
+    .await;
+    away_from_the_hour().await;
+    let mut publisher = Publisher::connect(1883).await;
+    // COD 500 against an upper limit of 50: the hour's average so far is 500.
+    publisher
+        .publish(
+            &app.topic("park-a", "a-out"),
+            payload(Utc::now(), 500.0, 7.0),
+        )
+        .await;
+    publisher.flush().await;
+
+    let ok = eventually(
+        Duration::from_secs(30),
+        "the flaky receiver's success",
+        || async {
+            let r = receiver.requests("flaky");
+            r.iter().any(|r| r.answered == StatusCode::OK).then_some(r)
+        },
+    )
+    .await;
+    // Three failures, then one success: the same notification (same delivery id) each time.
+    assert_eq!(ok.len(), 4, "{ok:?}");
+    let ids: Vec<&str> = ok
+        .iter()
+        .map(|r| r.headers[DELIVERY_HEADER].to_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert!(ok.iter().all(Received::signature_ok), "signatures verify");
+    let body = ok[3].json();
+    assert_eq!(body["version"], "1");
+    assert_eq!(body["event"], "firing");
+    assert_eq!(body["alert"]["rule"], "discharge_exceedance");
+    assert_eq!(body["alert"]["park_id"], "park-a");
+    assert_eq!(body["alert"]["point_id"], "a-out");
+    assert_eq!(body["alert"]["pollutant"], "w01018");
+    assert_eq!(body["alert"]["severity"], "critical");
+    assert_eq!(body["alert"]["value"], 500.0);
+    assert_eq!(body["alert"]["threshold"], 50.0);
+
+    // The receiver that never answers 200 ends in dead-letter after 4 attempts.
+    let dead = eventually(Duration::from_secs(30), "dead-letter", || async {
+        let row: Option<(i32, String)> = sqlx::query_as(
+            "SELECT attempts, last_error FROM notification_outbox
+             WHERE receiver = 'webhook:down' AND status = 'dead'",
+        )
+        .fetch_optional(&app.db.pool)
+        .await
+        .unwrap();
+        row
+    })
+    .await;
+    assert_eq!(dead.0, 4);
+    assert!(dead.1.contains("503"), "{}", dead.1);
+    assert_eq!(receiver.requests("down").len(), 4);
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"greenmon_notifications_total{notifier="webhook",outcome="dead"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"greenmon_notifications_total{notifier="webhook",outcome="delivered"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"greenmon_alerts_firing{rule="discharge_exceedance",severity="critical"}"#
+        ),
+        1.0
+    );
+
+    // Nothing more arrives: exactly once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.requests("flaky").len(), 4);
+
+    // On-call acknowledges from the shell.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM alerts WHERE state = 'firing'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_greenmon"))
+            .args(args)
+            .env("GREENMON__DATABASE__DBNAME", &app.db.name)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "alerts",
+        "ack",
+        &id.to_string(),
+        "--by",
+        "alice",
+        "--comment",
+        "on site",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = cli(&["alerts", "list", "--format", "json"]);
+    let rows: Vec<Value> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["acked_by"], "alice");
+    assert_eq!(rows[0]["ack_comment"], "on site");
+    let again = cli(&["alerts", "ack", &id.to_string(), "--by", "bob"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already acknowledged by alice"));
+    let missing = cli(&["alerts", "ack", "999999", "--by", "bob"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no alert 999999"));
+    let bad_rule = cli(&["alerts", "list", "--rule", "nonsense"]);
+    assert!(!bad_rule.status.success());
+    assert!(String::from_utf8_lossy(&bad_rule.stderr).contains("unknown rule"));
+    app.shutdown().await;
+}
+
+/// Config file of a service process: evaluator timing, the webhook, only the exceedance rule.
+fn failover_config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    let path = dir.join("greenmon.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[alerts]
+evaluate_interval_secs = 1
+resolve_after_secs = 0
+leader_poll_ms = 200
+
+[[alerts.webhooks]]
+name = "oncall"
+url = "{url}"
+secret = "{SECRET}"
+
+[alerts.rules.point_offline]
+enabled = false
+[alerts.rules.park_monitoring_rate]
+enabled = false
+[alerts.rules.low_effective_rate]
+enabled = false
+[alerts.rules.energy_off_track]
+enabled = false
+[alerts.rules.energy_target_missed]
+enabled = false
+[alerts.rules.energy_report_overdue]
+enabled = false
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn metric_of(port: u16, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    Some(metric_value(&text, name))
+}
+
+#[tokio::test]
+async fn a_standby_takes_over_and_each_transition_is_notified_once() {
+    let db = TestDb::new().await;
+    let receiver = Receiver::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = failover_config(dir.path(), &receiver.url("oncall"));
+    let prefix = format!("t/{}", unique("p"));
+    let start = |port: u16| {
+        let mut env = env_for(&db.name, 1883, &prefix, &unique("gm"));
+        env.push(("GREENMON__HTTP__LISTEN".into(), format!("127.0.0.1:{port}")));
+        env.push(("GREENMON_CONFIG".into(), config.display().to_string()));
+        ServiceProcess::start(&env)
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = start(port_a);
+    eventually(Duration::from_secs(30), "instance A leading", || async {
+        (metric_of(port_a, "greenmon_alert_leader").await? == 1.0).then_some(())
+    })
+    .await;
+    let b = start(port_b);
+    eventually(
+        Duration::from_secs(30),
+        "instance B up as a standby",
+        || async { (metric_of(port_b, "greenmon_alert_leader").await? == 0.0).then_some(()) },
+    )
+    .await;
+    // Both instances ingest (their own MQTT sessions); the primary key absorbs the repeats.
+    crate::helpers::wait_subscribed(&db.pool, 1883, &prefix).await;
+    away_from_the_hour().await;
+    let topic = format!("{prefix}/parks/park-a/points/a-out/readings");
+    let mut publisher = Publisher::connect(1883).await;
+
+    // COD above its limit: A notifies.
+    publisher
+        .publish(&topic, payload(Utc::now(), 500.0, 7.0))
+        .await;
+    publisher.flush().await;
+    let firing = |pollutant: &'static str| {
+        let receiver = &receiver;
+        move || async move {
+            receiver
+                .requests("oncall")
+                .iter()
+                .any(|r| {
+                    let j = r.json();
+                    j["event"] == "firing" && j["alert"]["pollutant"] == pollutant
+                })
+                .then_some(())
+        }
+    };
+    eventually(Duration::from_secs(30), "COD firing", firing("w01018")).await;
+
+    // pH below its lower limit, and the leader killed while it evaluates.
+    publisher
+        .publish(&topic, payload(Utc::now(), 20.0, 3.0))
+        .await;
+    publisher.flush().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.kill9();
+    let killed = Instant::now();
+    eventually(Duration::from_secs(30), "instance B leading", || async {
+        (metric_of(port_b, "greenmon_alert_leader").await? == 1.0).then_some(())
+    })
+    .await;
+    let takeover = killed.elapsed();
+    assert!(
+        takeover < Duration::from_secs(10),
+        "took over in {takeover:?}"
+    );
+    eventually(Duration::from_secs(30), "pH firing", firing("w01001")).await;
+
+    // Normal readings earlier in the hour bring both hourly averages back within limits.
+    let now = Utc::now();
+    for i in 1..=30 {
+        publisher
+            .publish(
+                &topic,
+                payload(now - chrono::Duration::seconds(i), 10.0, 7.5),
+            )
+            .await;
+    }
+    publisher.flush().await;
+    eventually(Duration::from_secs(30), "both resolved", || async {
+        let n = receiver
+            .requests("oncall")
+            .iter()
+            .filter(|r| r.json()["event"] == "resolved")
+            .count();
+        (n >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Every transition once in alert_events, and each notified exactly once.
+    let transitions: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT alert_id, kind FROM alert_events WHERE kind IN ('firing', 'resolved') ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(transitions.len(), 4, "{transitions:?}");
+    // A leader killed between a receiver's answer and recording it leaves that notification to
+    // be sent again by the next leader, with the same delivery id: receivers deduplicate on it.
+    let mut by_delivery: HashMap<String, (i64, String)> = HashMap::new();
+    for r in receiver.requests("oncall") {
+        let j = r.json();
+        let transition = (
+            j["alert"]["id"].as_i64().unwrap(),
+            j["event"].as_str().unwrap().to_string(),
+        );
+        let id = r.headers[DELIVERY_HEADER].to_str().unwrap().to_string();
+        let before = by_delivery.insert(id, transition.clone());
+        assert!(
+            before.is_none() || before == Some(transition),
+            "one delivery id, one transition"
+        );
+    }
+    let mut seen: Vec<(i64, String)> = by_delivery.into_values().collect();
+    seen.sort();
+    let mut want = transitions.clone();
+    want.sort();
+    assert_eq!(
+        seen, want,
+        "each transition notified once (per delivery id)"
+    );
+    assert!(b.terminate(), "the standby shut down cleanly");
+}
