@@ -617,3 +617,102 @@ async fn a_standby_takes_over_and_each_transition_is_notified_once() {
     );
     assert!(b.terminate(), "the standby shut down cleanly");
 }
+
+#[tokio::test]
+async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
+    let receiver = Receiver::start(&[]).await;
+    let mut pager = receiver.webhook("pager");
+    pager.escalation_only = true;
+    let hooks = vec![receiver.webhook("all"), pager];
+    let mut app = TestApp::spawn_with(1883, |s| {
+        only_rules(s, &["discharge_exceedance"]);
+        s.alerts.rules.discharge_exceedance.severity = greenmon::alerts::Severity::Warning;
+        s.alerts.renotify_secs = 1;
+        s.alerts.escalate_after_secs = 2;
+        s.alerts.escalate_severity = greenmon::alerts::Severity::Critical;
+        s.alerts.webhooks = hooks;
+    })
+    .await;
+    away_from_the_hour().await;
+    let mut publisher = Publisher::connect(1883).await;
+    publisher
+        .publish(
+            &app.topic("park-a", "a-out"),
+            payload(Utc::now(), 500.0, 7.0),
+        )
+        .await;
+    publisher.flush().await;
+    let events = |path: &str| -> Vec<(String, String, String)> {
+        receiver
+            .requests(path)
+            .iter()
+            .map(|r| {
+                let j = r.json();
+                (
+                    j["event"].as_str().unwrap().to_string(),
+                    j["alert"]["severity"].as_str().unwrap().to_string(),
+                    j["previous_severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pager_events = eventually(Duration::from_secs(30), "the escalation", || async {
+        let e = events("pager");
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    // The pager hears of the alert only from its escalation on.
+    assert_eq!(
+        pager_events[0],
+        ("escalated".into(), "critical".into(), "warning".into())
+    );
+    let all = events("all");
+    assert_eq!(
+        all[0],
+        ("firing".into(), "warning".into(), "warning".into())
+    );
+    assert!(all.contains(&("escalated".into(), "critical".into(), "warning".into())));
+    // Unacknowledged, it is re-notified (every second here) to both.
+    eventually(
+        Duration::from_secs(20),
+        "re-notification to the pager",
+        || async {
+            events("pager")
+                .iter()
+                .any(|e| e.0 == "renotified")
+                .then_some(())
+        },
+    )
+    .await;
+
+    let id: i64 = sqlx::query_scalar("SELECT id FROM alerts WHERE state = 'firing'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let acked = greenmon::store::alerts::acknowledge(&app.db.pool, id, "bob", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        acked,
+        greenmon::store::alerts::AckOutcome::Acknowledged(_)
+    ));
+    // One evaluation may have been under way; after that, silence.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = receiver.requests("all").len();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        receiver.requests("all").len(),
+        settled,
+        "acknowledged: no more re-notification"
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM alerts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        state, "firing",
+        "acknowledged alerts still fire until they resolve"
+    );
+    app.shutdown().await;
+}
