@@ -791,6 +791,60 @@ mod tests {
     }
 
     #[test]
+    fn bad_alert_settings_name_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.toml");
+        std::fs::write(
+            &path,
+            r#"
+[alerts]
+escalate_severity = "urgent"
+
+[[alerts.webhooks]]
+name = "oncall"
+url = "ftp://example"
+secret = "short"
+
+[alerts.rules.low_effective_rate]
+threshold = 1.5
+"#,
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(Some(&path), env(&[])) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["alerts.escalate_severity"], "{problems:?}");
+
+        std::fs::write(
+            &path,
+            r#"
+[[alerts.webhooks]]
+name = "oncall"
+url = "ftp://example"
+secret = "short"
+
+[alerts.rules.low_effective_rate]
+threshold = 1.5
+"#,
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(Some(&path), env(&[])) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "alerts.webhooks[0].url",
+                "alerts.webhooks[0].secret",
+                "alerts.rules.low_effective_rate.threshold"
+            ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn syntax_error_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
