@@ -2,11 +2,14 @@
 //! shared one on 127.0.0.1:1883 and, for tests that restart or fill one, brokers of their own.
 //! Every test has its own database, topic prefix and client id, so they run in parallel.
 
+mod api;
 mod broker_auth;
 mod cli;
 mod compliance;
+mod grafana;
 mod helpers;
 mod hj212;
 mod ingest;
+mod portal;
 mod resilience;
 mod timescale;
