@@ -369,23 +369,28 @@ async fn park_expr(pool: &PgPool, table: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn park_role_sees_only_its_park() {
-    let db = TestDb::new().await;
-    seed(&db.pool).await;
-    let role = unique("grafana_t");
-    let out = Command::new(env!("CARGO_BIN_EXE_greenmon"))
+/// `greenmon grafana-role create --park park-a --role-name ROLE` on database `db`.
+fn create_role(db: &str, role: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_greenmon"))
         .args([
             "grafana-role",
             "create",
             "--park",
             "park-a",
             "--role-name",
-            &role,
+            role,
         ])
-        .env("GREENMON__DATABASE__DBNAME", &db.name)
+        .env("GREENMON__DATABASE__DBNAME", db)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn park_role_sees_only_its_park() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let role = unique("grafana_t");
+    let out = create_role(&db.name, &role);
     assert!(
         out.status.success(),
         "{}",
@@ -477,18 +482,7 @@ async fn park_role_sees_only_its_park() {
     assert!(err.to_string().contains("permission denied"), "{err}");
     conn.close().await.unwrap();
     // A second role of the same name is refused with a clear message.
-    let out = Command::new(env!("CARGO_BIN_EXE_greenmon"))
-        .args([
-            "grafana-role",
-            "create",
-            "--park",
-            "park-a",
-            "--role-name",
-            &role,
-        ])
-        .env("GREENMON__DATABASE__DBNAME", &db.name)
-        .output()
-        .unwrap();
+    let out = create_role(&db.name, &role);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     sqlx::query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
