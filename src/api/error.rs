@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 404: no such resource, or one of another park (never revealed to a park token).
     #[error("{0}")]
     NotFound(String),
+    /// 405: the path exists, the method does not.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// 409: the change conflicts with another row (an MN already used by another point).
     #[error("{0}")]
     Conflict(String),
@@ -43,6 +46,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Internal(_) => "internal",
@@ -55,6 +59,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -55,7 +55,6 @@ pub fn router(state: AppState) -> Router {
 
 /// `/api/v1`; every route is a row of [`openapi::OPERATIONS`].
 fn api_v1() -> Router<AppState> {
-    use axum::routing::{get, post};
     Router::new()
         .route(
             "/openapi.json",
@@ -72,7 +71,8 @@ fn api_v1() -> Router<AppState> {
         .route("/parks/{park}/energy", get(compliance::energy))
         .route(
             "/parks/{park}/energy-reports",
-            get(energy_reports::list).merge(post(energy_reports::submit)),
+            get(energy_reports::list).post(energy_reports::submit),
         )
         .fallback(|| async { error::ApiError::NotFound("no such API endpoint".into()) })
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
 }

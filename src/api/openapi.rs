@@ -332,7 +332,7 @@ pub fn document() -> Value {
                 "Error": {
                     "type": "object", "required": ["error", "message"],
                     "properties": {
-                        "error": {"type": "string", "description": "stable code: bad_request, unauthorized, forbidden, not_found, conflict, unprocessable, internal"},
+                        "error": {"type": "string", "description": "stable code: bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, unprocessable, internal"},
                         "message": {"type": "string"},
                     },
                 },

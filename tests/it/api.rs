@@ -553,7 +553,7 @@ async fn malformed_input_gets_clear_errors() {
     let mut f = fixture().await;
     let (t, bureau) = (Some(f.park_a.as_str()), Some(f.bureau.as_str()));
     let readings = "/api/v1/parks/park-a/points/a-out/readings";
-    let cases: Vec<(Method, String, Option<Value>, StatusCode)> = vec![
+    let mut cases: Vec<(Method, String, Option<Value>, StatusCode)> = vec![
         (Method::GET, readings.to_string(), None, StatusCode::BAD_REQUEST),
         (Method::GET, format!("{readings}?pollutant=chlorine"), None, StatusCode::UNPROCESSABLE_ENTITY),
         (Method::GET, format!("{readings}?pollutant=cod&from=yesterday"), None, StatusCode::BAD_REQUEST),
@@ -605,6 +605,12 @@ async fn malformed_input_gets_clear_errors() {
         (Method::GET, "/api/v1/parks/nowhere".into(), None, StatusCode::NOT_FOUND),
         (Method::GET, "/api/v1/no/such/thing".into(), None, StatusCode::NOT_FOUND),
     ];
+    cases.push((
+        Method::DELETE,
+        "/api/v1/parks/park-a".into(),
+        None,
+        StatusCode::METHOD_NOT_ALLOWED,
+    ));
     for (method, path, body, expected) in cases {
         let (s, b) = f.api.call(method.clone(), &path, t, body).await;
         assert_error(s, &b, expected, &format!("{method} {path}"));
