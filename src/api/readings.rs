@@ -4,16 +4,14 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::compliance::time_range;
 use super::error::ApiError;
 use super::extract::{Caller, Path, Query};
-use super::parks::visible_park;
 use super::AppState;
 use crate::domain::PollutantCode;
-use crate::store::api_queries;
+use crate::store::api_queries::{self, HourlyReading, RawReading};
 
 /// Most raw readings one page holds.
 pub const MAX_RAW_ROWS: i64 = 10_000;
@@ -49,8 +47,10 @@ pub async fn get(
     caller: Caller,
     Path((park, point)): Path<(String, String)>,
     Query(q): Query<ReadingsQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    visible_park(&state, &caller, &park).await?;
+) -> Result<axum::Json<ReadingsAnswer>, ApiError> {
+    // The point's own park decides: one query answers both "is the park visible" and "is the
+    // point in it".
+    caller.may_read(&park)?;
     if api_queries::point_park(&state.pool, &point)
         .await?
         .as_deref()
@@ -75,11 +75,7 @@ pub async fn get(
         Resolution::Hour => false,
         Resolution::Auto => to - from <= raw_max,
     };
-    let head = json!({
-        "park_id": park, "point_id": point, "pollutant": pollutant.as_str(),
-        "from": from, "to": to,
-    });
-    let body = if raw {
+    let rows = if raw {
         let limit = q.limit.unwrap_or(MAX_RAW_ROWS);
         if !(1..=MAX_RAW_ROWS).contains(&limit) {
             return Err(ApiError::Unprocessable(format!(
@@ -104,15 +100,57 @@ pub async fn get(
         } else {
             None
         };
-        json!({ "resolution": "raw", "readings": rows, "next_from": next_from })
+        Rows::Raw {
+            readings: rows,
+            next_from,
+        }
     } else {
-        let rows =
-            api_queries::hourly_readings(&state.pool, &point, pollutant.as_str(), from, to).await?;
-        json!({ "resolution": "hour", "readings": rows, "next_from": null })
+        Rows::Hour {
+            readings: api_queries::hourly_readings(
+                &state.pool,
+                &point,
+                pollutant.as_str(),
+                from,
+                to,
+            )
+            .await?,
+            next_from: None,
+        }
     };
-    let mut out = head;
-    if let (Some(o), Value::Object(b)) = (out.as_object_mut(), body) {
-        o.extend(b);
-    }
-    Ok(axum::Json(out))
+    Ok(axum::Json(ReadingsAnswer {
+        park_id: park,
+        point_id: point,
+        pollutant: pollutant.as_str().to_string(),
+        from,
+        to,
+        rows,
+    }))
+}
+
+/// The answer, serialised straight from the rows (a 30-day answer is 720 of them).
+#[derive(Debug, Serialize)]
+pub struct ReadingsAnswer {
+    park_id: String,
+    point_id: String,
+    pollutant: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    #[serde(flatten)]
+    rows: Rows,
+}
+
+/// Raw readings or hourly rollups, tagged by `resolution`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "resolution", rename_all = "lowercase")]
+enum Rows {
+    Raw {
+        readings: Vec<RawReading>,
+        /// Where the next page starts, when this one is full.
+        next_from: Option<DateTime<Utc>>,
+    },
+    Hour {
+        readings: Vec<HourlyReading>,
+        /// Always null: hourly answers are bounded by `http.max_range_days`.
+        next_from: Option<DateTime<Utc>>,
+    },
 }
