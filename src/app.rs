@@ -105,6 +105,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         pool: pool.clone(),
         metrics: metrics.clone(),
         broker_connected: connected.clone(),
+        tz: settings.timezone(),
+        limits: api::QueryLimits {
+            raw_max_hours: settings.http.raw_max_hours,
+            max_range_days: settings.http.max_range_days,
+        },
     });
     let http_shutdown = shutdown.clone();
     tracker.spawn(async move {

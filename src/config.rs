@@ -111,6 +111,10 @@ pub struct Hj212Config {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: String,
+    /// Longest readings range answered with raw readings; longer ranges read hourly rollups.
+    pub raw_max_hours: i64,
+    /// Longest range any API query may ask for.
+    pub max_range_days: i64,
 }
 
 /// Logging.
@@ -483,6 +487,12 @@ impl Settings {
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
             bad("http.listen", "is not an address like 127.0.0.1:8080");
+        }
+        if !(1..=24 * 31).contains(&self.http.raw_max_hours) {
+            bad("http.raw_max_hours", "must be 1 to 744");
+        }
+        if !(1..=3660).contains(&self.http.max_range_days) {
+            bad("http.max_range_days", "must be 1 to 3660");
         }
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             bad("telemetry.log_format", "must be \"text\" or \"json\"");

@@ -7,7 +7,7 @@
 //! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
 //! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
 //! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
-//! - [`api`]: HTTP health, readiness and metrics.
+//! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
 //! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`simulate`]: a publisher of realistic demo and load data.

@@ -66,6 +66,17 @@ enum Command {
         #[command(subcommand)]
         command: greenmon::alerts::cli::AlertsCommand,
     },
+    /// API tokens: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// PostgreSQL login roles for park managers' Grafana, confined to one park by row-level
+    /// security.
+    GrafanaRole {
+        #[command(subcommand)]
+        command: GrafanaRoleCommand,
+    },
     /// The main job with demo data: migrate, import the demo registry, serve, and simulate.
     Demo {
         /// Registry to import and simulate.
@@ -105,6 +116,43 @@ enum Hj212Command {
         /// CRC variant to write (to test a listener's handling of field devices).
         #[arg(long, default_value = "hj212")]
         crc: greenmon::hj212::CrcMode,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (the only time it is shown; only its hash is stored).
+    Create {
+        #[arg(long, value_enum)]
+        role: TokenRoleArg,
+        /// The park a park token reads (required with --role park).
+        #[arg(long, required_if_eq("role", "park"))]
+        park: Option<String>,
+        /// Who holds the token, e.g. "hitech-zone energy office".
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never the secrets).
+    List,
+    /// Revoke a token by its id (from `token list`).
+    Revoke { id: i64 },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TokenRoleArg {
+    Bureau,
+    Park,
+}
+
+#[derive(Subcommand)]
+enum GrafanaRoleCommand {
+    /// Create a login role that reads only PARK's rows; prints its name and password once.
+    Create {
+        #[arg(long)]
+        park: String,
+        /// Role name (default: grafana_ and the park id with - as _).
+        #[arg(long)]
+        role_name: Option<String>,
     },
 }
 
@@ -190,11 +238,80 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             threshold,
         } => report(&settings, park.as_deref(), &month, format, threshold).await,
         Command::Hj212 { command } => hj212(command, &settings),
+        Command::Token { command } => token(&settings, command).await,
+        Command::GrafanaRole {
+            command: GrafanaRoleCommand::Create { park, role_name },
+        } => {
+            use store::grafana_roles;
+            let name = role_name.unwrap_or_else(|| grafana_roles::default_name(&park));
+            let password = grafana_roles::create(&store::pool(&settings.database), &park, &name)
+                .await
+                .context("creating the Grafana role")?;
+            println!(
+                "role: {name}\npassword: {password}\n(shown once; it reads only park {park:?})"
+            );
+            Ok(())
+        }
         Command::Demo { registry } => demo(settings, registry).await,
         Command::Alerts { command } => {
             greenmon::alerts::cli::run(command, &store::pool(&settings.database)).await
         }
     }
+}
+
+async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
+    use store::tokens::{self, TokenRole};
+    let pool = store::pool(&settings.database);
+    match command {
+        TokenCommand::Create { role, park, name } => {
+            let role = match (role, park) {
+                (TokenRoleArg::Bureau, None) => TokenRole::Bureau,
+                (TokenRoleArg::Bureau, Some(_)) => {
+                    anyhow::bail!("--park is only for --role park")
+                }
+                (TokenRoleArg::Park, Some(p)) => {
+                    if store::compliance::parks(&pool, Some(&p)).await?.is_empty() {
+                        anyhow::bail!("park {p:?} is not registered");
+                    }
+                    TokenRole::Park(p)
+                }
+                (TokenRoleArg::Park, None) => anyhow::bail!("--role park needs --park"),
+            };
+            let (id, secret) = tokens::create(&pool, &name, &role)
+                .await
+                .context("creating the token")?;
+            eprintln!("token {id} created; it is shown once, store it now:");
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            println!(
+                "{:>5}  {:<8} {:<20} {:<12} {:<25} {:<25} name",
+                "id", "role", "park", "prefix", "created", "revoked"
+            );
+            for t in tokens::list(&pool).await? {
+                println!(
+                    "{:>5}  {:<8} {:<20} {:<12} {:<25} {:<25} {}",
+                    t.id,
+                    t.role,
+                    t.park_id.unwrap_or_default(),
+                    t.prefix,
+                    t.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    t.revoked_at
+                        .map(|r| r.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default(),
+                    t.name
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !tokens::revoke(&pool, id).await? {
+                anyhow::bail!("no live token with id {id}");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
 }
 
 fn hj212(command: Hj212Command, settings: &Settings) -> anyhow::Result<()> {

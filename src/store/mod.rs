@@ -4,14 +4,17 @@
 //! integration tests against a real PostgreSQL, and nothing is needed at build time.
 
 pub mod alerts;
+pub mod api_queries;
 pub mod batch;
 pub mod compliance;
 mod energy;
 mod error;
+pub mod grafana_roles;
 pub mod hj212;
 mod quarantine;
 mod readings;
 pub mod registry;
+pub mod tokens;
 
 pub use batch::{write_batch, BatchItem, BatchOutcome, Content};
 pub use error::StoreError;

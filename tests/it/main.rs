@@ -3,11 +3,14 @@
 //! Every test has its own database, topic prefix and client id, so they run in parallel.
 
 mod alerts;
+mod api;
 mod broker_auth;
 mod cli;
 mod compliance;
+mod grafana;
 mod helpers;
 mod hj212;
 mod ingest;
+mod portal;
 mod resilience;
 mod timescale;

@@ -1,0 +1,164 @@
+//! Parks and their points: list, one park, its points with status and limits, and (bureau only)
+//! creating or updating a park with its points, limits and baseline through the registry import.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::{not_found_park, Caller, Json, Path};
+use super::AppState;
+use crate::compliance::service::{self, PointNow};
+use crate::domain::registry::{ParkEntry, RegistryFile};
+use crate::store::api_queries::{self, LimitRow};
+use crate::store::compliance::{self as q, ParkRow};
+use crate::store::{self, StoreError};
+
+/// A park as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ParkView {
+    pub id: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub baseline_year: i32,
+    pub baseline_intensity: f64,
+    pub target_year: i32,
+    pub target_reduction: f64,
+}
+
+impl From<ParkRow> for ParkView {
+    fn from(p: ParkRow) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            name_en: p.name_en,
+            baseline_year: p.baseline_year,
+            baseline_intensity: p.baseline_intensity,
+            target_year: p.target_year,
+            target_reduction: p.target_reduction,
+        }
+    }
+}
+
+/// The park, when it exists and the caller may read it.
+///
+/// # Errors
+/// 404 for a park unknown or not the caller's; database errors.
+pub async fn visible_park(
+    state: &AppState,
+    caller: &Caller,
+    park: &str,
+) -> Result<ParkRow, ApiError> {
+    caller.may_read(park)?;
+    q::parks(&state.pool, Some(park))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found_park(park))
+}
+
+/// `GET /api/v1/parks`: every park the caller may read.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    let parks: Vec<ParkView> = q::parks(&state.pool, caller.scope())
+        .await?
+        .into_iter()
+        .map(ParkView::from)
+        .collect();
+    Ok(axum::Json(json!({ "parks": parks })))
+}
+
+/// `GET /api/v1/parks/{park}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(park): Path<String>,
+) -> Result<axum::Json<ParkView>, ApiError> {
+    Ok(axum::Json(
+        visible_park(&state, &caller, &park).await?.into(),
+    ))
+}
+
+/// A point with its status now and its discharge limits.
+#[derive(Debug, Serialize)]
+pub struct PointView {
+    #[serde(flatten)]
+    pub point: PointNow,
+    pub limits: Vec<LimitRow>,
+}
+
+/// `GET /api/v1/parks/{park}/points`: each point's status now, with its limits.
+pub async fn points(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(park): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    visible_park(&state, &caller, &park).await?;
+    let (now, limits) = tokio::try_join!(
+        service::parks_now(&state.pool, Some(&park), Utc::now()),
+        api_queries::limits(&state.pool, &park),
+    )?;
+    let points: Vec<PointView> = now
+        .into_iter()
+        .flat_map(|p| p.points)
+        .map(|point| PointView {
+            limits: limits
+                .iter()
+                .filter(|l| l.point_id == point.point_id)
+                .cloned()
+                .collect(),
+            point,
+        })
+        .collect();
+    Ok(axum::Json(json!({ "park_id": park, "points": points })))
+}
+
+/// `PUT /api/v1/parks/{park}` (bureau): creates or updates the park, its points, their limits
+/// and its baseline, exactly as `greenmon registry import` does for one park.
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(park): Path<String>,
+    Json(entry): Json<ParkEntry>,
+) -> Result<(StatusCode, axum::Json<ParkView>), ApiError> {
+    // Another park's resource is a 404 for a park token, as everywhere; its own park a 403.
+    caller.may_read(&park)?;
+    caller.require_bureau("change the registry")?;
+    if entry.id != park {
+        return Err(ApiError::Unprocessable(format!(
+            "body id {:?} differs from the path's park {park:?}",
+            entry.id
+        )));
+    }
+    let registry = RegistryFile { parks: vec![entry] }
+        .validate()
+        .map_err(|problems| ApiError::Unprocessable(problems.join("; ")))?;
+    let existed = !q::parks(&state.pool, Some(&park)).await?.is_empty();
+    store::registry::import(&state.pool, &registry)
+        .await
+        .map_err(registry_conflict)?;
+    let row = q::parks(&state.pool, Some(&park))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found_park(&park))?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(row.into())))
+}
+
+/// Unique violations of the registry (an MN another point uses) are the client's conflict.
+fn registry_conflict(e: StoreError) -> ApiError {
+    if e.is_unique_violation("monitoring_points_mn_key") {
+        ApiError::Conflict("an MN in the request is used by another point".into())
+    } else {
+        e.into()
+    }
+}

@@ -1,0 +1,156 @@
+//! Readings of one point and pollutant over a range: raw readings for ranges up to
+//! `http.raw_max_hours`, hourly rollups (`readings_hourly`) beyond, so a 30-day chart reads 720
+//! rows, not 43,200.
+
+use axum::extract::State;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::compliance::time_range;
+use super::error::ApiError;
+use super::extract::{Caller, Path, Query};
+use super::AppState;
+use crate::domain::PollutantCode;
+use crate::store::api_queries::{self, HourlyReading, RawReading};
+
+/// Most raw readings one page holds.
+pub const MAX_RAW_ROWS: i64 = 10_000;
+
+/// `raw`, `hour`, or `auto` (raw for short ranges).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    #[default]
+    Auto,
+    Raw,
+    Hour,
+}
+
+/// Query of a readings request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingsQuery {
+    /// HJ 212-2017 code or alias (cod, nh3n, tp, tn, ph, flow).
+    pub pollutant: String,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub resolution: Resolution,
+    /// Raw rows per page (at most 10,000).
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/parks/{park}/points/{point}/readings?pollutant=&from=&to=&resolution=&limit=`
+/// (default: the last 24 hours).
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((park, point)): Path<(String, String)>,
+    Query(q): Query<ReadingsQuery>,
+) -> Result<axum::Json<ReadingsAnswer>, ApiError> {
+    // The point's own park decides: one query answers both "is the park visible" and "is the
+    // point in it".
+    caller.may_read(&park)?;
+    if api_queries::point_park(&state.pool, &point)
+        .await?
+        .as_deref()
+        != Some(park.as_str())
+    {
+        return Err(ApiError::NotFound(format!(
+            "point {point:?} not found in park {park:?}"
+        )));
+    }
+    let pollutant =
+        PollutantCode::parse(&q.pollutant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let (from, to) = time_range(&state, q.from, q.to, Duration::hours(24))?;
+    let raw_max = Duration::hours(state.limits.raw_max_hours);
+    let raw = match q.resolution {
+        Resolution::Raw if to - from > raw_max => {
+            return Err(ApiError::Unprocessable(format!(
+                "raw readings are served for ranges up to {} hours; use resolution=hour",
+                state.limits.raw_max_hours
+            )))
+        }
+        Resolution::Raw => true,
+        Resolution::Hour => false,
+        Resolution::Auto => to - from <= raw_max,
+    };
+    let rows = if raw {
+        let limit = q.limit.unwrap_or(MAX_RAW_ROWS);
+        if !(1..=MAX_RAW_ROWS).contains(&limit) {
+            return Err(ApiError::Unprocessable(format!(
+                "limit must be 1 to {MAX_RAW_ROWS}"
+            )));
+        }
+        let mut rows =
+            api_queries::raw_readings(&state.pool, &point, pollutant.as_str(), from, to, limit)
+                .await?;
+        // A full page continues at the time of its last row; rows at that instant are left to
+        // the next page, so no reading is skipped or repeated.
+        let next_from = if rows.len() as i64 == limit {
+            let last = rows.last().map(|r| r.time);
+            let keep = rows.iter().filter(|r| Some(r.time) != last).count();
+            if keep > 0 {
+                rows.truncate(keep);
+                last
+            } else {
+                // A whole page at one instant cannot be split by time.
+                None
+            }
+        } else {
+            None
+        };
+        Rows::Raw {
+            readings: rows,
+            next_from,
+        }
+    } else {
+        Rows::Hour {
+            readings: api_queries::hourly_readings(
+                &state.pool,
+                &point,
+                pollutant.as_str(),
+                from,
+                to,
+            )
+            .await?,
+            next_from: None,
+        }
+    };
+    Ok(axum::Json(ReadingsAnswer {
+        park_id: park,
+        point_id: point,
+        pollutant: pollutant.as_str().to_string(),
+        from,
+        to,
+        rows,
+    }))
+}
+
+/// The answer, serialised straight from the rows (a 30-day answer is 720 of them).
+#[derive(Debug, Serialize)]
+pub struct ReadingsAnswer {
+    park_id: String,
+    point_id: String,
+    pollutant: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    #[serde(flatten)]
+    rows: Rows,
+}
+
+/// Raw readings or hourly rollups, tagged by `resolution`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "resolution", rename_all = "lowercase")]
+enum Rows {
+    Raw {
+        readings: Vec<RawReading>,
+        /// Where the next page starts, when this one is full.
+        next_from: Option<DateTime<Utc>>,
+    },
+    Hour {
+        readings: Vec<HourlyReading>,
+        /// Always null: hourly answers are bounded by `http.max_range_days`.
+        next_from: Option<DateTime<Utc>>,
+    },
+}

@@ -1,0 +1,164 @@
+//! The park portal in headless Chromium (Debian's `chromium`, installed by `.ci/run`): signed in
+//! with park-a's token it renders park-a's numbers and nothing of park-b; a revoked token gets
+//! the sign-in form and an error. A screenshot is kept at `target/portal/portal.png`.
+
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use tokio::process::Command;
+
+use chrono::{Duration, DurationRound, Utc};
+use greenmon::domain::Flag;
+use greenmon::store::tokens::{self, TokenRole};
+
+use crate::compliance::{reading, seed_day, store_readings};
+use crate::helpers::{repo_path, TestApp};
+
+/// Runs headless Chromium on `url` with a fresh profile and returns the DOM after scripts ran.
+/// Awaited, not waited for: the app under test serves on this test's runtime.
+async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1800",
+        "--virtual-time-budget=15000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    match screenshot {
+        Some(path) => cmd.arg(format!("--screenshot={}", path.display())),
+        None => cmd.arg("--dump-dom"),
+    };
+    cmd.arg(url).kill_on_drop(true);
+    let out = tokio::time::timeout(StdDuration::from_secs(120), cmd.output())
+        .await
+        .expect("chromium finished within 2 minutes")
+        .expect("chromium is installed (.ci/run installs Debian's chromium)");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn portal_shows_the_parks_own_numbers_only() {
+    let mut app = TestApp::spawn().await;
+    let pool = &app.db.pool;
+    seed_day(pool).await;
+    // Recent data, so the last-7-days charts have something: a-out COD every 10 minutes for the
+    // last 6 hours, above its limit of 50 in one hour; park-b reports too.
+    let start = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(6);
+    let recent = (0..36)
+        .map(|i| {
+            let t = start + Duration::minutes(10 * i);
+            let v = if (12..18).contains(&i) { 77.0 } else { 31.0 };
+            reading("a-out", "cod", t, v, Flag::Normal)
+        })
+        .collect();
+    store_readings(pool, "park-a", "a-out", recent).await;
+    // A valid pH reading seconds ago keeps a-out online.
+    store_readings(
+        pool,
+        "park-a",
+        "a-out",
+        vec![reading(
+            "a-out",
+            "ph",
+            Utc::now() - Duration::seconds(30),
+            7.0,
+            Flag::Normal,
+        )],
+    )
+    .await;
+    store_readings(
+        pool,
+        "park-b",
+        "b-out",
+        vec![reading(
+            "b-out",
+            "cod",
+            Utc::now() - Duration::minutes(1),
+            4242.0,
+            Flag::Normal,
+        )],
+    )
+    .await;
+    let year = chrono::Datelike::year(&Utc::now());
+    sqlx::query(
+        "INSERT INTO energy_reports (park_id, period, period_kind, period_start, period_end,
+                                     energy_tce, value_added_10k_yuan)
+         VALUES ('park-a', $1 || '-01', 'month', make_date($2, 1, 1), make_date($2, 2, 1), 52, 100),
+                ('park-b', $1 || '-01', 'month', make_date($2, 1, 1), make_date($2, 2, 1), 999, 100)",
+    )
+    .bind(year.to_string())
+    .bind(year)
+    .execute(pool)
+    .await
+    .unwrap();
+    let (_, token) = tokens::create(pool, "park a portal", &TokenRole::Park("park-a".into()))
+        .await
+        .unwrap();
+
+    let url = format!("{}/portal#token={token}", app.http);
+    let dom = chromium(&url, None).await;
+    assert!(
+        dom.contains("data-loaded=\"park-a\""),
+        "the page did not load: {dom}"
+    );
+    for needle in [
+        "A 园区",
+        // a-out reported minutes ago; a-in not since the seeded day: one of two online.
+        "50.0%",
+        "1 of 2 required points online",
+        "data-point=\"a-out\"",
+        "data-point=\"a-in\"",
+        // The COD chart of a-out: latest hourly average 31, one hour over the limit.
+        "data-pollutant=\"w01018\"",
+        "<span class=\"latest\">31.00</span>",
+        "<span class=\"bad over\">1</span>",
+        // Energy: 52 / 100 = 0.520 tce per 10,000 yuan against a baseline of 0.8.
+        "<td id=\"energy-intensity\">0.520</td>",
+    ] {
+        assert!(dom.contains(needle), "portal lacks {needle:?}:\n{dom}");
+    }
+    for leak in ["park-b", "B 园区", "b-out", "4242", "999"] {
+        assert!(
+            !dom.contains(leak),
+            "portal shows park-b's {leak:?}:\n{dom}"
+        );
+    }
+    assert!(!dom.contains(&token), "the token stays out of the page");
+
+    let dir = repo_path("target/portal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("portal.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&url, Some(&shot)).await;
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "screenshot {} is {size} bytes",
+        shot.display()
+    );
+
+    // A revoked token: the sign-in form with an error, and no numbers.
+    let (id, revoked) = tokens::create(pool, "gone", &TokenRole::Park("park-a".into()))
+        .await
+        .unwrap();
+    tokens::revoke(pool, id).await.unwrap();
+    let dom = chromium(&format!("{}/portal#token={revoked}", app.http), None).await;
+    assert!(dom.contains("data-loaded=\"error\""), "{dom}");
+    assert!(dom.contains("not valid"), "{dom}");
+    assert!(!dom.contains("A 园区"), "{dom}");
+    app.shutdown().await;
+}
