@@ -1,6 +1,7 @@
 //! HTTP: `/healthz`, `/readyz`, `/metrics`, the API under `/api/v1` (bearer tokens, park
 //! isolation, OpenAPI document) and the park portal at `/portal`.
 
+mod alerts;
 mod compliance;
 mod energy_reports;
 pub mod error;
@@ -61,6 +62,9 @@ fn api_v1() -> Router<AppState> {
             get(|| async { axum::Json(openapi::document()) }),
         )
         .route("/compliance", get(compliance::summary))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::get))
+        .route("/alerts/{id}/ack", axum::routing::post(alerts::ack))
         .route("/parks", get(parks::list))
         .route("/parks/{park}", get(parks::get).put(parks::put))
         .route("/parks/{park}/points", get(parks::points))

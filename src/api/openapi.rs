@@ -55,6 +55,10 @@ const fn query(
 
 const PARK: Param = path("park", "park id");
 const POINT: Param = path("point", "monitoring point id");
+const ALERT: Param = Param {
+    schema: "integer",
+    ..path("id", "alert id")
+};
 const FROM_TIME: Param = query(
     "from",
     "string",
@@ -241,6 +245,43 @@ pub const OPERATIONS: &[Operation] = &[
         body: Some("EnergyReport"),
         ok: 201,
     },
+    Operation {
+        method: "get",
+        path: "/api/v1/alerts",
+        summary: "Alerts, newest first (a park token sees its own park's only)",
+        access: Access::ParkScoped,
+        params: &[
+            query(
+                "state",
+                "string",
+                None,
+                "open (default: pending or firing), pending, firing, resolved or all",
+            ),
+            query("park", "string", None, "one park"),
+            query("rule", "string", None, "one rule, e.g. point_offline"),
+            query("limit", "integer", None, "at most this many (default 100, at most 1000)"),
+        ],
+        body: None,
+        ok: 200,
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/alerts/{id}",
+        summary: "An alert with its history (transitions and acknowledgements)",
+        access: Access::ParkScoped,
+        params: &[ALERT],
+        body: None,
+        ok: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/alerts/{id}/ack",
+        summary: "Acknowledge an alert: no more re-notification or escalation; it still resolves by itself",
+        access: Access::Bureau,
+        params: &[ALERT],
+        body: Some("Ack"),
+        ok: 200,
+    },
 ];
 
 fn param_json(p: &Param) -> Value {
@@ -344,6 +385,13 @@ pub fn document() -> Value {
                         "energy_tce": {"type": "number", "minimum": 0},
                         "value_added_10k_yuan": {"type": "number", "exclusiveMinimum": 0},
                         "price_index": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+                    },
+                },
+                "Ack": {
+                    "type": "object", "required": ["by"], "additionalProperties": false,
+                    "properties": {
+                        "by": {"type": "string", "description": "who acknowledges"},
+                        "comment": {"type": "string"},
                     },
                 },
                 "ParkEntry": {

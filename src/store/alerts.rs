@@ -467,3 +467,27 @@ pub async fn hour_averages(
     .fetch_all(pool)
     .await?)
 }
+
+/// One event of an alert's history.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EventRow {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub severity: String,
+    pub actor: Option<String>,
+    pub detail: String,
+}
+
+/// An alert's transitions and acknowledgements, oldest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn events(pool: &PgPool, alert_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT at, kind, severity, actor, detail FROM alert_events
+         WHERE alert_id = $1 ORDER BY id",
+    )
+    .bind(alert_id)
+    .fetch_all(pool)
+    .await?)
+}

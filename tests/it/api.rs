@@ -21,6 +21,7 @@ enum Body {
     None,
     ParkEntry,
     EnergyReport,
+    Ack,
 }
 
 /// One row per endpoint: what a park token gets on its own park follows from `access`; on
@@ -63,11 +64,19 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/parks/{park}/energy?year=2026", None),
         row(Method::GET, "/api/v1/parks/{park}/energy-reports", None),
         row(Method::POST, "/api/v1/parks/{park}/energy-reports", EnergyReport),
+        row(Method::GET, "/api/v1/alerts?state=all", None),
+        row(Method::GET, "/api/v1/alerts/{alert}", None),
+        row(Method::POST, "/api/v1/alerts/{alert}/ack", Ack),
     ]
 }
 
 fn access_of(row: &Row) -> Access {
-    let path = row.path.split('?').next().unwrap();
+    let path = row
+        .path
+        .split('?')
+        .next()
+        .unwrap()
+        .replace("{alert}", "{id}");
     OPERATIONS
         .iter()
         .find(|op| op.path == path && op.method == row.method.as_str().to_lowercase())
@@ -87,6 +96,7 @@ fn body_for(body: Body, park: &str) -> Option<Value> {
         } else {
             json!({"id": "park-b", "name": "B 园区", "baseline_intensity": 1.2})
         }),
+        Body::Ack => Some(json!({"by": "matrix", "comment": "seen"})),
         Body::EnergyReport => {
             Some(json!({"period": "2026-02", "energy_tce": 100.0, "value_added_10k_yuan": 200.0}))
         }
@@ -166,9 +176,24 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let app = TestApp::spawn().await;
+    // The alert engine stays off: the alerts below are the only ones.
+    let app = TestApp::spawn_with(1883, |s| s.alerts.enabled = false).await;
     let pool = &app.db.pool;
     seed_day(pool).await;
+    for (id, park, point) in [(ALERT_A, "park-a", "a-out"), (ALERT_B, "park-b", "b-out")] {
+        sqlx::query(
+            "INSERT INTO alerts (id, rule, park_id, point_id, state, severity, summary, summary_zh,
+                                 description, description_zh, active_since, fired_at)
+             VALUES ($1, 'point_offline', $2, $3, 'firing', 'major', 'Point ' || $3 || ' offline',
+                     '监测点 ' || $3 || ' 离线', 'silent', '无数据', now(), now())",
+        )
+        .bind(id)
+        .bind(park)
+        .bind(point)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
     // park-b has data too, so a leak would show.
     store_readings(
         pool,
@@ -208,8 +233,15 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// Ids of the fixture's alerts of park-a and park-b.
+const ALERT_A: i64 = 1001;
+const ALERT_B: i64 = 2002;
+
 fn fill(path: &str, (park, point): (&str, &str)) -> String {
-    path.replace("{park}", park).replace("{point}", point)
+    let alert = if park == "park-a" { ALERT_A } else { ALERT_B };
+    path.replace("{park}", park)
+        .replace("{point}", point)
+        .replace("{alert}", &alert.to_string())
 }
 
 #[tokio::test]
@@ -219,9 +251,14 @@ async fn isolation_matrix() {
     // Every operation of the OpenAPI document that takes a token has a row.
     for op in OPERATIONS.iter().filter(|op| op.access != Access::Public) {
         assert!(
-            rows.iter()
-                .any(|r| r.path.split('?').next() == Some(op.path)
-                    && r.method.as_str().eq_ignore_ascii_case(op.method)),
+            rows.iter().any(|r| r
+                .path
+                .split('?')
+                .next()
+                .map(|p| p.replace("{alert}", "{id}"))
+                .as_deref()
+                == Some(op.path)
+                && r.method.as_str().eq_ignore_ascii_case(op.method)),
             "no isolation row for {} {}",
             op.method,
             op.path
@@ -269,7 +306,7 @@ async fn isolation_matrix() {
             Access::Bureau => assert_error(s, &b, StatusCode::FORBIDDEN, &what("park", &own)),
             Access::Public => unreachable!("public operations take no token"),
         }
-        if r.path.contains("{park}") {
+        if r.path.contains("{park}") || r.path.contains("{alert}") {
             // Another park's resource: 404, whatever the operation.
             let (s, b) = f
                 .api
@@ -756,4 +793,156 @@ async fn token_commands_create_list_revoke() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
     app.shutdown().await;
+}
+
+#[tokio::test]
+async fn alerts_are_listed_shown_and_acknowledged() {
+    let mut f = fixture().await;
+    let api = &f.api;
+    // Filters: the bureau sees both parks' firing alerts; a park token its own only.
+    let (s, b) = api
+        .call(
+            Method::GET,
+            "/api/v1/alerts?state=firing&rule=point_offline",
+            Some(&f.bureau),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let parks: Vec<&str> = b["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["park_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(parks, ["park-b", "park-a"], "newest first");
+    let (_, b) = api
+        .call(
+            Method::GET,
+            "/api/v1/alerts?park=park-b",
+            Some(&f.bureau),
+            None,
+        )
+        .await;
+    assert_eq!(b["alerts"].as_array().unwrap().len(), 1);
+    let (_, b) = api
+        .call(
+            Method::GET,
+            "/api/v1/alerts?state=resolved",
+            Some(&f.bureau),
+            None,
+        )
+        .await;
+    assert!(b["alerts"].as_array().unwrap().is_empty());
+    let (s, b) = api
+        .call(
+            Method::GET,
+            "/api/v1/alerts?park=park-b",
+            Some(&f.park_a),
+            None,
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::NOT_FOUND,
+        "park token asking for park-b's alerts",
+    );
+
+    // Acknowledged by the bureau, once; the history shows it.
+    let ack = format!("/api/v1/alerts/{ALERT_A}/ack");
+    let body = json!({"by": "duty officer", "comment": "crew sent"});
+    let (s, b) = api
+        .call(Method::POST, &ack, Some(&f.bureau), Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["alert"]["acked_by"], "duty officer");
+    let (s, b) = api
+        .call(Method::POST, &ack, Some(&f.bureau), Some(body))
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "second acknowledgement");
+    assert!(b["message"].as_str().unwrap().contains("duty officer"));
+    let (s, b) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/alerts/{ALERT_A}"),
+            Some(&f.park_a),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let kinds: Vec<&str> = b["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["acknowledged"]);
+    assert_eq!(b["events"][0]["actor"], "duty officer");
+
+    // Malformed requests.
+    for (method, path, body, expected) in [
+        (
+            Method::GET,
+            "/api/v1/alerts?state=burning".to_string(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?rule=nonsense".to_string(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?limit=0".to_string(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?colour=red".to_string(),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts/abc".to_string(),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts/424242".to_string(),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/alerts/{ALERT_B}/ack"),
+            Some(json!({"comment": "no by"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/alerts/{ALERT_B}/ack"),
+            Some(json!({"by": "  "})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let what = format!("{method} {path}");
+        let (s, b) = api.call(method, &path, Some(&f.bureau), body).await;
+        assert_error(s, &b, expected, &what);
+    }
+    let (s, b) = api
+        .raw(
+            Method::POST,
+            &format!("/api/v1/alerts/{ALERT_B}/ack"),
+            &f.bureau,
+            "{not json",
+        )
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "ack with broken JSON");
+    f.app.shutdown().await;
 }
