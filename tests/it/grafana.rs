@@ -91,7 +91,7 @@ fn dashboards_reference_only_provisioned_datasources() {
     }
     dashboard_uids.sort();
     dashboard_uids.dedup();
-    assert_eq!(dashboard_uids.len(), 3);
+    assert_eq!(dashboard_uids.len(), 4);
 }
 
 /// A time range and the values of the template variables.
@@ -254,6 +254,27 @@ async fn seed(pool: &PgPool) {
         "INSERT INTO discharge_limits (point_id, pollutant, upper) VALUES ('b-out', 'w01018', 40)",
         "INSERT INTO quarantine (received_at, source, topic, payload, reason, detail)
          VALUES ('2026-03-10T04:00:00Z', 'mqtt', 't/parks/park-a/points/x/readings', 'x', 'invalid_json', 'not JSON')",
+        // A firing and a resolved alert of park-a, a resolved one of park-b, with history and
+        // notifications.
+        "INSERT INTO alerts (id, rule, park_id, point_id, pollutant, state, severity, summary,
+                             summary_zh, description, description_zh, value, threshold,
+                             active_since, fired_at, resolved_at)
+         VALUES (1, 'discharge_exceedance', 'park-a', 'a-out', 'w01018', 'firing', 'critical',
+                 'COD above', 'COD 超标', 'd', 'd', 80, 50, '2026-03-10T03:00:00Z',
+                 '2026-03-10T03:10:00Z', NULL),
+                (2, 'point_offline', 'park-b', 'b-out', '', 'resolved', 'major', 'offline',
+                 '离线', 'd', 'd', NULL, NULL, '2026-03-10T01:00:00Z', '2026-03-10T01:15:00Z',
+                 '2026-03-10T05:00:00Z'),
+                (3, 'low_effective_rate', 'park-a', 'a-in', '', 'resolved', 'warning', 'low rate',
+                 '有效传输率低', 'd', 'd', 0.5, 0.9, '2026-03-10T00:00:00Z',
+                 '2026-03-10T00:00:00Z', '2026-03-10T06:00:00Z')",
+        "INSERT INTO alert_events (id, alert_id, at, kind, severity)
+         VALUES (1, 1, '2026-03-10T03:10:00Z', 'firing', 'critical'),
+                (2, 2, '2026-03-10T01:15:00Z', 'firing', 'major'),
+                (3, 2, '2026-03-10T05:00:00Z', 'resolved', 'major')",
+        "INSERT INTO notification_outbox (alert_id, event_id, receiver, payload, status, attempts, created_at)
+         VALUES (1, 1, 'webhook:oncall', '{}', 'delivered', 1, '2026-03-10T03:10:00Z'),
+                (2, 3, 'webhook:oncall', '{}', 'dead', 8, '2026-03-10T05:00:00Z')",
     ] {
         sqlx::query(sql).execute(pool).await.unwrap();
     }
@@ -350,6 +371,8 @@ async fn park_expr(pool: &PgPool, table: &str) -> String {
     let has = |c: &str| cols.iter().any(|x| x == c);
     if table == "parks" {
         "id".into()
+    } else if table == "alert_events" {
+        "(SELECT park_id FROM alerts a WHERE a.id = alert_id)".into()
     } else if has("park_id") {
         "park_id".into()
     } else if has("point_id") {
