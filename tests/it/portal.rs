@@ -52,9 +52,21 @@ async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
 
 #[tokio::test]
 async fn portal_shows_the_parks_own_numbers_only() {
-    let mut app = TestApp::spawn().await;
+    // The alert engine stays off: the two alerts below are the only ones.
+    let mut app = TestApp::spawn_with(1883, |s| s.alerts.enabled = false).await;
     let pool = &app.db.pool;
     seed_day(pool).await;
+    sqlx::query(
+        "INSERT INTO alerts (rule, park_id, point_id, state, severity, summary, summary_zh,
+                             description, description_zh, active_since, fired_at, acked_by, acked_at)
+         VALUES ('point_offline', 'park-a', 'a-in', 'firing', 'major', 'Point a-in of park park-a is offline',
+                 '园区 park-a 监测点 a-in 离线', 'd', 'd', now(), now(), 'duty officer', now()),
+                ('point_offline', 'park-b', 'b-out', 'firing', 'major', 'Point b-out of park park-b is offline',
+                 '园区 park-b 监测点 b-out 离线', 'd', 'd', now(), now(), NULL, NULL)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     // Recent data, so the last-7-days charts have something: a-out COD every 10 minutes for the
     // last 6 hours, above its limit of 50 in one hour; park-b reports too.
     let start = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(6);
@@ -126,6 +138,9 @@ async fn portal_shows_the_parks_own_numbers_only() {
         "data-pollutant=\"w01018\"",
         "<span class=\"latest\">31.00</span>",
         "<span class=\"bad over\">1</span>",
+        // Its own open alert, acknowledged.
+        "监测点 a-in 离线",
+        "duty officer",
         // Energy: 52 / 100 = 0.520 tce per 10,000 yuan against a baseline of 0.8.
         "<td id=\"energy-intensity\">0.520</td>",
     ] {
