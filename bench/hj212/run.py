@@ -161,8 +161,9 @@ def codec(iterations):
     out = subprocess.run([CODEC, str(iterations)], check=True, capture_output=True, text=True).stdout
     res = {}
     for line in out.splitlines():
-        mode = line.split()[0].split("=", 1)[1]
-        r = kv(line)
+        mode, _, rest = line.partition(" ")
+        mode = mode.split("=", 1)[1]
+        r = kv(rest)
         res[mode] = dict(cpu_pps=r.get("packets_per_cpu_sec", r["packets_per_sec"]), wall_pps=r["packets_per_sec"])
     return res
 
