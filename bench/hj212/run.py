@@ -4,9 +4,11 @@ with many concurrent data loggers, each waiting for its 9014 answer (sent after 
 before its next packet.
 
 Per run (--runs times, codec and end to end alternated):
-  codec    examples/hj212_codec_bench: split_frames + parse_packet (CRC included) of a typical
-           CN=2051 wastewater minute packet on one thread; packets/s of on-CPU time and of wall
-           time
+  codec    examples/hj212_codec_bench on a typical CN=2051 wastewater minute packet on one
+           thread, two modes: `ingest` (decode_hj212, all that ingest does with a payload:
+           framing, CRC, header, CP, DataTime in the zone, f64 values, the upload, the raw bytes
+           and the answer header) and `parse` (split_frames + parse_packet, the owned public
+           API, the figure recorded before issue 3); packets/s of on-CPU time and of wall time
   e2e      a fresh database and registry (--parks x --points-per-park loggers, each with its own
            24-hex MN and PW), `greenmon serve` with the HJ 212 listener on a free port, then
            examples/hj212_tcp_bench: --loggers connections, --packets packets each, one at a time
@@ -157,8 +159,13 @@ class Service:
 
 def codec(iterations):
     out = subprocess.run([CODEC, str(iterations)], check=True, capture_output=True, text=True).stdout
-    r = kv(out)
-    return dict(cpu_pps=r.get("packets_per_cpu_sec", r["packets_per_sec"]), wall_pps=r["packets_per_sec"])
+    res = {}
+    for line in out.splitlines():
+        mode, _, rest = line.partition(" ")
+        mode = mode.split("=", 1)[1]
+        r = kv(rest)
+        res[mode] = dict(cpu_pps=r.get("packets_per_cpu_sec", r["packets_per_sec"]), wall_pps=r["packets_per_sec"])
+    return res
 
 
 def e2e(a, registry, csv_path):
@@ -280,7 +287,8 @@ def main():
         codecs.append(c)
         r = e2e(a, registry, csv_path)
         runs.append(r)
-        print(f"run {i + 1}: codec {c['cpu_pps']:,.0f} packets/s on-CPU ({c['wall_pps']:,.0f} wall) | "
+        print(f"run {i + 1}: codec ingest {c['ingest']['cpu_pps']:,.0f} packets/s on-CPU "
+              f"({c['ingest']['wall_pps']:,.0f} wall), parse {c['parse']['cpu_pps']:,.0f} on-CPU | "
               f"e2e {r['rps']:,.0f} readings/s ({r['pps']:,.0f} packets/s, {r['secs']:.2f} s after "
               f"{r['connect']:.2f} s connecting), latency p50 {r['p50']:.1f} p90 {r['p90']:.1f} "
               f"p99 {r['p99']:.1f} max {r['max']:.1f} ms | greenmon peak RSS {r['rss']:.0f} MB, "
@@ -291,8 +299,9 @@ def main():
               f"load average {r['load']:.1f}", flush=True)
 
     print("\nmedian (min-max):")
-    print(f"codec, packets/s of one core's CPU time: {fmt([c['cpu_pps'] for c in codecs])}")
-    print(f"codec, packets/s of wall time:           {fmt([c['wall_pps'] for c in codecs])}")
+    for mode in ("ingest", "parse"):
+        print(f"codec {mode:6}, packets/s of CPU time:   {fmt([c[mode]['cpu_pps'] for c in codecs])}")
+        print(f"codec {mode:6}, packets/s of wall time:  {fmt([c[mode]['wall_pps'] for c in codecs])}")
     print(f"e2e readings/s stored:                   {fmt([r['rps'] for r in runs])}")
     print(f"e2e packets/s answered:                  {fmt([r['pps'] for r in runs])}")
     print(f"e2e latency send->9014 p50 ms:           {fmt([r['p50'] for r in runs], '.1f')}")

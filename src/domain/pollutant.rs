@@ -1,12 +1,15 @@
 //! Pollutant codes: HJ 212-2017 codes (HJ 525 table B.1), friendly aliases, and the HJ/T 212-2005
 //! three-character codes mapped to their 2017 equivalents.
 
+use std::borrow::Cow;
 use std::fmt;
 
-/// A pollutant (monitoring factor) code in HJ 212-2017 form, e.g. `w01018` for COD.
+/// A pollutant (monitoring factor) code in HJ 212-2017 form, e.g. `w01018` for COD. Codes
+/// from the tables here (and from [`PollutantCode::parse_static`]) are borrowed, so cloning
+/// them costs no allocation: decoders clone one per value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
-pub struct PollutantCode(String);
+pub struct PollutantCode(Cow<'static, str>);
 
 /// The code was neither a 2017 code, an alias nor a known 2005 code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,11 +61,11 @@ impl PollutantCode {
     pub fn parse(code: &str) -> Result<Self, PollutantError> {
         let lower = code.to_ascii_lowercase();
         if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == lower) {
-            return Ok(Self((*c).to_string()));
+            return Ok(Self(Cow::Borrowed(c)));
         }
         let b = lower.as_bytes();
         if b.len() == 6 && b[0].is_ascii_lowercase() && b[1..].iter().all(u8::is_ascii_digit) {
-            return Ok(Self(lower));
+            return Ok(Self(Cow::Owned(lower)));
         }
         Err(PollutantError(code.to_string()))
     }
@@ -76,9 +79,23 @@ impl PollutantCode {
             .iter()
             .find(|(old, _)| old.eq_ignore_ascii_case(code))
         {
-            return Ok(Self((*c).to_string()));
+            return Ok(Self(Cow::Borrowed(c)));
         }
         Self::parse(code)
+    }
+
+    /// [`parse`](Self::parse) of a code that lives for the whole program (a table entry): a
+    /// code already in 2017 form is borrowed rather than copied.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_static(code: &'static str) -> Result<Self, PollutantError> {
+        let parsed = Self::parse(code)?;
+        Ok(if parsed.as_str() == code {
+            Self(Cow::Borrowed(code))
+        } else {
+            parsed
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,6 +124,18 @@ mod tests {
                 *code
             );
         }
+    }
+
+    #[test]
+    fn static_codes_are_borrowed() {
+        let code = PollutantCode::parse_static("w01018").unwrap();
+        assert!(matches!(code.0, Cow::Borrowed("w01018")));
+        assert_eq!(code, PollutantCode::parse("W01018").unwrap());
+        assert_eq!(
+            PollutantCode::parse_static("COD").unwrap().as_str(),
+            "w01018"
+        );
+        assert!(PollutantCode::parse_static("w0101").is_err());
     }
 
     #[test]

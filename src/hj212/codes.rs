@@ -24,8 +24,9 @@ pub(crate) fn parse_flag(value: &str) -> Option<Flag> {
 }
 
 /// Water codes of HJ 212-2017 Table B.1 (and `w01003`), parsed once: [`PollutantCode::parse`]
-/// allocates and scans alias tables, and every packet repeats a few of these codes.
-static COMMON_CODES: LazyLock<Vec<([u8; 6], PollutantCode)>> = LazyLock::new(|| {
+/// allocates and scans alias tables, and every packet repeats a few of these codes. The codes
+/// are borrowed from this table, so a clone of one allocates nothing.
+static COMMON_CODES: LazyLock<Vec<(u64, PollutantCode)>> = LazyLock::new(|| {
     [
         "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "w01012", "w01017", "w01019",
         "w01020", "w01009", "w01010", "w01014", "w01002", "w01003", "w21016", "w21017", "w22001",
@@ -33,9 +34,22 @@ static COMMON_CODES: LazyLock<Vec<([u8; 6], PollutantCode)>> = LazyLock::new(|| 
         "w20123",
     ]
     .into_iter()
-    .filter_map(|c| Some((c.as_bytes().try_into().ok()?, PollutantCode::parse(c).ok()?)))
+    .filter_map(|c| {
+        Some((
+            code_key(c.as_bytes().first_chunk()?),
+            PollutantCode::parse_static(c).ok()?,
+        ))
+    })
     .collect()
 });
+
+/// A 6-byte code as one integer: compared in one instruction.
+#[inline]
+fn code_key(code: &[u8; 6]) -> u64 {
+    let mut word = [0; 8];
+    word[..6].copy_from_slice(code);
+    u64::from_le_bytes(word)
+}
 
 /// The pollutant code for a key's factor part, or `None` for anything else (vendor codes,
 /// `SBxxx` facilities). `water_2005`: also map 3-character HJ/T 212-2005 water codes.
@@ -50,9 +64,8 @@ pub(crate) fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCod
         && b.iter().all(u8::is_ascii_alphanumeric)
         && b.iter().any(u8::is_ascii_digit);
     if modern {
-        // Compared as 6-byte arrays: cheaper than string comparisons.
-        let key: Option<&[u8; 6]> = b.first_chunk();
-        let cached = key.and_then(|k| COMMON_CODES.iter().find(|(c, _)| c == k));
+        let key = b.first_chunk().map(code_key);
+        let cached = key.and_then(|k| COMMON_CODES.iter().find(|(c, _)| *c == k));
         // A 6-character code is never a 2005 code, so `parse` is `parse_any_version` here.
         cached.map_or_else(
             || PollutantCode::parse(factor).ok(),

@@ -1,16 +1,18 @@
 //! The CP data area: `DataTime`, per-pollutant items (`w01018-Rtd=…,w01018-Flag=N`) and the
 //! other command parameters (`QnRtn`, `RtdInterval`, …).
 //!
-//! Input: the text between `CP=&&` and the last `&&`. Output: a [`Cp`]. Sub-fields are split
-//! on `;` and `,`, each key on its last `-` into factor and suffix, and grouped per factor
-//! code. Values stay exact ([`Decimal`]); times stay local (`NaiveDateTime`): the caller
-//! applies the device's configured zone. Keys whose factor is not a pollutant code
+//! Input: the text between `CP=&&` and the last `&&`. Output: a [`CpRef`] borrowing its text
+//! from the input (what ingest reads), or the owned [`Cp`] made from it (what
+//! [`parse_packet`](super::parse_packet) returns). Sub-fields are split on `;` and `,`, each key
+//! on its last `-` into factor and suffix, and grouped per factor code. Values stay exact
+//! ([`Decimal`], or [`DecimalRef`] in a [`CpRef`]); times stay local (`NaiveDateTime`): the
+//! caller applies the device's configured zone. Keys whose factor is not a pollutant code
 //! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::codes::{factor_code, parse_flag};
-use super::decimal::Decimal;
+use super::decimal::{Decimal, DecimalRef};
 use super::packet::{bad, clip, PacketError};
 use super::scan::fields;
 use crate::domain::{Flag, PollutantCode};
@@ -77,11 +79,83 @@ pub struct CpItem {
     pub other: Vec<(String, String)>,
 }
 
-impl CpItem {
-    fn new(code: PollutantCode, original_code: &str) -> Self {
+/// A parsed CP area borrowing its text from the data segment: the same content as [`Cp`]
+/// without a copy of any key or value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CpRef<'a> {
+    /// [`Cp::data_time`].
+    pub data_time: Option<NaiveDateTime>,
+    /// [`Cp::items`].
+    pub items: Vec<CpItemRef<'a>>,
+    /// [`Cp::fields`].
+    pub fields: Vec<(&'a str, &'a str)>,
+    /// [`Cp::other_items`].
+    pub other_items: Vec<(&'a str, &'a str)>,
+}
+
+impl CpRef<'_> {
+    /// The item whose original code (as sent) is `code`.
+    pub fn item(&self, code: &str) -> Option<&CpItemRef<'_>> {
+        self.items.iter().find(|i| i.original_code == code)
+    }
+
+    /// The value of the parameter `name` in [`CpRef::fields`].
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// An owned copy.
+    pub fn to_cp(&self) -> Cp {
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect()
+        };
+        Cp {
+            data_time: self.data_time,
+            items: self.items.iter().map(CpItemRef::to_cp_item).collect(),
+            fields: pairs(&self.fields),
+            other_items: pairs(&self.other_items),
+        }
+    }
+}
+
+/// All sub-fields of one pollutant, borrowing their text: the same content as [`CpItem`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpItemRef<'a> {
+    /// [`CpItem::code`].
+    pub code: PollutantCode,
+    /// [`CpItem::original_code`].
+    pub original_code: &'a str,
+    pub rtd: Option<DecimalRef<'a>>,
+    pub avg: Option<DecimalRef<'a>>,
+    pub min: Option<DecimalRef<'a>>,
+    pub max: Option<DecimalRef<'a>>,
+    pub cou: Option<DecimalRef<'a>>,
+    pub zs_rtd: Option<DecimalRef<'a>>,
+    pub zs_avg: Option<DecimalRef<'a>>,
+    pub zs_min: Option<DecimalRef<'a>>,
+    pub zs_max: Option<DecimalRef<'a>>,
+    /// [`CpItem::flag`].
+    pub flag: Option<Flag>,
+    /// [`CpItem::raw_flag`].
+    pub raw_flag: Option<&'a str>,
+    /// [`CpItem::eflag`].
+    pub eflag: Option<&'a str>,
+    /// [`CpItem::sample_time`].
+    pub sample_time: Option<NaiveDateTime>,
+    /// [`CpItem::other`].
+    pub other: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> CpItemRef<'a> {
+    fn new(code: PollutantCode, original_code: &'a str) -> Self {
         Self {
             code,
-            original_code: original_code.to_string(),
+            original_code,
             rtd: None,
             avg: None,
             min: None,
@@ -96,6 +170,32 @@ impl CpItem {
             eflag: None,
             sample_time: None,
             other: Vec::new(),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_cp_item(&self) -> CpItem {
+        CpItem {
+            code: self.code.clone(),
+            original_code: self.original_code.to_string(),
+            rtd: self.rtd.map(DecimalRef::to_decimal),
+            avg: self.avg.map(DecimalRef::to_decimal),
+            min: self.min.map(DecimalRef::to_decimal),
+            max: self.max.map(DecimalRef::to_decimal),
+            cou: self.cou.map(DecimalRef::to_decimal),
+            zs_rtd: self.zs_rtd.map(DecimalRef::to_decimal),
+            zs_avg: self.zs_avg.map(DecimalRef::to_decimal),
+            zs_min: self.zs_min.map(DecimalRef::to_decimal),
+            zs_max: self.zs_max.map(DecimalRef::to_decimal),
+            flag: self.flag,
+            raw_flag: self.raw_flag.map(str::to_string),
+            eflag: self.eflag.map(str::to_string),
+            sample_time: self.sample_time,
+            other: self
+                .other
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
         }
     }
 }
@@ -121,11 +221,21 @@ pub fn parse_hj_time(s: &str) -> Option<NaiveDateTime> {
     )
 }
 
+/// [`parse_cp_ref`], copied into a [`Cp`]: the form the unit tests below compare.
+#[cfg(test)]
+fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Result<Cp, PacketError> {
+    parse_cp_ref(body, water_2005, check_ascii).map(|cp| cp.to_cp())
+}
+
 /// Parses a CP body. `check_ascii`: the segment has non-ASCII bytes, so check where they are.
-pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Result<Cp, PacketError> {
-    let mut cp = Cp {
+pub(crate) fn parse_cp_ref(
+    body: &str,
+    water_2005: bool,
+    check_ascii: bool,
+) -> Result<CpRef<'_>, PacketError> {
+    let mut cp = CpRef {
         items: Vec::with_capacity(8),
-        ..Cp::default()
+        ..CpRef::default()
     };
     for f in fields(body) {
         let (key, value) = f.key_value()?;
@@ -143,25 +253,21 @@ pub(crate) fn parse_cp(body: &str, water_2005: bool, check_ascii: bool) -> Resul
             continue;
         }
         let Some(dash) = f.dash else {
-            cp.fields.push((key.to_string(), value.to_string()));
+            cp.fields.push((key, value));
             continue;
         };
         let (factor, suffix) = (&key[..dash], &key[dash + 1..]);
         // Sub-fields of one item are usually adjacent, so the last item is tried first.
-        let item = match cp
-            .items
-            .iter()
-            .rposition(|i| same(&i.original_code, factor))
-        {
+        let item = match cp.items.iter().rposition(|i| same(i.original_code, factor)) {
             Some(i) => &mut cp.items[i],
             None => match factor_code(factor, water_2005) {
                 Some(code) => {
-                    cp.items.push(CpItem::new(code, factor));
+                    cp.items.push(CpItemRef::new(code, factor));
                     let last = cp.items.len() - 1;
                     &mut cp.items[last]
                 }
                 None => {
-                    cp.other_items.push((key.to_string(), value.to_string()));
+                    cp.other_items.push((key, value));
                     continue;
                 }
             },
@@ -184,11 +290,11 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// Stores one `factor-suffix=value` into its item.
-fn apply(
-    item: &mut CpItem,
+fn apply<'a>(
+    item: &mut CpItemRef<'a>,
     key: &str,
-    suffix: &str,
-    value: &str,
+    suffix: &'a str,
+    value: &'a str,
     check_ascii: bool,
 ) -> Result<(), PacketError> {
     // Byte patterns compile to a length test and a few byte compares (no memcmp calls).
@@ -225,7 +331,7 @@ fn apply(
             return Ok(());
         }
         _ => {
-            item.other.push((suffix.to_string(), value.to_string()));
+            item.other.push((suffix, value));
             return Ok(());
         }
     };
@@ -235,21 +341,28 @@ fn apply(
     if check_ascii && !value.is_ascii() {
         return Err(non_ascii(key));
     }
-    *slot = Some(Decimal::parse(value).ok_or_else(|| PacketError::BadValue {
-        key: clip(key),
-        value: clip(value),
-    })?);
+    *slot = Some(
+        DecimalRef::parse(value).ok_or_else(|| PacketError::BadValue {
+            key: clip(key),
+            value: clip(value),
+        })?,
+    );
     Ok(())
 }
 
-fn ascii_text(key: &str, value: &str, check_ascii: bool, dup: bool) -> Result<String, PacketError> {
+fn ascii_text<'a>(
+    key: &str,
+    value: &'a str,
+    check_ascii: bool,
+    dup: bool,
+) -> Result<&'a str, PacketError> {
     if dup {
         return Err(bad(key, "duplicate field"));
     }
     if check_ascii && !value.is_ascii() {
         return Err(non_ascii(key));
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 fn time(key: &str, value: &str, check_ascii: bool) -> Result<NaiveDateTime, PacketError> {

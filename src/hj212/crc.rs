@@ -217,8 +217,13 @@ pub(crate) fn parse_hex4(s: &[u8]) -> Option<u16> {
 /// Checks `given_hex` (the 4 hex digits after the data segment, either case) against
 /// `data` (the data segment) with every [`CrcMode`], the standard one first.
 pub fn check_crc(data: &[u8], given_hex: &str) -> CrcCheck {
+    check_crc_bytes(data, given_hex.as_bytes())
+}
+
+/// [`check_crc`] with the hex digits as bytes, as a [`FrameRef`](super::FrameRef) has them.
+pub(crate) fn check_crc_bytes(data: &[u8], given_hex: &[u8]) -> CrcCheck {
     let computed = crc16_hj212(data);
-    let given = parse_hex4(given_hex.as_bytes());
+    let given = parse_hex4(given_hex);
     let matched = match given {
         None => None,
         Some(g) if g == computed => Some(CrcMode::Hj212),

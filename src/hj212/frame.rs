@@ -42,6 +42,42 @@ pub struct RawFrame {
     pub declared_len: usize,
 }
 
+impl RawFrame {
+    /// The frame as a borrowed [`FrameRef`].
+    pub fn as_frame_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            raw: &self.raw,
+            data: &self.data,
+            crc_hex: self.crc_hex.as_bytes(),
+        }
+    }
+}
+
+/// One frame, borrowed from the bytes it was found in: what [`frames`] yields, so that a
+/// complete buffer is decoded without copying each frame's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The whole frame as received, from `##` through the terminator (if any).
+    pub raw: &'a [u8],
+    /// The data segment: the bytes the CRC covers (its length is the declared length).
+    pub data: &'a [u8],
+    /// The 4 hex digits after the data segment, as received (either case).
+    pub crc_hex: &'a [u8],
+}
+
+impl FrameRef<'_> {
+    /// An owned copy.
+    pub fn to_raw_frame(&self) -> RawFrame {
+        RawFrame {
+            raw: self.raw.to_vec(),
+            data: self.data.to_vec(),
+            // 4 hex digits are ASCII.
+            crc_hex: String::from_utf8_lossy(self.crc_hex).into_owned(),
+            declared_len: self.data.len(),
+        }
+    }
+}
+
 /// Why some bytes of the input did not form a frame. Each variant keeps the bytes involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -102,8 +138,20 @@ enum Step {
     NeedMore,
     /// This many bytes of whitespace can be dropped.
     Skip(usize),
-    /// A frame or an error, and how many bytes it consumed.
-    Item(usize, Result<RawFrame, FrameError>),
+    /// A frame: its data segment ends at `data_end` (it starts after the 6-byte header, and
+    /// the CRC digits follow it), and the frame with its terminator at `end`.
+    Frame { data_end: usize, end: usize },
+    /// An error, and how many bytes it consumed.
+    Error(usize, FrameError),
+}
+
+/// The frame a [`Step::Frame`] describes, borrowed from the scanned bytes.
+fn frame_at(b: &[u8], data_end: usize, end: usize) -> FrameRef<'_> {
+    FrameRef {
+        raw: &b[..end],
+        data: &b[HEADER_LEN..data_end],
+        crc_hex: &b[data_end..data_end + CRC_LEN],
+    }
 }
 
 /// Position of the first `##` at or after `from`.
@@ -133,7 +181,7 @@ fn resync_point(b: &[u8], eof: bool) -> Option<usize> {
 /// Reports the bytes up to the resync point as `make(raw)`, or waits for more input.
 fn bad(b: &[u8], eof: bool, make: impl FnOnce(Vec<u8>) -> FrameError) -> Step {
     match resync_point(b, eof) {
-        Some(n) => Step::Item(n, Err(make(b[..n].to_vec()))),
+        Some(n) => Step::Error(n, make(b[..n].to_vec())),
         None => Step::NeedMore,
     }
 }
@@ -203,23 +251,15 @@ fn scan(b: &[u8], max_data_len: usize, eof: bool) -> Step {
         usize::from(rest.first().is_some_and(|&c| c == b'\n' || c == b'\r'))
     };
     let end = crc_end + term;
-    let raw = b[..end].to_vec();
     if declared > max_data_len {
         let err = FrameError::Oversize {
             declared,
             max: max_data_len,
-            raw,
+            raw: b[..end].to_vec(),
         };
-        return Step::Item(end, Err(err));
+        return Step::Error(end, err);
     }
-    let frame = RawFrame {
-        data: b[HEADER_LEN..data_end].to_vec(),
-        // 4 hex digits are ASCII.
-        crc_hex: String::from_utf8_lossy(crc).into_owned(),
-        declared_len: declared,
-        raw,
-    };
-    Step::Item(end, Ok(frame))
+    Step::Frame { data_end, end }
 }
 
 fn truncated(b: &[u8], eof: bool) -> Step {
@@ -296,9 +336,14 @@ impl Deframer {
                     return None;
                 }
                 Step::Skip(n) => self.start += n,
-                Step::Item(n, item) => {
+                Step::Frame { data_end, end } => {
+                    let frame = frame_at(&self.buf[self.start..], data_end, end).to_raw_frame();
+                    self.start += end;
+                    return Some(Ok(frame));
+                }
+                Step::Error(n, e) => {
                     self.start += n;
-                    return Some(item);
+                    return Some(Err(e));
                 }
             }
         }
@@ -313,15 +358,44 @@ pub fn split_frames(input: &[u8]) -> Vec<Result<RawFrame, FrameError>> {
 
 /// [`split_frames`] with a chosen data-segment limit.
 pub fn split_frames_with(input: &[u8], max_data_len: usize) -> Vec<Result<RawFrame, FrameError>> {
-    let mut out = Vec::new();
-    let mut rest = input;
-    loop {
-        match scan(rest, max_data_len, true) {
-            Step::NeedMore => return out,
-            Step::Skip(n) => rest = &rest[n..],
-            Step::Item(n, item) => {
-                out.push(item);
-                rest = &rest[n..];
+    frames(input, max_data_len)
+        .map(|item| item.map(|f| f.to_raw_frame()))
+        .collect()
+}
+
+/// The frames and errors of a complete buffer, as [`split_frames_with`] finds them, with each
+/// frame borrowed from `input` rather than copied.
+pub fn frames(input: &[u8], max_data_len: usize) -> Frames<'_> {
+    Frames {
+        rest: input,
+        max_data_len,
+    }
+}
+
+/// Iterator returned by [`frames`].
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    rest: &'a [u8],
+    max_data_len: usize,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<FrameRef<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self.rest;
+            match scan(rest, self.max_data_len, true) {
+                Step::NeedMore => return None,
+                Step::Skip(n) => self.rest = &rest[n..],
+                Step::Frame { data_end, end } => {
+                    self.rest = &rest[end..];
+                    return Some(Ok(frame_at(rest, data_end, end)));
+                }
+                Step::Error(n, e) => {
+                    self.rest = &rest[n..];
+                    return Some(Err(e));
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 //! field order varies in the wild, duplicates are errors, unknown keys are kept in order.
 //!
 //! Input: one `key=value` part at a time, from [`super::packet`]. Output: a [`Header`] with
-//! validated values, or a [`PacketError`].
+//! validated values borrowed from the data segment, or a [`PacketError`].
 
 use super::packet::{bad, clip, PacketError, PacketFlag};
 
@@ -11,21 +11,26 @@ const MAX_ID_LEN: usize = 64;
 
 /// The header fields seen so far.
 #[derive(Default)]
-pub(crate) struct Header {
-    pub(crate) qn: Option<String>,
-    pub(crate) st: Option<String>,
-    pub(crate) cn: Option<String>,
-    pub(crate) pw: Option<String>,
-    pub(crate) mn: Option<String>,
+pub(crate) struct Header<'a> {
+    pub(crate) qn: Option<&'a str>,
+    pub(crate) st: Option<&'a str>,
+    pub(crate) cn: Option<&'a str>,
+    pub(crate) pw: Option<&'a str>,
+    pub(crate) mn: Option<&'a str>,
     pub(crate) flag: Option<PacketFlag>,
     pub(crate) pnum: Option<u32>,
     pub(crate) pno: Option<u32>,
-    pub(crate) extra: Vec<(String, String)>,
+    pub(crate) extra: Vec<(&'a str, &'a str)>,
 }
 
-impl Header {
+impl<'a> Header<'a> {
     /// Stores one header field; `part` is the whole `key=value` text (for errors).
-    pub(crate) fn field(&mut self, part: &str, key: &str, value: &str) -> Result<(), PacketError> {
+    pub(crate) fn field(
+        &mut self,
+        part: &str,
+        key: &'a str,
+        value: &'a str,
+    ) -> Result<(), PacketError> {
         // Field names are case-sensitive in the standard; devices are not always careful.
         // The exact spelling is tried first: it is the usual case and the cheaper test.
         let exact = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"].contains(&key);
@@ -76,7 +81,7 @@ impl Header {
         } else if key.is_empty() {
             Err(bad(part, "empty field name"))
         } else {
-            self.extra.push((key.to_string(), value.to_string()));
+            self.extra.push((key, value));
             Ok(())
         }
     }
@@ -96,20 +101,20 @@ fn set<T>(slot: &mut Option<T>, key: &str, value: Option<T>) -> Result<(), Packe
 }
 
 /// QN, PW, MN: 1-64 printable ASCII characters.
-fn id(key: &str, value: &str) -> Result<String, PacketError> {
+fn id<'a>(key: &str, value: &'a str) -> Result<&'a str, PacketError> {
     let ok = (1..=MAX_ID_LEN).contains(&value.len()) && value.bytes().all(|c| c.is_ascii_graphic());
     if !ok {
         return Err(bad(key, "not 1-64 printable ASCII characters"));
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 /// ST, CN: 1-8 characters of one class.
-fn code(key: &str, value: &str, class: fn(&u8) -> bool) -> Result<String, PacketError> {
+fn code<'a>(key: &str, value: &'a str, class: fn(&u8) -> bool) -> Result<&'a str, PacketError> {
     if !(1..=8).contains(&value.len()) || !value.bytes().all(|c| class(&c)) {
         return Err(bad(key, "not a 1-8 character code"));
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 fn num(key: &str, value: &str) -> Result<u32, PacketError> {

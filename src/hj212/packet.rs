@@ -1,14 +1,16 @@
 //! The data segment: header fields (QN, ST, CN, PW, MN, Flag, PNUM, PNO) and the CP area.
 //!
-//! Input: a [`RawFrame`] from the deframer. Output: a [`Packet`] with typed header fields,
-//! the parsed [`Cp`] and the CRC verdict, or a [`PacketError`] with a stable reason code.
+//! Input: a [`RawFrame`] from the deframer, or a [`FrameRef`] borrowed from a buffer. Output: a
+//! [`PacketRef`] (typed header fields, the parsed [`CpRef`] and the CRC verdict, all text
+//! borrowed from the frame: what ingest reads), the owned [`Packet`] made from it, or a
+//! [`PacketError`] with a stable reason code.
 //! The header is parsed as a map (field order varies in the wild); unknown keys are kept.
 //! A CRC mismatch is not an error here: it is reported in [`Packet::crc`] so the caller can
 //! apply its per-device policy, quarantine, and answer 9011 `QnRtn=9`.
 
-use super::cp::{parse_cp, Cp};
-use super::crc::{check_crc, CrcCheck};
-use super::frame::RawFrame;
+use super::cp::{parse_cp_ref, Cp, CpRef};
+use super::crc::{check_crc_bytes, CrcCheck};
+use super::frame::{FrameRef, RawFrame};
 use super::header::Header;
 use super::scan::fields;
 
@@ -93,6 +95,59 @@ impl Packet {
     }
 }
 
+/// One decoded HJ 212 packet borrowing its text from the frame: the same content as
+/// [`Packet`] without a copy of any field. Ingest reads this; [`parse_packet`] copies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketRef<'a> {
+    /// [`Packet::qn`].
+    pub qn: Option<&'a str>,
+    /// [`Packet::st`].
+    pub st: &'a str,
+    /// [`Packet::cn`].
+    pub cn: &'a str,
+    /// [`Packet::pw`].
+    pub pw: Option<&'a str>,
+    /// [`Packet::mn`].
+    pub mn: &'a str,
+    /// [`Packet::flag`].
+    pub flag: Option<PacketFlag>,
+    /// [`Packet::pnum`].
+    pub pnum: Option<u32>,
+    /// [`Packet::pno`].
+    pub pno: Option<u32>,
+    /// [`Packet::cp`].
+    pub cp: CpRef<'a>,
+    /// [`Packet::extra`].
+    pub extra: Vec<(&'a str, &'a str)>,
+    /// [`Packet::crc`].
+    pub crc: CrcCheck,
+    /// The data segment before `CP=&&`: the header fields as sent.
+    pub header_text: &'a str,
+}
+
+impl PacketRef<'_> {
+    /// An owned copy.
+    pub fn to_packet(&self) -> Packet {
+        Packet {
+            qn: self.qn.map(str::to_string),
+            st: self.st.to_string(),
+            cn: self.cn.to_string(),
+            pw: self.pw.map(str::to_string),
+            mn: self.mn.to_string(),
+            flag: self.flag,
+            pnum: self.pnum,
+            pno: self.pno,
+            cp: self.cp.to_cp(),
+            extra: self
+                .extra
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            crc: self.crc,
+        }
+    }
+}
+
 /// Why a data segment is not a usable packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
@@ -165,14 +220,22 @@ pub(crate) fn clip(s: &str) -> String {
 /// A [`PacketError`] when the data segment is not a usable packet. A wrong CRC is *not* an
 /// error: see [`Packet::crc`].
 pub fn parse_packet(frame: &RawFrame) -> Result<Packet, PacketError> {
-    let crc = check_crc(&frame.data, &frame.crc_hex);
-    let text = std::str::from_utf8(&frame.data).map_err(|_| PacketError::NonAscii {
+    parse_packet_ref(frame.as_frame_ref()).map(|p| p.to_packet())
+}
+
+/// [`parse_packet`] without copying: the packet borrows its text from the frame.
+///
+/// # Errors
+/// As [`parse_packet`].
+pub fn parse_packet_ref(frame: FrameRef<'_>) -> Result<PacketRef<'_>, PacketError> {
+    let crc = check_crc_bytes(frame.data, frame.crc_hex);
+    let text = std::str::from_utf8(frame.data).map_err(|_| PacketError::NonAscii {
         field: "data segment (not UTF-8)".into(),
     })?;
     parse_segment(text, crc)
 }
 
-fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
+fn parse_segment(text: &str, crc: CrcCheck) -> Result<PacketRef<'_>, PacketError> {
     let check_ascii = !text.is_ascii();
     let mut h = Header::default();
     let mut cp_at = None;
@@ -208,8 +271,8 @@ fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
     let st = h.st.ok_or(PacketError::MissingField("ST"))?;
     let cn = h.cn.ok_or(PacketError::MissingField("CN"))?;
     let mn = h.mn.ok_or(PacketError::MissingField("MN"))?;
-    let cp = parse_cp(&text[body_start..close], maps_2005_codes(&st), check_ascii)?;
-    Ok(Packet {
+    let cp = parse_cp_ref(&text[body_start..close], maps_2005_codes(st), check_ascii)?;
+    Ok(PacketRef {
         qn: h.qn,
         st,
         cn,
@@ -221,6 +284,7 @@ fn parse_segment(text: &str, crc: CrcCheck) -> Result<Packet, PacketError> {
         cp,
         extra: h.extra,
         crc,
+        header_text: &text[..body_start - 5],
     })
 }
 

@@ -7,8 +7,9 @@ use super::outcomes;
 use super::samples::*;
 use crate::domain::{Flag, PollutantCode};
 use crate::hj212::{
-    encode_cp, parse_packet, split_frames, split_frames_with, Cp, CpItem, CrcMode, Decimal,
-    Deframer, PacketBuilder, PacketFlag, RawFrame, LENIENT_MAX_DATA_LEN,
+    encode_cp, frames, parse_packet, parse_packet_ref, split_frames, split_frames_with, Cp, CpItem,
+    CrcMode, Decimal, Deframer, PacketBuilder, PacketFlag, RawFrame, LENIENT_MAX_DATA_LEN,
+    STRICT_MAX_DATA_LEN,
 };
 
 fn time() -> impl Strategy<Value = NaiveDateTime> {
@@ -255,6 +256,26 @@ proptest! {
         if let Ok(p) = parse_packet(&frame) {
             // Whatever parses re-encodes without panicking.
             let _ = PacketBuilder::from_packet(&p).encode();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The borrowed forms (`frames`, `parse_packet_ref`) give exactly what the owned ones do.
+    #[test]
+    fn borrowed_frames_and_packets_agree_with_owned(input in stream(), (b, _) in builder()) {
+        let mut input = input;
+        input.extend(b.encode());
+        let owned = split_frames(&input);
+        let borrowed: Vec<_> = frames(&input, STRICT_MAX_DATA_LEN)
+            .map(|f| f.map(|f| f.to_raw_frame()))
+            .collect();
+        prop_assert_eq!(&borrowed, &owned);
+        for frame in owned.iter().flatten() {
+            let via_ref = parse_packet_ref(frame.as_frame_ref()).map(|p| p.to_packet());
+            prop_assert_eq!(via_ref, parse_packet(frame));
         }
     }
 }

@@ -13,8 +13,8 @@ use chrono_tz::Tz;
 use super::DecodeError;
 use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
 use crate::hj212::{
-    answer_9011, answer_9014, parse_packet, split_frames_with, Cp, FrameError, Packet, PacketError,
-    QnRtn, RawFrame, LENIENT_MAX_DATA_LEN,
+    answer_9011, answer_9014, frames, parse_packet_ref, FrameError, FrameRef, Packet, PacketError,
+    PacketRef, QnRtn, LENIENT_MAX_DATA_LEN,
 };
 use crate::store::batch::{BAD_PASSWORD, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
 
@@ -32,22 +32,36 @@ pub enum Hj212Item {
 /// header (only TCP loggers get them, and only one of them).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Replies {
-    /// The request, its CP area dropped: answers repeat only header fields.
-    request: Option<Packet>,
+    /// The request's data segment with its CP area emptied (`QN=…;ST=…;…;CP=&&&&`): answers
+    /// repeat only header fields. Kept as one string, and parsed again only when an answer is
+    /// due, so that decoding copies one string per packet for them rather than five.
+    request: Option<Box<str>>,
 }
 
 impl Replies {
+    /// The request's header fields.
+    fn request(&self) -> Option<Packet> {
+        let text = self.request.as_deref()?;
+        let segment = FrameRef {
+            raw: &[],
+            data: text.as_bytes(),
+            crc_hex: &[],
+        };
+        // These header fields parsed once already, so they parse again.
+        parse_packet_ref(segment).ok().map(|p| p.to_packet())
+    }
+
     /// After the packet's rows (or nothing, for an ignored packet) are committed: 9014 when the
     /// packet's flag asks for an answer.
     pub fn stored(&self) -> Option<Vec<u8>> {
-        let p = self.request.as_ref()?;
-        p.ack_required().then(|| answer_9014(p))
+        let p = self.request()?;
+        p.ack_required().then(|| answer_9014(&p))
     }
 
     /// The 9011 answer for a packet quarantined with `reason`, if the logger is owed one: the
     /// MN, password and CRC problems always; any other rejection when the packet asked.
     pub fn for_reason(&self, reason: &str) -> Option<Vec<u8>> {
-        let p = self.request.as_ref()?;
+        let p = self.request()?;
         let qn_rtn = match reason {
             UNKNOWN_MN => QnRtn::MnError,
             BAD_PASSWORD => QnRtn::PwError,
@@ -55,12 +69,17 @@ impl Replies {
             _ if p.ack_required() => QnRtn::Rejected,
             _ => return None,
         };
-        Some(answer_9011(p, qn_rtn))
+        Some(answer_9011(&p, qn_rtn))
     }
 
-    fn for_packet(mut p: Packet) -> Self {
-        p.cp = Cp::default();
-        Self { request: Some(p) }
+    fn for_packet(p: &PacketRef<'_>) -> Self {
+        const EMPTY_CP: &str = "CP=&&&&";
+        let mut request = String::with_capacity(p.header_text.len() + EMPTY_CP.len());
+        request.push_str(p.header_text);
+        request.push_str(EMPTY_CP);
+        Self {
+            request: Some(request.into_boxed_str()),
+        }
     }
 }
 
@@ -74,21 +93,23 @@ pub struct Hj212Packet {
 }
 
 /// Decodes every packet in `payload` (one or more frames, any framing the codec accepts).
+/// The frames and their fields are read in place; only what the store and the answers keep is
+/// copied.
 pub fn decode_hj212(
     payload: &[u8],
     tz: Tz,
     max_future_secs: i64,
     now: DateTime<Utc>,
 ) -> Vec<Hj212Packet> {
-    split_frames_with(payload, LENIENT_MAX_DATA_LEN)
-        .into_iter()
+    frames(payload, LENIENT_MAX_DATA_LEN)
         .map(|frame| decode_frame(frame, tz, max_future_secs, now))
         .collect()
 }
 
-/// Decodes one frame (from [`decode_hj212`] or the TCP listener's deframer).
+/// Decodes one frame (from [`decode_hj212`]; a [`RawFrame`](crate::hj212::RawFrame) from a
+/// deframer lends one with `as_frame_ref`).
 pub fn decode_frame(
-    frame: Result<RawFrame, FrameError>,
+    frame: Result<FrameRef<'_>, FrameError>,
     tz: Tz,
     max_future_secs: i64,
     now: DateTime<Utc>,
@@ -106,21 +127,20 @@ pub fn decode_frame(
             }
         }
     };
-    let packet = match parse_packet(&frame) {
+    let packet = match parse_packet_ref(frame) {
         Ok(p) => p,
         Err(e) => {
             return Hj212Packet {
-                raw: frame.raw,
+                raw: frame.raw.to_vec(),
                 result: Err(packet_error(&e)),
                 replies: Replies::default(),
             }
         }
     };
-    let result = map_packet(&packet, tz, max_future_secs, now);
     Hj212Packet {
-        raw: frame.raw,
-        result,
-        replies: Replies::for_packet(packet),
+        raw: frame.raw.to_vec(),
+        result: map_packet(&packet, tz, max_future_secs, now),
+        replies: Replies::for_packet(&packet),
     }
 }
 
@@ -143,7 +163,7 @@ fn kind_of(cn: &str) -> Option<ReadingKind> {
 }
 
 fn map_packet(
-    p: &Packet,
+    p: &PacketRef<'_>,
     tz: Tz,
     max_future_secs: i64,
     now: DateTime<Utc>,
@@ -160,8 +180,10 @@ fn map_packet(
             ),
         });
     };
-    let Some(kind) = kind_of(&p.cn) else {
-        return Ok(Hj212Item::Ignored { cn: p.cn.clone() });
+    let Some(kind) = kind_of(p.cn) else {
+        return Ok(Hj212Item::Ignored {
+            cn: p.cn.to_string(),
+        });
     };
     let local = |t: &NaiveDateTime| -> Result<DateTime<Utc>, DecodeError> {
         let utc = tz
@@ -178,7 +200,7 @@ fn map_packet(
         Ok(utc)
     };
     let data_time = p.cp.data_time.as_ref().map(local).transpose()?;
-    let mut values = Vec::new();
+    let mut values = Vec::with_capacity(p.cp.items.len());
     for item in &p.cp.items {
         let (value, time) = match kind {
             ReadingKind::Sample => {
@@ -186,7 +208,7 @@ fn map_packet(
                 let time = match (&item.sample_time, data_time) {
                     (Some(t), _) => local(t)?,
                     (None, Some(t)) => t,
-                    (None, None) => return Err(missing_data_time(&p.cn)),
+                    (None, None) => return Err(missing_data_time(p.cn)),
                 };
                 (rtd.to_f64(), time)
             }
@@ -196,16 +218,16 @@ fn map_packet(
                 };
                 (
                     avg.to_f64(),
-                    data_time.ok_or_else(|| missing_data_time(&p.cn))?,
+                    data_time.ok_or_else(|| missing_data_time(p.cn))?,
                 )
             }
         };
         if values.iter().any(|v: &Hj212Value| v.pollutant == item.code) {
             return Err(DecodeError::DuplicatePollutant(item.code.to_string()));
         }
-        let flag = match (&item.flag, &item.raw_flag) {
-            (Some(f), _) => *f,
-            (None, Some(raw)) => return Err(DecodeError::InvalidFlag(raw.clone())),
+        let flag = match (item.flag, item.raw_flag) {
+            (Some(f), _) => f,
+            (None, Some(raw)) => return Err(DecodeError::InvalidFlag(raw.to_string())),
             (None, None) => Flag::Normal,
         };
         values.push(Hj212Value {
@@ -220,13 +242,15 @@ fn map_packet(
         });
     }
     if values.is_empty() {
-        return Ok(Hj212Item::Ignored { cn: p.cn.clone() });
+        return Ok(Hj212Item::Ignored {
+            cn: p.cn.to_string(),
+        });
     }
     Ok(Hj212Item::Upload(Hj212Upload {
-        mn: p.mn.clone(),
-        password: p.pw.clone(),
+        mn: p.mn.to_string(),
+        password: p.pw.map(str::to_string),
         crc_mode,
-        cn: p.cn.clone(),
+        cn: p.cn.to_string(),
         data_time,
         split: p.pnum.zip(p.pno),
         values,
@@ -349,6 +373,31 @@ mod tests {
         let p = one(b"hello world");
         assert!(p.result.is_err());
         assert!(!p.raw.is_empty());
+    }
+
+    #[test]
+    fn answers_are_those_of_the_whole_request() {
+        use crate::hj212::{answer_9011, answer_9014, parse_packet, split_frames, QnRtn};
+        let requests = [
+            frame("2051", 5, "DataTime=20261127154000;w01018-Avg=40.1"),
+            frame("2081", 9, "DataTime=20261127150000"),
+            encode_frame("ST=32;CN=2051;PW=a&&b;MN=88888880000001;Flag=1;CP=&&DataTime=20261127154000;011-Avg=4&&"),
+            encode_frame("QN=20261127150000123;ST=32;CN=2061;MN=X,Flag=5;Vendor=1;CP=&&&&"),
+        ];
+        for bytes in requests {
+            let whole = parse_packet(split_frames(&bytes)[0].as_ref().unwrap()).unwrap();
+            let p = one(&bytes);
+            assert_eq!(p.replies.stored(), Some(answer_9014(&whole)), "{bytes:?}");
+            assert_eq!(
+                p.replies.for_reason(UNKNOWN_MN),
+                Some(answer_9011(&whole, QnRtn::MnError))
+            );
+            assert_eq!(
+                p.replies.for_reason("bad_value"),
+                Some(answer_9011(&whole, QnRtn::Rejected))
+            );
+        }
+        assert_eq!(Replies::default().stored(), None);
     }
 
     #[test]
