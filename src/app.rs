@@ -20,7 +20,7 @@ use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::ingest::ack::AckGate;
 use crate::ingest::batch::Batcher;
-use crate::ingest::commit::Committer;
+use crate::ingest::commit::{CommitObserver, Committer};
 use crate::ingest::decode::DecodeContext;
 use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
@@ -170,10 +170,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let tap = settings
         .alerts
         .enabled
-        .then(|| Arc::new(AlertTap::default()));
+        .then(|| Arc::new(AlertTap::new(pool.clone())));
     if let Some(tap) = &tap {
         tracker.spawn(tap.clone().refresh(
-            pool.clone(),
             Duration::from_secs(settings.alerts.evaluate_interval_secs),
             shutdown.clone(),
         ));
@@ -196,7 +195,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         retry_max: Duration::from_millis(settings.ingest.retry_max_ms),
         split_timeout: Duration::from_secs(settings.hj212.split_timeout_secs),
         parallel: settings.ingest.parallel_commits,
-        tap,
+        observer: tap.map(|t| t as Arc<dyn CommitObserver>),
     };
     tracker.spawn(async move {
         committer.run(batch_rx).await;

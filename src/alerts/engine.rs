@@ -319,22 +319,3 @@ impl Engine {
         Ok(rules::discharge_exceedance(&exceedances))
     }
 }
-
-/// Announces, after a commit, the hours whose readings crossed a limit (the fast path).
-pub fn announce_after_commit(
-    tap: &AlertTap,
-    pool: &PgPool,
-    items: &[crate::store::BatchItem],
-    outcome: &crate::store::BatchOutcome,
-) {
-    let keys = tap.exceeding(items, outcome);
-    if keys.is_empty() {
-        return;
-    }
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        if let Err(e) = tap::announce(&pool, &keys).await {
-            tracing::debug!(error = %e, "Cannot announce exceeding readings; the periodic evaluation will find them.");
-        }
-    });
-}

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compliance::exceedance::Limit;
 use crate::domain::{Flag, PollutantCode, ReadingKind};
+use crate::ingest::commit::CommitObserver;
 use crate::store::{BatchItem, BatchOutcome, Content, StoreError};
 
 /// The PostgreSQL channel of the fast path.
@@ -73,13 +74,38 @@ impl LimitIndex {
 /// A (point, pollutant, hour start) whose hourly average may have crossed a limit.
 pub type HourKey = (String, String, DateTime<Utc>);
 
-/// Shared by the committer (which observes) and the alert engine (which loads the limits).
-#[derive(Debug, Default)]
+/// Shared by the committer (which shows it each batch) and the alert engine (which reads the
+/// limits).
+#[derive(Debug)]
 pub struct AlertTap {
     index: RwLock<Arc<LimitIndex>>,
+    pool: PgPool,
+}
+
+impl CommitObserver for AlertTap {
+    /// Announces the hours whose readings crossed a limit, without holding up the acks.
+    fn committed(&self, items: &[BatchItem], outcome: &BatchOutcome) {
+        let keys = self.exceeding(items, outcome);
+        if keys.is_empty() {
+            return;
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = announce(&pool, &keys).await {
+                tracing::debug!(error = %e, "Cannot announce exceeding readings; the periodic evaluation will find them.");
+            }
+        });
+    }
 }
 
 impl AlertTap {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            index: RwLock::default(),
+            pool,
+        }
+    }
+
     pub fn index(&self) -> Arc<LimitIndex> {
         self.index.read().map(|i| i.clone()).unwrap_or_default()
     }
@@ -91,14 +117,9 @@ impl AlertTap {
     }
 
     /// Reloads the limits every `every` until `shutdown`.
-    pub async fn refresh(
-        self: Arc<Self>,
-        pool: PgPool,
-        every: Duration,
-        shutdown: CancellationToken,
-    ) {
+    pub async fn refresh(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
         loop {
-            match LimitIndex::load(&pool).await {
+            match LimitIndex::load(&self.pool).await {
                 Ok(index) => self.set_index(index),
                 Err(e) => {
                     tracing::debug!(error = %e, "Cannot load discharge limits; keeping the old ones.")

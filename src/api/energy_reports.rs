@@ -10,8 +10,7 @@ use super::error::ApiError;
 use super::extract::{Caller, Path};
 use super::parks::visible_park;
 use super::AppState;
-use crate::domain::ParkId;
-use crate::ingest::decode::{decode_energy, DecodeError};
+use crate::domain::{EnergyPayloadError, EnergyReport, ParkId};
 use crate::store::api_queries;
 
 /// `GET /api/v1/parks/{park}/energy-reports`.
@@ -36,8 +35,8 @@ pub async fn submit(
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     visible_park(&state, &caller, &park).await?;
     let id = ParkId::parse(&park).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let report = decode_energy(id, &body).map_err(|e| match e {
-        DecodeError::InvalidJson(_) => ApiError::BadRequest(e.to_string()),
+    let report = EnergyReport::from_json(id, &body).map_err(|e| match e {
+        EnergyPayloadError::Json(_) => ApiError::BadRequest(e.to_string()),
         other => ApiError::Unprocessable(other.to_string()),
     })?;
     api_queries::submit_energy_report(&state.pool, &report).await?;

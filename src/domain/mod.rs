@@ -94,6 +94,69 @@ pub struct EnergyReport {
     pub price_index: f64,
 }
 
+/// Why an energy-report payload was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EnergyPayloadError {
+    #[error("payload is not valid JSON: {0}")]
+    Json(String),
+    #[error("payload does not match the schema: {0}")]
+    Schema(String),
+    #[error("{0}")]
+    Period(String),
+    #[error("energy report field {0}")]
+    Value(String),
+}
+
+impl EnergyReport {
+    /// Parses the energy-report payload of `park` (the MQTT energy topic and the HTTP API):
+    /// `{"period": "2018-03", "energy_tce": …, "value_added_10k_yuan": …, "price_index": …}`.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn from_json(park: ParkId, payload: &[u8]) -> Result<Self, EnergyPayloadError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            period: String,
+            energy_tce: f64,
+            value_added_10k_yuan: f64,
+            #[serde(default)]
+            price_index: Option<f64>,
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| EnergyPayloadError::Json(e.to_string()))?;
+        let raw: Raw =
+            serde_json::from_value(value).map_err(|e| EnergyPayloadError::Schema(e.to_string()))?;
+        let period: Period = raw
+            .period
+            .parse()
+            .map_err(|e: PeriodError| EnergyPayloadError::Period(e.to_string()))?;
+        if !(raw.energy_tce.is_finite() && raw.energy_tce >= 0.0) {
+            return Err(EnergyPayloadError::Value(
+                "energy_tce must be a number ≥ 0".into(),
+            ));
+        }
+        if !(raw.value_added_10k_yuan.is_finite() && raw.value_added_10k_yuan > 0.0) {
+            return Err(EnergyPayloadError::Value(
+                "value_added_10k_yuan must be a number > 0".into(),
+            ));
+        }
+        let price_index = raw.price_index.unwrap_or(1.0);
+        if !(price_index.is_finite() && price_index > 0.0) {
+            return Err(EnergyPayloadError::Value(
+                "price_index must be a number > 0".into(),
+            ));
+        }
+        Ok(EnergyReport {
+            park,
+            period,
+            energy_tce: raw.energy_tce,
+            value_added_10k_yuan: raw.value_added_10k_yuan,
+            price_index,
+        })
+    }
+}
+
 /// One value of an upload, before the MN is resolved to a point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hj212Value {

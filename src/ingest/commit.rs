@@ -17,9 +17,7 @@ use super::ack::AckGate;
 use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
 use super::Ack;
-use crate::alerts::engine::announce_after_commit;
-use crate::alerts::tap::AlertTap;
-use crate::store::{write_batch, BatchOutcome, Content};
+use crate::store::{write_batch, BatchItem, BatchOutcome, Content};
 use crate::telemetry::Metrics;
 
 /// Writes batches and acks them.
@@ -33,8 +31,13 @@ pub struct Committer {
     pub split_timeout: Duration,
     /// Batches committing at once.
     pub parallel: usize,
-    /// Shown every committed batch, to announce readings beyond their limits at once.
-    pub tap: Option<Arc<AlertTap>>,
+    /// Shown every committed batch (the alert engine's exceedance fast path).
+    pub observer: Option<Arc<dyn CommitObserver>>,
+}
+
+/// Sees every committed batch, after its commit and before its acks. Must not block.
+pub trait CommitObserver: Send + Sync {
+    fn committed(&self, items: &[BatchItem], outcome: &BatchOutcome);
 }
 
 impl Committer {
@@ -60,8 +63,8 @@ impl Committer {
                 },
                 Some((batch, outcome)) = inflight.next(), if !inflight.is_empty() => {
                     this.record(&batch, &outcome);
-                    if let Some(tap) = &this.tap {
-                        announce_after_commit(tap, &this.pool, &batch.items, &outcome);
+                    if let Some(observer) = &this.observer {
+                        observer.committed(&batch.items, &outcome);
                     }
                     track_splits(&mut splits, &batch, &outcome);
                     this.acknowledge(batch, &outcome).await;

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::{DecodeContext, DecodeError};
-use crate::domain::{EnergyReport, Flag, ParkId, Period, PointId, PollutantCode, Reading};
+use crate::domain::{EnergyReport, Flag, ParkId, PointId, PollutantCode, Reading};
 
 /// Decodes the readings payload of one point.
 ///
@@ -183,51 +183,13 @@ fn parse_time(s: &str, ctx: &DecodeContext) -> Result<DateTime<Utc>, DecodeError
     Err(DecodeError::InvalidTimestamp(s.to_string()))
 }
 
-/// Decodes an energy report of `park`.
+/// Decodes an energy report of `park` (the payload's rules are the domain's, shared with the
+/// HTTP API).
 ///
 /// # Errors
 /// The first problem found.
 pub fn decode_energy(park: ParkId, payload: &[u8]) -> Result<EnergyReport, DecodeError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Raw {
-        period: String,
-        energy_tce: f64,
-        value_added_10k_yuan: f64,
-        #[serde(default)]
-        price_index: Option<f64>,
-    }
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
-    let raw: Raw =
-        serde_json::from_value(value).map_err(|e| DecodeError::InvalidSchema(e.to_string()))?;
-    let period: Period = raw
-        .period
-        .parse()
-        .map_err(|e: crate::domain::PeriodError| DecodeError::InvalidPeriod(e.to_string()))?;
-    if !(raw.energy_tce.is_finite() && raw.energy_tce >= 0.0) {
-        return Err(DecodeError::InvalidEnergy(
-            "energy_tce must be a number ≥ 0".into(),
-        ));
-    }
-    if !(raw.value_added_10k_yuan.is_finite() && raw.value_added_10k_yuan > 0.0) {
-        return Err(DecodeError::InvalidEnergy(
-            "value_added_10k_yuan must be a number > 0".into(),
-        ));
-    }
-    let price_index = raw.price_index.unwrap_or(1.0);
-    if !(price_index.is_finite() && price_index > 0.0) {
-        return Err(DecodeError::InvalidEnergy(
-            "price_index must be a number > 0".into(),
-        ));
-    }
-    Ok(EnergyReport {
-        park,
-        period,
-        energy_tce: raw.energy_tce,
-        value_added_10k_yuan: raw.value_added_10k_yuan,
-        price_index,
-    })
+    Ok(EnergyReport::from_json(park, payload)?)
 }
 
 #[cfg(test)]

@@ -79,6 +79,18 @@ pub enum DecodeError {
     Hj212 { code: &'static str, detail: String },
 }
 
+impl From<crate::domain::EnergyPayloadError> for DecodeError {
+    fn from(e: crate::domain::EnergyPayloadError) -> Self {
+        use crate::domain::EnergyPayloadError as E;
+        match e {
+            E::Json(m) => Self::InvalidJson(m),
+            E::Schema(m) => Self::InvalidSchema(m),
+            E::Period(m) => Self::InvalidPeriod(m),
+            E::Value(m) => Self::InvalidEnergy(m),
+        }
+    }
+}
+
 impl DecodeError {
     /// The stable reason code.
     pub fn code(&self) -> &'static str {
