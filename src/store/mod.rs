@@ -11,6 +11,7 @@ pub mod hj212;
 mod quarantine;
 mod readings;
 pub mod registry;
+pub mod rollup;
 
 pub use batch::{write_batch, BatchItem, BatchOutcome, Content};
 pub use error::StoreError;
