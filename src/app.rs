@@ -26,6 +26,7 @@ use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
 use crate::ingest::mqtt_options::mqtt_options;
 use crate::store;
+use crate::store::rollup::RollupWorker;
 use crate::telemetry::Metrics;
 
 /// A started service.
@@ -134,6 +135,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (batch_tx, batch_rx) = mpsc::channel(settings.ingest.parallel_commits);
     let drained = CancellationToken::new();
+    let drained_for_rollup = drained.clone();
 
     let hj212_addr = if settings.hj212.listen.is_empty() {
         None
@@ -201,6 +203,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         committer.run(batch_rx).await;
         drained.cancel();
     });
+    // Folds the readings ingest pends into the hourly rollups (a no-op on TimescaleDB). It stops
+    // after the committer has drained, so its last fold takes the last batches too.
+    let rollup = RollupWorker {
+        pool: pool.clone(),
+        interval: settings.rollup.fold_interval(),
+    };
+    tracker.spawn(rollup.run(drained_for_rollup));
 
     Ok(RunningApp {
         http_addr,

@@ -27,6 +27,7 @@ pub struct Settings {
     pub mqtt: MqttConfig,
     pub ingest: IngestConfig,
     pub hj212: Hj212Config,
+    pub rollup: RollupConfig,
     pub http: HttpConfig,
     pub telemetry: TelemetryConfig,
     pub shutdown: ShutdownConfig,
@@ -104,6 +105,22 @@ pub struct Hj212Config {
     pub max_frame_bytes: usize,
     /// Seconds to wait for the missing parts of a split upload before recording the gap.
     pub split_timeout_secs: u64,
+}
+
+/// Hourly-rollup maintenance on plain PostgreSQL (`store::rollup`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupConfig {
+    /// Milliseconds between folds of the pending aggregates into the rollup tables: the most
+    /// that dashboards reading `readings_hourly` lag behind ingest (plus one fold).
+    pub fold_interval_ms: u64,
+}
+
+impl RollupConfig {
+    /// Time between folds.
+    pub fn fold_interval(&self) -> Duration {
+        Duration::from_millis(self.fold_interval_ms)
+    }
 }
 
 /// HTTP listener.
@@ -484,6 +501,12 @@ impl Settings {
         }
         if self.hj212.split_timeout_secs == 0 {
             bad("hj212.split_timeout_secs", "must be positive");
+        }
+        if !(100..=3_600_000).contains(&self.rollup.fold_interval_ms) {
+            bad(
+                "rollup.fold_interval_ms",
+                "must be 100 to 3600000 (0.1 s to an hour)",
+            );
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
             bad("http.listen", "is not an address like 127.0.0.1:8080");

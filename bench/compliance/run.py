@@ -5,8 +5,9 @@ maintenance, on a database the size of the bureau's (issue `bench/compliance`).
 Phases:
   seed     fresh database `greenmon_bench_compliance` (dropped WITH (FORCE) first), `greenmon
            migrate`, 50 parks x 20 points x 6 pollutants; hourly rollups written straight into
-           readings_hourly for the 90 days before the raw window (~13 million rows); raw readings
-           at one a minute for the last ~2 days (~17 million rows, through the rollup trigger);
+           readings_hourly and readings_hourly_point for the 90 days before the raw window (~13
+           million rows); raw readings at one a minute for the last ~2 days (~17 million rows,
+           through the rollup trigger, each hour's statement followed by a fold);
            point_last_seen; monthly energy reports 2015-01..last month; VACUUM ANALYZE.
            Rows are written in time order, hour by hour, as ingest writes them, so the heap and
            index layout is the one a live system has (a day's rollups are contiguous).
@@ -15,14 +16,20 @@ Phases:
   queries  examples/compliance_bench.rs: N repetitions of service::bureau_summary and of one
            park's 30-day report (rates + exceedances + energy), real clock, in-process.
   explain  EXPLAIN (ANALYZE, BUFFERS) of the engine's SQL (custom and generic plans).
-  rollup   the rollup trigger's cost: psql `\\copy` of fresh readings (1,000 points at one a
-           minute, time order) into
-             trigger    readings, the statement trigger maintaining readings_hourly
-             off        readings, the trigger skipped (session_replication_role = replica)
-             plain      readings_notrigger (LIKE readings INCLUDING ALL), empty, no trigger
-           each as one COPY of --copy-rows rows and as COPYs of --batch-rows rows each committed
-           (greenmon's ingest.batch_max_rows), alternating, --copy-runs times. The rows are
-           deleted afterwards (then VACUUM).
+  rollup   the cost of keeping the hourly rollups: psql `\\copy` of --copy-rows readings in
+           COPYs of --batch-rows rows, each committed (greenmon's ingest.batch_max_rows), into
+           readings with
+             old        the trigger of migrations 3 and 6 (upserts both rollup tables per commit)
+             new        the pending trigger (migration 20261128000100), folded every
+                        --fold-every commits and at the end, each fold followed by the VACUUM the
+                        rollup worker runs
+             new-1fold  the pending trigger, folded once at the end
+             none       no rollup trigger at all
+           for two workloads: fresh (1,000 points x 6 pollutants at one a minute, time order) and
+           backlog (--backlog-points points uploading the minutes of an outage 200 days ago,
+           one logger after the other). Wall time and CPU time of the server backend
+           (/proc/PID/stat) are taken separately for the ingest and for the folds, --copy-runs
+           runs alternating. The rows are deleted afterwards (then VACUUM).
 
 Data model (deterministic per point-hour, from hashint8): 1.5% of point-hours in maintenance
 (flag M for all six pollutants), 1% of limited point-hours with COD above 50, 0.5% with pH above
@@ -35,6 +42,7 @@ upper 50, pH 6-9) on points 3-19 (outlets).
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, cargo.
 Usage: python3 bench/compliance/run.py [--reps 50] [--skip-seed] [--copy-rows 1000000]
                                        [--batch-rows 10000] [--copy-runs 3] [--no-rollup]
+                                       [--fold-every 10] [--backlog-points 100]
 """
 
 import argparse
@@ -158,6 +166,18 @@ WHERE b.idx % 250 <> 0
 ORDER BY g.hr, b.id, c.code;"""
 
 
+def point_rollup_insert(frm, to):
+    """readings_hourly_point for the hours rollup_insert wrote (what the fold would add)."""
+    return f"""
+INSERT INTO readings_hourly_point (point_id, hour, count, valid_count)
+SELECT point_id, hour, sum(count), sum(valid_count) FROM readings_hourly
+WHERE hour >= {lit(frm)} AND hour < {lit(to)} GROUP BY 1, 2 ORDER BY 2, 1;"""
+
+
+# The rollup worker's fold (migration 20261128000100), run after each seeding statement.
+FOLD = " SELECT readings_hourly_fold();"
+
+
 def last_seen_upsert(since):
     return f"""
 INSERT INTO point_last_seen (point_id, last_reading, last_valid)
@@ -265,7 +285,8 @@ def seed():
     days = psql(f"SELECT d FROM generate_series({lit(m['roll_start'])}, "
                 f"{lit(m['raw_start'])} - interval '1 day', interval '1 day') d").splitlines()
     for i, d in enumerate(days):
-        psql(SEED_SETTINGS + rollup_insert(d, psql(f"SELECT {lit(d)} + interval '1 day'")))
+        nxt = psql(f"SELECT {lit(d)} + interval '1 day'")
+        psql(SEED_SETTINGS + rollup_insert(d, nxt) + point_rollup_insert(d, nxt))
         if (i + 1) % 15 == 0 or i + 1 == len(days):
             log(f"   rollups: {i + 1}/{len(days)} days, {time.time() - t:.0f} s")
     times["rollups"] = time.time() - t
@@ -276,7 +297,7 @@ def seed():
                  f"interval '1 hour') h").splitlines()
     for i, h in enumerate(hours):
         end = psql(f"SELECT least({lit(h)} + interval '59 minutes', {lit(m['anchor'])})")
-        psql(SEED_SETTINGS + raw_insert(h, end, m["anchor"]))
+        psql(SEED_SETTINGS + raw_insert(h, end, m["anchor"]) + FOLD)
         if (i + 1) % 8 == 0 or i + 1 == len(hours):
             log(f"   raw readings: {i + 1}/{len(hours)} hours, {time.time() - t:.0f} s")
     times["raw"] = time.time() - t
@@ -312,7 +333,7 @@ def catch_up():
         # An hour at most per statement.
         while True:
             end = psql(f"SELECT least({lit(frm)} + interval '59 minutes', {lit(to)})")
-            psql(SEED_SETTINGS + raw_insert(frm, end, m["anchor"]))
+            psql(SEED_SETTINGS + raw_insert(frm, end, m["anchor"]) + FOLD)
             n += 1
             if end == to:
                 break
@@ -395,16 +416,66 @@ def explain(park):
     return found
 
 
-# --- rollup maintenance: COPY with and without the trigger ---------------------------------------
+# --- rollup maintenance: ingest with the old trigger, the pending scheme, no rollup; the fold -----
 
-def make_csv(path, start, rows):
-    """`rows` fresh readings from `start`: every point each minute, in time order."""
-    minutes = -(-rows // (PARKS * POINTS_PER_PARK * len(CODES)))
-    psql(f"""\\copy (SELECT g.t, b.id, c.code, 20 + 10 * random(), 'N', g.t + interval '2 seconds'
+# The trigger of migrations 3 and 6 (upserting both rollup tables in every ingest statement),
+# installed under another name so that the old scheme can be measured next to the new one.
+OLD_TRIGGER = """
+CREATE OR REPLACE FUNCTION bench_old_roll_up() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO readings_hourly AS h
+        (point_id, pollutant, hour, sum, min, max, count, valid_count, valid_sum)
+    SELECT point_id, pollutant, date_trunc('hour', time, 'UTC'),
+           sum(value), min(value), max(value), count(*),
+           count(*) FILTER (WHERE flag = 'N'),
+           coalesce(sum(value) FILTER (WHERE flag = 'N'), 0)
+    FROM new_rows WHERE kind <> 'day'
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (point_id, pollutant, hour) DO UPDATE SET
+        sum = h.sum + EXCLUDED.sum, min = LEAST(h.min, EXCLUDED.min),
+        max = GREATEST(h.max, EXCLUDED.max), count = h.count + EXCLUDED.count,
+        valid_count = h.valid_count + EXCLUDED.valid_count,
+        valid_sum = h.valid_sum + EXCLUDED.valid_sum;
+    INSERT INTO readings_hourly_point AS p (point_id, hour, count, valid_count)
+    SELECT point_id, date_trunc('hour', time, 'UTC'), count(*), count(*) FILTER (WHERE flag = 'N')
+    FROM new_rows WHERE kind <> 'day'
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (point_id, hour) DO UPDATE SET
+        count = p.count + EXCLUDED.count, valid_count = p.valid_count + EXCLUDED.valid_count;
+    RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS bench_old_roll_up ON readings;
+CREATE TRIGGER bench_old_roll_up AFTER INSERT ON readings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bench_old_roll_up();
+ALTER TABLE readings DISABLE TRIGGER bench_old_roll_up;
+"""
+
+def set_triggers(variant):
+    old, new = {"old": (True, False), "none": (False, False)}.get(variant, (False, True))
+    psql(f"ALTER TABLE readings {'ENABLE' if old else 'DISABLE'} TRIGGER bench_old_roll_up; "
+         f"ALTER TABLE readings {'ENABLE' if new else 'DISABLE'} TRIGGER readings_roll_up")
+
+
+def make_csv(path, start, rows, backlog_points=None):
+    """`rows` readings from `start`, written to CSV. Fresh data (the default): every point each
+    minute, in time order, as a city's loggers deliver it. A late backlog (`backlog_points`):
+    that many points each uploading its own minutes since `start` after an outage, one logger's
+    backlog after the other, in time order within each."""
+    if backlog_points is None:
+        minutes = -(-rows // (PARKS * POINTS_PER_PARK * len(CODES)))
+        points, order = "bench_points b", "g.t, b.id, c.code"
+    else:
+        minutes = -(-rows // (backlog_points * len(CODES)))
+        points = f"(SELECT * FROM bench_points WHERE idx % 250 <> 0 ORDER BY idx LIMIT {backlog_points}) b"
+        order = "b.id, g.t, c.code"
+    psql(f"""\\copy (SELECT g.t, b.id, c.code, 20 + 10 * random(),
+                CASE WHEN random() < 0.02 THEN 'M' ELSE 'N' END, g.t + interval '2 seconds'
         FROM generate_series({lit(start)}, {lit(start)} + interval '1 minute' * {minutes - 1},
                              interval '1 minute') g(t)
-        CROSS JOIN bench_points b CROSS JOIN {CODES_SQL}
-        ORDER BY g.t, b.id, c.code LIMIT {rows}) TO '{path}' WITH (FORMAT csv)""")
+        CROSS JOIN {points} CROSS JOIN {CODES_SQL}
+        ORDER BY {order} LIMIT {rows}) TO '{path}' WITH (FORMAT csv)""")
+    return minutes
 
 
 def split_csv(path, batch_rows, outdir):
@@ -419,107 +490,175 @@ def split_csv(path, batch_rows, outdir):
     return files
 
 
-def timed_copy(variant, files, tmp):
-    """One psql session running a `\\copy` per file (each its own transaction). Returns wall
-    seconds and the CPU seconds of the server backend that ran the COPYs (and the trigger), read
-    from /proc/PID/stat before and after: a figure the other work on a shared machine does not
-    inflate."""
-    table = "readings_notrigger" if variant == "plain" else "readings"
-    script = os.path.join(tmp, "copy.sql")
-    stat = os.path.join(tmp, "cpu")
+def cpu_of(stat_line):
+    """utime + stime, in seconds, of a /proc/PID/stat line."""
+    fields = stat_line.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_load(variant, files, tmp, fold_every):
+    """One psql session running a `\\copy` per file (each its own transaction: greenmon's commit
+    shape). With the pending scheme it folds (`readings_hourly_fold()` and the VACUUM the rollup
+    worker runs after it) after every `fold_every` files, and once at the end. Each fold is
+    bracketed by the wall clock and /proc/PID/stat of the server backend, so the ingest and the
+    fold are accounted separately: CPU time of the backend, which the other work on a shared
+    machine does not inflate. Returns (ingest wall s, ingest CPU s, fold wall s, fold CPU s,
+    readings folded, folds)."""
+    marks = os.path.join(tmp, "marks")
+    folded = os.path.join(tmp, "folded")
+    script = os.path.join(tmp, "load.sql")
+    mark = f"\\! echo $(date +%s.%N) $(cat /proc/$GM_PID/stat) >> {marks}\n"
+    fold = ("SELECT readings_hourly_fold() AS n \\gset\n\\setenv GM_N :n\n"
+            f"\\! echo $GM_N >> {folded}\n"
+            "VACUUM readings_hourly_pending;\n")
+    for f in (marks, folded):
+        if os.path.exists(f):
+            os.remove(f)
     with open(script, "w") as s:
         s.write("SELECT pg_backend_pid() AS pid \\gset\n\\setenv GM_PID :pid\n")
-        if variant == "off":
-            s.write("SET session_replication_role = replica;\n")
-        s.write(f"\\! cat /proc/$GM_PID/stat > {stat}.before\n")
-        for f in files:
-            s.write(f"\\copy {table} {COLS} FROM '{f}' WITH (FORMAT csv)\n")
-        s.write(f"\\! cat /proc/$GM_PID/stat > {stat}.after\n")
-    if variant == "plain":
-        psql("TRUNCATE readings_notrigger")
+        s.write(mark)
+        for i, f in enumerate(files):
+            s.write(f"\\copy readings {COLS} FROM '{f}' WITH (FORMAT csv)\n")
+            last = i + 1 == len(files)
+            if variant == "new" and ((i + 1) % fold_every == 0 or last):
+                s.write(mark + fold + mark)
+        s.write(mark)
+    set_triggers(variant)
     psql("CHECKPOINT")
-    t = time.time()
     psql_file(script)
-    wall = time.time() - t
-    tick = os.sysconf("SC_CLK_TCK")
+    with open(marks) as f:
+        pts = [(float(line.split(" ", 1)[0]), cpu_of(line.split(" ", 1)[1])) for line in f]
+    total_wall, total_cpu = pts[-1][0] - pts[0][0], pts[-1][1] - pts[0][1]
+    fold_pairs = list(zip(pts[1:-1:2], pts[2:-1:2]))
+    fold_wall = sum(b[0] - a[0] for a, b in fold_pairs)
+    fold_cpu = sum(b[1] - a[1] for a, b in fold_pairs)
+    n = 0
+    if os.path.exists(folded):
+        with open(folded) as f:
+            n = sum(int(x) for x in f.read().split())
+    return total_wall - fold_wall, total_cpu - fold_cpu, fold_wall, fold_cpu, n, len(fold_pairs)
 
-    def cpu(path):
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
 
-    return wall, cpu(stat + ".after") - cpu(stat + ".before")
-
-
-def rollup_bench(rows, batch_rows, runs):
-    log(f"== rollup maintenance: \\copy of {rows:,} readings (1,000 points at one a minute), "
-        f"one COPY and COPYs of {batch_rows:,}, {runs} runs alternating")
-    psql("DROP TABLE IF EXISTS readings_notrigger; "
-         "CREATE TABLE readings_notrigger (LIKE readings INCLUDING ALL)")
+def rollup_bench(rows, batch_rows, runs, fold_every, backlog_points):
+    """Returns {(workload, variant): [per-run dicts]}."""
+    log(f"== rollup maintenance: {rows:,} readings per load in COPYs of {batch_rows:,} "
+        f"(each committed), {runs} runs alternating; pending scheme folded every {fold_every} "
+        f"commits ({fold_every * batch_rows:,} readings) and once per load")
+    psql(OLD_TRIGGER)
     base = psql("SELECT date_trunc('hour', now()) + interval '10 days'")
-    window = [0]
+    late_base = psql("SELECT date_trunc('hour', now()) - interval '200 days'")
+    window = {"fresh": 0, "backlog": 0}
     results = {}
     tmp = tempfile.mkdtemp(prefix="gm-bench-compliance-")
-    span = f"interval '{-(-rows // 6000) + 60} minutes'"
+    fresh_span = -(-rows // 6000) + 60
+    backlog_span = -(-rows // (backlog_points * len(CODES))) + 60
 
-    def next_start():
-        s = psql(f"SELECT {lit(base)} + {span} * {window[0]}")
-        window[0] += 1
+    def next_start(workload):
+        b, span = (base, fresh_span) if workload == "fresh" else (late_base, backlog_span)
+        s = psql(f"SELECT {lit(b)} + interval '1 minute' * {span * window[workload]}")
+        window[workload] += 1
         return s
 
+    # (workload, variant, fold cadence in commits)
+    plan = [("fresh", "old", None), ("fresh", "new", fold_every), ("fresh", "new-1fold", None),
+            ("fresh", "none", None), ("backlog", "old", None), ("backlog", "new", fold_every),
+            ("backlog", "none", None)]
     try:
         for run in range(runs):
-            for mode, size in [("one", rows), ("batched", batch_rows)]:
-                order = ["trigger", "off", "plain"]
-                if run % 2 == 1:
-                    order.reverse()
-                for variant in order:
-                    csv = os.path.join(tmp, "fresh.csv")
-                    make_csv(csv, next_start(), rows)
-                    if size < rows:
-                        bdir = os.path.join(tmp, "batches")
-                        os.makedirs(bdir, exist_ok=True)
-                        files = split_csv(csv, size, bdir)
-                    else:
-                        files = [csv]
-                    secs, cpu = timed_copy(variant, files, tmp)
-                    for f in files:
-                        os.remove(f)
-                    if os.path.exists(csv):
-                        os.remove(csv)
-                    rate = rows / secs
-                    results.setdefault((mode, variant), []).append(rate)
-                    results.setdefault((mode, variant + "_cpu"), []).append(rows / cpu)
-                    log(f"   run {run + 1} {mode:<7} {variant:<7} {secs:6.2f} s  "
-                        f"{rate:>10,.0f} rows/s   backend CPU {cpu:6.2f} s  "
-                        f"{rows / cpu:>10,.0f} rows/CPU-s   load {os.getloadavg()[0]:.1f}")
+            for workload, variant, every in (plan if run % 2 == 0 else plan[::-1]):
+                csv = os.path.join(tmp, "load.csv")
+                make_csv(csv, next_start(workload), rows,
+                         backlog_points if workload == "backlog" else None)
+                bdir = os.path.join(tmp, "batches")
+                os.makedirs(bdir, exist_ok=True)
+                files = split_csv(csv, batch_rows, bdir)
+                os.remove(csv)
+                kind = "new" if variant.startswith("new") else variant
+                wall, cpu, fwall, fcpu, folded, folds = timed_load(
+                    kind, files, tmp, every or len(files))
+                for f in files:
+                    os.remove(f)
+                r = {"ingest_rows_per_s": rows / wall, "ingest_rows_per_cpu_s": rows / cpu,
+                     "ingest_cpu_s": cpu, "fold_wall_s": fwall, "fold_cpu_s": fcpu,
+                     "folded": folded, "folds": folds, "load": os.getloadavg()[0]}
+                results.setdefault((workload, variant), []).append(r)
+                extra = ""
+                if folds:
+                    assert folded == rows, f"folded {folded} readings of {rows}"
+                    extra = (f" | {folds} folds {fwall:5.2f} s, CPU {fcpu:5.2f} s: "
+                             f"{folded / fwall:>9,.0f} readings/s, "
+                             f"{folded / fcpu:>9,.0f} readings/CPU-s")
+                log(f"   run {run + 1} {workload:<7} {variant:<9} ingest {wall:6.2f} s "
+                    f"{rows / wall:>9,.0f} rows/s, CPU {cpu:6.2f} s {rows / cpu:>9,.0f} "
+                    f"rows/CPU-s{extra}   load {os.getloadavg()[0]:.1f}")
     finally:
         t = time.time()
-        psql("DROP TABLE IF EXISTS readings_notrigger")
-        psql(f"DELETE FROM readings WHERE time >= {lit(base)}")
-        psql(f"DELETE FROM readings_hourly WHERE hour >= {lit(base)}")
-        psql("VACUUM (ANALYZE) readings")
-        psql("VACUUM (ANALYZE) readings_hourly")
+        psql("ALTER TABLE readings ENABLE TRIGGER readings_roll_up; "
+             "DROP TRIGGER IF EXISTS bench_old_roll_up ON readings; "
+             "DROP FUNCTION IF EXISTS bench_old_roll_up()")
+        psql("SELECT readings_hourly_fold()")
+        end_late = psql(f"SELECT {lit(late_base)} + interval '1 minute' * "
+                        f"{backlog_span * window['backlog']}")
+        for table, col in [("readings", "time"), ("readings_hourly", "hour"),
+                           ("readings_hourly_point", "hour")]:
+            psql(f"DELETE FROM {table} WHERE {col} >= {lit(base)} "
+                 f"OR ({col} >= {lit(late_base)} AND {col} < {lit(end_late)})")
+        for table in ["readings", "readings_hourly", "readings_hourly_point",
+                      "readings_hourly_pending"]:
+            psql(f"VACUUM (ANALYZE) {table}")
         log(f"   cleanup (delete the benchmark rows, vacuum): {time.time() - t:.0f} s")
         shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
-def summarize_rates(results):
+def summarize_rollup(results, rows):
+    """Medians (min-max) per workload and variant, and the maintenance cost per 100,000
+    readings: the pending trigger's extra ingest CPU over no rollup plus the fold's CPU."""
+    med = statistics.median
     out = {}
-    for (mode, variant), rates in sorted(results.items()):
-        out[f"{mode}/{variant}"] = {"median": statistics.median(rates), "min": min(rates),
-                                    "max": max(rates), "runs": rates}
-    for mode in ["one", "batched"]:
-        for suffix in ["", "_cpu"]:
-            trig = out.get(f"{mode}/trigger{suffix}")
-            if not trig:
+    for (workload, variant), rs in sorted(results.items()):
+        d = {}
+        for k in ["ingest_rows_per_s", "ingest_rows_per_cpu_s", "ingest_cpu_s", "fold_cpu_s",
+                  "fold_wall_s"]:
+            v = [r[k] for r in rs]
+            d[k] = {"median": med(v), "min": min(v), "max": max(v)}
+        if rs[0]["folds"]:
+            for k, num, den in [("fold_readings_per_s", "folded", "fold_wall_s"),
+                                ("fold_readings_per_cpu_s", "folded", "fold_cpu_s")]:
+                v = [r[num] / r[den] for r in rs]
+                d[k] = {"median": med(v), "min": min(v), "max": max(v)}
+            d["folds"] = rs[0]["folds"]
+        out[f"{workload}/{variant}"] = d
+    for workload in ["fresh", "backlog"]:
+        none = out.get(f"{workload}/none")
+        for variant in ["old", "new", "new-1fold"]:
+            v = out.get(f"{workload}/{variant}")
+            if not (none and v):
                 continue
-            for other in ["off", "plain"]:
-                o = out.get(f"{mode}/{other}{suffix}")
-                if o:
-                    out[f"{mode}/trigger_vs_{other}{suffix}"] = trig["median"] / o["median"]
+            extra = v["ingest_cpu_s"]["median"] - none["ingest_cpu_s"]["median"]
+            maint = (extra + v["fold_cpu_s"]["median"]) * 100_000 / rows
+            v["maintenance_cpu_s_per_100k"] = maint
+            v["ingest_vs_none_cpu"] = (v["ingest_rows_per_cpu_s"]["median"]
+                                       / none["ingest_rows_per_cpu_s"]["median"])
+            v["ingest_vs_none_wall"] = (v["ingest_rows_per_s"]["median"]
+                                        / none["ingest_rows_per_s"]["median"])
     return out
+
+
+def report_rollup(summary):
+    for key, d in summary.items():
+        line = (f"   {key:<18} ingest {d['ingest_rows_per_s']['median']:>9,.0f} rows/s "
+                f"({d['ingest_rows_per_s']['min']:,.0f}-{d['ingest_rows_per_s']['max']:,.0f}), "
+                f"{d['ingest_rows_per_cpu_s']['median']:>9,.0f} rows/CPU-s")
+        if "fold_readings_per_s" in d:
+            line += (f"; fold {d['fold_readings_per_s']['median']:>9,.0f} readings/s, "
+                     f"{d['fold_readings_per_cpu_s']['median']:>9,.0f} readings/CPU-s "
+                     f"({d['folds']} folds)")
+        if "maintenance_cpu_s_per_100k" in d:
+            line += (f"; maintenance {d['maintenance_cpu_s_per_100k']:.3f} CPU-s per 100k "
+                     f"readings; vs none {d['ingest_vs_none_wall']:.2f} (wall) "
+                     f"{d['ingest_vs_none_cpu']:.2f} (CPU)")
+        log(line)
 
 
 def main():
@@ -532,6 +671,11 @@ def main():
     ap.add_argument("--copy-rows", type=int, default=1_000_000)
     ap.add_argument("--batch-rows", type=int, default=10_000)
     ap.add_argument("--copy-runs", type=int, default=3)
+    ap.add_argument("--fold-every", type=int, default=10,
+                    help="commits between folds of the pending scheme (10 x 10,000 = 1 s of "
+                         "ingest at 100,000 readings/s)")
+    ap.add_argument("--backlog-points", type=int, default=100,
+                    help="points whose late backlog makes up the backlog load")
     args = ap.parse_args()
     t0 = time.time()
     if not args.no_build:
@@ -539,7 +683,8 @@ def main():
     summary = {}
     exists = psql(f"SELECT count(*) FROM pg_database WHERE datname = '{DB}'", db="postgres") == "1"
     if args.skip_seed and exists:
-        log(f"== seed: skipped, reusing {DB}")
+        log(f"== seed: skipped, reusing {DB}; greenmon migrate")
+        subprocess.run([BIN, "migrate"], env=env(), check=True, stdout=subprocess.DEVNULL)
     else:
         summary["seed"] = seed()
     catch_up()
@@ -556,12 +701,11 @@ def main():
             for line in slowest[4].splitlines():
                 log("     " + line)
     if not args.no_rollup:
-        summary["rollup"] = summarize_rates(
-            rollup_bench(args.copy_rows, args.batch_rows, args.copy_runs))
-        log("   medians: " + ", ".join(
-            (f"{k} {v['median']:,.0f} rows/{'CPU-s' if k.endswith('_cpu') else 's'}"
-             if isinstance(v, dict) else f"{k} {v:.2f}")
-            for k, v in summary["rollup"].items()))
+        summary["rollup"] = summarize_rollup(
+            rollup_bench(args.copy_rows, args.batch_rows, args.copy_runs, args.fold_every,
+                         args.backlog_points), args.copy_rows)
+        log("   medians:")
+        report_rollup(summary["rollup"])
     log(f"== total {time.time() - t0:.0f} s")
     print("SUMMARY " + json.dumps(summary))
 

@@ -1,6 +1,10 @@
 //! The compliance engine's queries: reads the store and applies the pure maths of `status`,
 //! `rates`, `exceedance` and `energy`. Input: a pool, the local zone and `now`. Output: serde
 //! views for the CLI report, the API and the alert engine.
+//!
+//! Whatever reads the hourly rollups folds the pending aggregates first
+//! ([`store::rollup::fold`](crate::store::rollup::fold)), so its answers include every reading
+//! committed before the call, not only those the rollup worker has folded.
 
 use std::collections::HashMap;
 
@@ -14,7 +18,7 @@ use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
 use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot};
 use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
 use crate::store::compliance::{self as q, ParkRow, PointRow};
-use crate::store::StoreError;
+use crate::store::{rollup, StoreError};
 
 /// One point's status now.
 #[derive(Debug, Clone, Serialize)]
@@ -152,7 +156,7 @@ pub async fn rates(
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vec<ParkRates>, StoreError> {
-    let reg = Registry::load(pool, park).await?;
+    let (reg, _) = tokio::try_join!(Registry::load(pool, park), rollup::fold(pool))?;
     rates_of(pool, &reg, tz, park, from, to, now).await
 }
 
@@ -236,6 +240,18 @@ pub struct Exceedance {
 /// # Errors
 /// Database errors.
 pub async fn exceedances(
+    pool: &PgPool,
+    park: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Exceedance>, StoreError> {
+    rollup::fold(pool).await?;
+    exceedances_of(pool, park, from, to, now).await
+}
+
+/// [`exceedances`] on rollups already folded.
+async fn exceedances_of(
     pool: &PgPool,
     park: Option<&str>,
     from: DateTime<Utc>,
@@ -385,12 +401,12 @@ pub async fn bureau_summary(
 ) -> Result<Vec<BureauRow>, StoreError> {
     let today = now.with_timezone(&tz).date_naive();
     let yesterday = today - Duration::days(1);
-    let reg = Registry::load(pool, None).await?;
+    let (reg, _) = tokio::try_join!(Registry::load(pool, None), rollup::fold(pool))?;
     let parks_now = statuses(&reg, now);
     let (rates_yesterday, rates_today, open, energy) = tokio::try_join!(
         rates_of(pool, &reg, tz, None, yesterday, yesterday, now),
         rates_of(pool, &reg, tz, None, today, today, now),
-        exceedances(
+        exceedances_of(
             pool,
             None,
             // Only open episodes count: those reaching the latest complete hour.

@@ -14,6 +14,7 @@ pub mod hj212;
 mod quarantine;
 mod readings;
 pub mod registry;
+pub mod rollup;
 pub mod tokens;
 
 pub use batch::{write_batch, BatchItem, BatchOutcome, Content};

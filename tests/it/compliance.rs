@@ -429,3 +429,295 @@ async fn monthly_report_and_bureau_summary() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("2026-13"));
 }
+
+/// Rollup rows that differ from the same aggregates computed from the raw readings (plain
+/// PostgreSQL): per series-hour sums, counts, minima and maxima, and per point-hour counts.
+/// Empty when the rollups are exact.
+async fn rollup_mismatches(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "WITH raw AS (
+             SELECT point_id, pollutant, date_trunc('hour', time, 'UTC') AS hour,
+                    sum(value) AS sum, min(value) AS min, max(value) AS max, count(*) AS count,
+                    count(*) FILTER (WHERE flag = 'N') AS valid_count,
+                    coalesce(sum(value) FILTER (WHERE flag = 'N'), 0) AS valid_sum
+             FROM readings WHERE kind <> 'day' GROUP BY 1, 2, 3)
+         SELECT format('%s %s %s: raw %s, rollup %s', coalesce(r.point_id, h.point_id),
+                       coalesce(r.pollutant, h.pollutant), coalesce(r.hour, h.hour),
+                       row(r.sum, r.min, r.max, r.count, r.valid_count, r.valid_sum),
+                       row(h.sum, h.min, h.max, h.count, h.valid_count, h.valid_sum))
+         FROM raw r FULL JOIN readings_hourly h
+           ON h.point_id = r.point_id AND h.pollutant = r.pollutant AND h.hour = r.hour
+         WHERE h.point_id IS NULL OR r.point_id IS NULL
+            OR abs(h.sum - r.sum) > 1e-6 OR abs(h.valid_sum - r.valid_sum) > 1e-6
+            OR h.min <> r.min OR h.max <> r.max
+            OR h.count <> r.count OR h.valid_count <> r.valid_count
+         UNION ALL
+         SELECT format('%s %s: raw %s, per-point rollup %s', coalesce(r.point_id, p.point_id),
+                       coalesce(r.hour, p.hour), row(r.count, r.valid_count),
+                       row(p.count, p.valid_count))
+         FROM (SELECT point_id, hour, sum(count)::bigint AS count,
+                      sum(valid_count)::bigint AS valid_count
+               FROM raw GROUP BY 1, 2) r
+         FULL JOIN readings_hourly_point p ON p.point_id = r.point_id AND p.hour = r.hour
+         WHERE p.point_id IS NULL OR r.point_id IS NULL
+            OR p.count <> r.count OR p.valid_count <> r.valid_count",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// `n` readings of `point` from `start`, one a minute, alternating COD and pH, every 7th
+/// flagged M, values varying with `seed`.
+fn minutes(point: &str, start: DateTime<Utc>, n: i64, seed: f64) -> Vec<Reading> {
+    (0..n)
+        .map(|i| {
+            let flag = if i % 7 == 3 {
+                Flag::Maintenance
+            } else {
+                Flag::Normal
+            };
+            let pollutant = if i % 2 == 0 { "cod" } else { "ph" };
+            let t = start + Duration::minutes(i / 2);
+            reading(point, pollutant, t, seed + (i % 13) as f64 * 1.5, flag)
+        })
+        .collect()
+}
+
+/// Ingest only appends to `readings_hourly_pending`; a fold moves it into both rollup tables
+/// exactly, late data included; redeliveries count once; readers fold before they read, so the
+/// compliance engine and `greenmon report` see every committed reading; and folds running
+/// alongside ingest and each other fold every pending row exactly once.
+#[tokio::test]
+async fn rollup_fold_is_exact_with_late_data_and_concurrency() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    seed_day(pool).await;
+    // Committed but not folded: the rollups lag, the pending table holds the aggregates.
+    assert_eq!(count(pool, "SELECT count(*) FROM readings_hourly").await, 0);
+    assert!(count(pool, "SELECT count(*) FROM readings_hourly_pending").await > 0);
+
+    // `greenmon report` folds before it reads: it sees the whole seeded day.
+    let run_report = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
+            .current_dir(repo_path("."))
+            .args([
+                "report", "--park", "park-a", "--month", "2026-03", "--format", "json",
+            ])
+            .env("GREENMON__DATABASE__DBNAME", &db.name)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run_report();
+    assert_eq!(v[0]["exceedance_episodes"], 2);
+    assert!((v[0]["transmission"].as_f64().unwrap() - 46.0 / (31.0 * 48.0)).abs() < 1e-9);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM readings_hourly_pending").await,
+        0
+    );
+    assert_eq!(rollup_mismatches(pool).await, Vec::<String>::new());
+    let folded = store::rollup::fold(pool).await.unwrap();
+    assert_eq!(folded, 0, "nothing left to fold");
+
+    // Late data into hours already folded (hour 5 was missing; hour 14 exceeded at 80 mg/L),
+    // plus a redelivery of a stored reading, which must not count twice.
+    let mut late: Vec<Reading> = (0..60)
+        .step_by(10)
+        .map(|m| reading("a-out", "cod", local(5, m), 30.0, Flag::Normal))
+        .collect();
+    late.push(reading("a-out", "cod", local(14, 5), 20.0, Flag::Normal));
+    late.push(reading("a-out", "cod", local(14, 0), 80.0, Flag::Normal)); // stored already
+    store_readings(pool, "park-a", "a-out", late).await;
+    let v = run_report();
+    assert!((v[0]["transmission"].as_f64().unwrap() - 47.0 / (31.0 * 48.0)).abs() < 1e-9);
+    assert_eq!(rollup_mismatches(pool).await, Vec::<String>::new());
+    let hour14: (i64, f64, f64) = sqlx::query_as(
+        "SELECT count, min, valid_avg FROM readings_hourly
+         WHERE point_id = 'a-out' AND pollutant = 'w01018' AND hour = $1",
+    )
+    .bind(local(14, 0))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(hour14, (7, 20.0, (6.0 * 80.0 + 20.0) / 7.0));
+
+    // Four writers (COPY, each batch its own commit, overlapping hours) and three folders at
+    // once; then one last fold. Every reading is counted once, whatever interleaving happened.
+    let base = local(0, 0) + Duration::days(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4_i64 {
+        let pool = pool.clone();
+        tasks.spawn(async move {
+            for b in 0..15_i64 {
+                let point = if w % 2 == 0 { "a-out" } else { "a-in" };
+                // Writers 0/1 and 2/3 share points but not minutes: no duplicates.
+                let start = base + Duration::minutes((w / 2) * 100_000 + b * 40);
+                let rows = minutes(point, start, 80, (w * 100 + b) as f64);
+                let park = "park-a";
+                store_readings(&pool, park, point, rows).await;
+            }
+        });
+    }
+    for _ in 0..3 {
+        let pool = pool.clone();
+        tasks.spawn(async move {
+            for _ in 0..20 {
+                store::rollup::fold(&pool).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    store::rollup::fold(pool).await.unwrap();
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM readings_hourly_pending").await,
+        0
+    );
+    let readings = count(pool, "SELECT count(*) FROM readings").await;
+    assert_eq!(
+        count(pool, "SELECT sum(count)::bigint FROM readings_hourly").await,
+        readings
+    );
+    assert_eq!(rollup_mismatches(pool).await, Vec::<String>::new());
+}
+
+/// The rollup worker folds on its own at its cadence, with no reader asking, and folds once
+/// more when it stops.
+#[tokio::test]
+async fn rollup_worker_folds_at_its_cadence() {
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = store::rollup::RollupWorker {
+        pool: pool.clone(),
+        interval: std::time::Duration::from_millis(200),
+    };
+    let handle = tokio::spawn(worker.run(stop.clone()));
+    seed_day(&pool).await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the worker folds the seeded day",
+        || async {
+            (count(
+                &pool,
+                "SELECT coalesce(sum(count), 0)::bigint FROM readings_hourly",
+            )
+            .await
+                == count(&pool, "SELECT count(*) FROM readings").await)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM readings_hourly_pending").await,
+        0
+    );
+
+    // Readings committed just before the stop are folded by the last fold.
+    let worker = store::rollup::RollupWorker {
+        pool: pool.clone(),
+        interval: std::time::Duration::from_secs(3600),
+    };
+    stop.cancel();
+    handle.await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(worker.run(stop.clone()));
+    store_readings(
+        &pool,
+        "park-b",
+        "b-out",
+        minutes("b-out", local(3, 0), 40, 1.0),
+    )
+    .await;
+    stop.cancel();
+    handle.await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM readings_hourly_pending").await,
+        0
+    );
+    assert_eq!(rollup_mismatches(&pool).await, Vec::<String>::new());
+}
+
+/// A database created before the pending table (rollups kept by the old trigger) migrates with
+/// its rollups intact, and new readings in the same hours add to them exactly. The old schema is
+/// built in a schema of its own inside the test database, from the migrations before
+/// 20261128000100.
+#[tokio::test]
+async fn rollups_stay_exact_across_the_pending_migration() {
+    let db = TestDb::new().await;
+    sqlx::query("CREATE SCHEMA legacy")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let settings = crate::helpers::settings_for(&db.name, 1883, "unused", "unused");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(
+            store::connect_options(&settings.database).options([("search_path", "legacy")]),
+        )
+        .await
+        .unwrap();
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            store::MIGRATOR
+                .iter()
+                .filter(|m| m.version < 20261128000100)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.run(&pool).await.unwrap();
+    let insert = |start: DateTime<Utc>, n: i64, seed: f64| {
+        let pool = pool.clone();
+        async move {
+            let rows = minutes("a-out", start, n, seed);
+            let mut tx = pool.begin().await.unwrap();
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO readings (time, point_id, pollutant, value, flag)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(r.time)
+                .bind(r.point.as_str())
+                .bind(r.pollutant.as_str())
+                .bind(r.value)
+                .bind(r.flag.code())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+    };
+    // Old trigger: the rollups are current at once, there is no pending table.
+    insert(local(8, 0), 150, 10.0).await;
+    assert_eq!(rollup_mismatches(&pool).await, Vec::<String>::new());
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pg_tables WHERE schemaname = 'legacy' AND tablename = 'readings_hourly_pending'").await,
+        0
+    );
+
+    store::migrate(&pool).await.unwrap();
+    // The same hours (and later ones) after the migration: pended, then folded on top.
+    insert(local(8, 0) + Duration::seconds(30), 150, 20.0).await;
+    insert(local(10, 0), 100, 30.0).await;
+    assert!(count(&pool, "SELECT count(*) FROM readings_hourly_pending").await > 0);
+    store::rollup::fold(&pool).await.unwrap();
+    assert_eq!(rollup_mismatches(&pool).await, Vec::<String>::new());
+    assert_eq!(
+        count(&pool, "SELECT sum(count)::bigint FROM readings_hourly").await,
+        400
+    );
+}

@@ -88,14 +88,19 @@ async fn scalar_i64(pool: &PgPool, sql: &str) -> i64 {
 }
 
 /// Brings `readings_hourly` up to date, as TimescaleDB's refresh policy does every minute in
-/// production (PGlite runs no background workers). Nothing to do on plain PostgreSQL, where a
-/// trigger keeps the table current in the inserting transaction.
+/// production (PGlite runs no background workers), or as the rollup worker's fold does every
+/// `rollup.fold_interval_ms` on plain PostgreSQL.
 async fn refresh_rollups(db: &BackendDb) {
-    if db.backend == TestBackend::TimescaleDb {
-        sqlx::raw_sql("CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)")
-            .execute(&db.db.pool)
-            .await
-            .unwrap();
+    match db.backend {
+        TestBackend::TimescaleDb => {
+            sqlx::raw_sql("CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)")
+                .execute(&db.db.pool)
+                .await
+                .unwrap();
+        }
+        TestBackend::Postgres => {
+            store::rollup::fold(&db.db.pool).await.unwrap();
+        }
     }
 }
 
@@ -235,7 +240,19 @@ async fn migrations_set_up_the_backend(backend: TestBackend) {
                 "SELECT count(*) FROM pg_trigger WHERE tgname = 'readings_roll_up'",
             )
             .await;
-            assert_eq!(trigger, 1, "a trigger keeps readings_hourly current");
+            assert_eq!(
+                trigger, 1,
+                "a trigger pends the rollups of inserted readings"
+            );
+            let pending_indexes = scalar_i64(
+                pool,
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'readings_hourly_pending'::regclass",
+            )
+            .await;
+            assert_eq!(
+                pending_indexes, 0,
+                "appends to the pending table touch no index"
+            );
         }
     }
 }
@@ -299,12 +316,22 @@ async fn ingest_over_mqtt_stores_once(backend: TestBackend) {
     .await;
 
     // The hourly rollups and the last-seen times follow the stored rows, not the deliveries.
-    let hourly = scalar_i64(
-        &app.db.pool,
-        "SELECT sum(count)::bigint FROM readings_hourly WHERE point_id = 'a-out'",
+    // On plain PostgreSQL the service's rollup worker folds them within its interval.
+    eventually(
+        Duration::from_secs(30),
+        "300 readings rolled up",
+        || async {
+            let hourly = scalar_i64(
+            &app.db.pool,
+            "SELECT coalesce(sum(count), 0)::bigint FROM readings_hourly WHERE point_id = 'a-out'",
+        )
+        .await;
+            (hourly == 300).then_some(())
+        },
     )
     .await;
-    assert_eq!(hourly, 300);
+    let fold = store::rollup::fold(&app.db.pool).await.unwrap();
+    assert_eq!(fold, 0, "the worker left nothing to fold");
     let last: DateTime<Utc> =
         sqlx::query_scalar("SELECT last_reading FROM point_last_seen WHERE point_id = 'a-out'")
             .fetch_one(&app.db.pool)
@@ -465,7 +492,7 @@ async fn compliance_queries_read_the_rollups(backend: TestBackend) {
     let now = local(0, 0) + chrono::Duration::days(3);
 
     // Before any refresh: on TimescaleDB real-time aggregation computes the hours from the raw
-    // readings; on plain PostgreSQL the trigger has filled the table.
+    // readings; on plain PostgreSQL the engine folds the pending rollups before it reads.
     let rates_of = |pool: PgPool| async move {
         let rates = service::rates(&pool, Shanghai, Some("park-a"), day(), day(), now)
             .await

@@ -1,0 +1,85 @@
+//! Hourly rollups on plain PostgreSQL: folding the pending per-statement aggregates into
+//! `readings_hourly` and `readings_hourly_point`, and the worker that does it at a cadence.
+//!
+//! Input: `readings_hourly_pending`, which the statement trigger on `readings` appends to in each
+//! ingest transaction (migration `20261128000100`). Output: the rollup tables, behind by at most
+//! `rollup.fold_interval_ms` plus one fold. The fold itself is the SQL function
+//! `readings_hourly_fold()`: one statement, one transaction, one fold at a time across instances
+//! (an advisory lock), so it is exact and crash-safe. On TimescaleDB the function does nothing:
+//! the continuous aggregate maintains itself.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::StoreError;
+
+/// Folds every committed pending aggregate into the rollup tables; returns the number of
+/// readings folded (0 on TimescaleDB). Readers that must see every committed reading (the
+/// compliance engine, `greenmon report`) call this before they read the rollups.
+///
+/// # Errors
+/// Database errors; nothing is folded then (the pending rows stay for the next fold).
+pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
+    let folded: i64 = sqlx::query_scalar("SELECT readings_hourly_fold()")
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(folded).unwrap_or(0))
+}
+
+/// Marks the space of folded pending rows reusable, so the next appends fill it and the next
+/// fold's scan stays as short as what is pending. Cannot run inside a transaction.
+async fn vacuum_pending(pool: &PgPool) -> Result<(), StoreError> {
+    // The simple protocol: VACUUM may not run in the implicit transaction of a prepared
+    // statement's pipeline.
+    sqlx::raw_sql("VACUUM readings_hourly_pending")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The periodic fold. Several instances may run one each: the fold's advisory lock makes them
+/// take turns, and each pending row is folded once.
+pub struct RollupWorker {
+    pub pool: PgPool,
+    /// Time between the end of one fold and the start of the next (`rollup.fold_interval_ms`).
+    pub interval: Duration,
+}
+
+impl RollupWorker {
+    /// Folds every `interval` until `shutdown`, then once more, so a cleanly stopped service
+    /// leaves nothing pending. A failed fold is logged and retried at the next tick.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let stop = tokio::select! {
+                () = tokio::time::sleep(self.interval) => false,
+                () = shutdown.cancelled() => true,
+            };
+            self.tick().await;
+            if stop {
+                return;
+            }
+        }
+    }
+
+    async fn tick(&self) {
+        let started = std::time::Instant::now();
+        match fold(&self.pool).await {
+            Ok(0) => {}
+            Ok(readings) => {
+                tracing::debug!(
+                    readings,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "Folded pending readings into the hourly rollups."
+                );
+                if let Err(e) = vacuum_pending(&self.pool).await {
+                    tracing::warn!(error = %e, "Cannot vacuum the pending rollups; autovacuum will.");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot fold the pending rollups; retrying at the next tick.");
+            }
+        }
+    }
+}
