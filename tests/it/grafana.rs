@@ -278,6 +278,8 @@ async fn seed(pool: &PgPool) {
     ] {
         sqlx::query(sql).execute(pool).await.unwrap();
     }
+    // What the rollup worker does within rollup.fold_interval_ms (a no-op on TimescaleDB).
+    store::rollup::fold(pool).await.unwrap();
 }
 
 async fn panels_run_against_seeded_data(backend: TestBackend) {
