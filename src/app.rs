@@ -208,6 +208,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let rollup = RollupWorker {
         pool: pool.clone(),
         interval: settings.rollup.fold_interval(),
+        metrics: metrics.clone(),
     };
     tracker.spawn(rollup.run(drained_for_rollup));
 

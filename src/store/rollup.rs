@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::StoreError;
+use crate::telemetry::Metrics;
 
 /// Folds every committed pending aggregate into the rollup tables; returns the number of
 /// readings folded (0 on TimescaleDB). Readers that must see every committed reading (the
@@ -45,6 +46,7 @@ pub struct RollupWorker {
     pub pool: PgPool,
     /// Time between the end of one fold and the start of the next (`rollup.fold_interval_ms`).
     pub interval: Duration,
+    pub metrics: Metrics,
 }
 
 impl RollupWorker {
@@ -65,9 +67,14 @@ impl RollupWorker {
 
     async fn tick(&self) {
         let started = std::time::Instant::now();
-        match fold(&self.pool).await {
+        let result = fold(&self.pool).await;
+        let m = &self.metrics;
+        m.rollup_fold_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Ok(0) => {}
             Ok(readings) => {
+                m.rollup_readings_folded.inc_by(readings);
                 tracing::debug!(
                     readings,
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -78,6 +85,7 @@ impl RollupWorker {
                 }
             }
             Err(e) => {
+                m.rollup_fold_failures.inc();
                 tracing::warn!(error = %e, "Cannot fold the pending rollups; retrying at the next tick.");
             }
         }

@@ -25,6 +25,9 @@ pub const HJ212_ANSWERS: &str = "greenmon_hj212_answers_sent_total";
 pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
 pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
 pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
+pub const ROLLUP_FOLDED: &str = "greenmon_rollup_readings_folded_total";
+pub const ROLLUP_FOLD_SECONDS: &str = "greenmon_rollup_fold_seconds";
+pub const ROLLUP_FOLD_FAILURES: &str = "greenmon_rollup_fold_failures_total";
 pub const ALERTS_FIRING: &str = "greenmon_alerts_firing";
 pub const NOTIFICATIONS: &str = "greenmon_notifications_total";
 pub const OUTBOX_PENDING: &str = "greenmon_notification_outbox_pending";
@@ -57,6 +60,9 @@ pub struct Metrics {
     pub hj212_ignored: IntCounter,
     pub hj212_connections: IntGauge,
     pub hj212_split_gaps: IntCounter,
+    pub rollup_readings_folded: IntCounter,
+    pub rollup_fold_seconds: Histogram,
+    pub rollup_fold_failures: IntCounter,
     pub alerts_firing: IntGaugeVec,
     pub notifications: IntCounterVec,
     pub outbox_pending: IntGauge,
@@ -136,6 +142,19 @@ impl Metrics {
             .register(Box::new(outbox_oldest_seconds.clone()))
             .expect("unique metric name");
         Self {
+            rollup_readings_folded: counter(
+                ROLLUP_FOLDED,
+                "Readings folded from the pending table into the hourly rollups (plain PostgreSQL).",
+            ),
+            rollup_fold_seconds: histogram(
+                ROLLUP_FOLD_SECONDS,
+                "Time of one periodic fold of the pending rollups.",
+                prometheus::exponential_buckets(0.0005, 3.0, 12).expect("valid buckets"),
+            ),
+            rollup_fold_failures: counter(
+                ROLLUP_FOLD_FAILURES,
+                "Periodic folds that failed (retried at the next tick).",
+            ),
             alerts_firing,
             notifications,
             outbox_pending: gauge(OUTBOX_PENDING, "Notifications waiting for delivery (on the leader)."),

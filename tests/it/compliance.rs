@@ -599,9 +599,11 @@ async fn rollup_worker_folds_at_its_cadence() {
     let db = TestDb::new().await;
     let pool = db.pool.clone();
     let stop = tokio_util::sync::CancellationToken::new();
+    let metrics = greenmon::telemetry::Metrics::new();
     let worker = store::rollup::RollupWorker {
         pool: pool.clone(),
         interval: std::time::Duration::from_millis(200),
+        metrics: metrics.clone(),
     };
     let handle = tokio::spawn(worker.run(stop.clone()));
     seed_day(&pool).await;
@@ -623,11 +625,15 @@ async fn rollup_worker_folds_at_its_cadence() {
         count(&pool, "SELECT count(*) FROM readings_hourly_pending").await,
         0
     );
+    let readings = u64::try_from(count(&pool, "SELECT count(*) FROM readings").await).unwrap();
+    assert_eq!(metrics.rollup_readings_folded.get(), readings);
+    assert!(metrics.rollup_fold_seconds.get_sample_count() > 0);
 
     // Readings committed just before the stop are folded by the last fold.
     let worker = store::rollup::RollupWorker {
         pool: pool.clone(),
         interval: std::time::Duration::from_secs(3600),
+        metrics,
     };
     stop.cancel();
     handle.await.unwrap();
