@@ -363,11 +363,9 @@ def run_queries(reps, park):
 
 # --- EXPLAIN: the engine's SQL, copied from src/store/compliance.rs ------------------------------
 
-SLOTS = """SELECT h.point_id, h.hour, sum(h.count)::bigint AS count,
-                sum(h.valid_count)::bigint AS valid_count
-         FROM readings_hourly h JOIN monitoring_points p ON p.id = h.point_id
-         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)
-         GROUP BY h.point_id, h.hour"""
+SLOTS = """SELECT h.point_id, h.hour, h.count, h.valid_count
+         FROM readings_hourly_point h JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)"""
 EXCEEDING = """SELECT p.park_id, h.point_id, h.pollutant, h.hour, h.valid_avg, l.lower, l.upper
          FROM readings_hourly h
          JOIN discharge_limits l ON l.point_id = h.point_id AND l.pollutant = h.pollutant
@@ -384,17 +382,17 @@ POINTS = """SELECT p.id, p.park_id, p.name, p.kind, p.required, p.interval_secs,
 
 def explain(park):
     """Plans of the heavy queries with the parameters the two reports use now."""
-    b = psql(f"""SELECT d0, d1, d2, n48, n1, d29 FROM (SELECT
+    b = psql(f"""SELECT d0, d1, d2, h1, n1, d29 FROM (SELECT
         (date_trunc('day', now() AT TIME ZONE '{TZ}') AT TIME ZONE '{TZ}') AS d0,
         ((date_trunc('day', now() AT TIME ZONE '{TZ}') + interval '1 day') AT TIME ZONE '{TZ}') AS d1,
         ((date_trunc('day', now() AT TIME ZONE '{TZ}') - interval '1 day') AT TIME ZONE '{TZ}') AS d2,
-        now() - interval '48 hours' AS n48, now() + interval '1 hour' AS n1,
+        date_trunc('hour', now()) - interval '1 hour' AS h1, now() + interval '1 hour' AS n1,
         ((date_trunc('day', now() AT TIME ZONE '{TZ}') - interval '29 days') AT TIME ZONE '{TZ}') AS d29) s""").split("|")
-    d0, d1, d2, n48, n1, d29 = b
+    d0, d1, d2, h1, n1, d29 = b
     cases = [
         ("summary: slots, all parks, today", SLOTS, "text, timestamptz, timestamptz", f"NULL, '{d0}', '{d1}'"),
         ("summary: slots, all parks, yesterday", SLOTS, "text, timestamptz, timestamptz", f"NULL, '{d2}', '{d0}'"),
-        ("summary: exceeding hours, all parks, 48 h", EXCEEDING, "text, timestamptz, timestamptz", f"NULL, '{n48}', '{n1}'"),
+        ("summary: open exceedances, all parks, last 2 h", EXCEEDING, "text, timestamptz, timestamptz", f"NULL, '{h1}', '{n1}'"),
         ("summary: points with last seen, all parks", POINTS, "text", "NULL"),
         (f"report: slots, {park}, 30 days", SLOTS, "text, timestamptz, timestamptz", f"'{park}', '{d29}', '{d1}'"),
         (f"report: exceeding hours, {park}, 30 days", EXCEEDING, "text, timestamptz, timestamptz", f"'{park}', '{d29}', '{d1}'"),
