@@ -25,7 +25,7 @@ use super::notify::Notification;
 use super::plan::{plan, resolve, OpenAlert, Scope};
 use super::rules;
 use super::tap::{self, AlertTap, HourKey};
-use crate::compliance::exceedance::{Direction, Episode};
+use crate::compliance::exceedance::Episode;
 use crate::compliance::service::{self, Exceedance};
 use crate::config::AlertsConfig;
 use crate::store::alerts::{self as q, AlertRow, Queued};
@@ -245,7 +245,7 @@ impl Engine {
         let tz = self.tz;
         let today = now.with_timezone(&tz).date_naive();
         let yesterday = today - chrono::Duration::days(1);
-        let hour = tap::floor_hour(now);
+        let hour = service::floor_hour(now);
         let pool = &self.pool;
         let (parks, exceedances, rates, energy, reports) = tokio::try_join!(
             service::parks_now(pool, None, now),
@@ -294,14 +294,10 @@ impl Engine {
         let exceedances: Vec<Exceedance> = averages
             .into_iter()
             .filter_map(|(point, pollutant, hour, avg)| {
-                let (park, limit) = index.limits.get(&(point.clone(), pollutant.clone()))?;
-                let (direction, bound) = match (limit.upper, limit.lower) {
-                    (Some(u), _) if avg > u => (Direction::Above, u),
-                    (_, Some(l)) if avg < l => (Direction::Below, l),
-                    _ => return None,
-                };
+                let (park, limit) = index.limit(&point, &pollutant)?;
+                let (direction, bound) = limit.crossed(avg)?;
                 Some(Exceedance {
-                    park_id: park.clone(),
+                    park_id: park.to_string(),
                     point_id: point,
                     pollutant,
                     episode: Episode {

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::compliance::exceedance::Limit;
+use crate::compliance::service::floor_hour;
 use crate::domain::{Flag, PollutantCode, ReadingKind};
 use crate::ingest::commit::CommitObserver;
 use crate::store::{BatchItem, BatchOutcome, Content, StoreError};
@@ -26,11 +27,19 @@ const MAX_PAYLOAD: usize = 7000;
 /// point, park, pollutant, lower, upper.
 type LimitRow = (String, String, String, Option<f64>, Option<f64>);
 
-/// Every point's discharge limits and the MNs of HJ 212 loggers.
+/// One point's park and its limits by pollutant.
+#[derive(Debug, Default)]
+pub struct PointLimits {
+    pub park: String,
+    pub limits: Vec<(String, Limit)>,
+}
+
+/// Every point's discharge limits and the MNs of HJ 212 loggers. Looked up by borrowed
+/// strings, so checking a committed batch allocates nothing per reading.
 #[derive(Debug, Default)]
 pub struct LimitIndex {
-    /// (point, pollutant) → (park, limit).
-    pub limits: HashMap<(String, String), (String, Limit)>,
+    /// point → its park and limits.
+    pub points: HashMap<String, PointLimits>,
     /// MN → point.
     pub mns: HashMap<String, String>,
 }
@@ -51,23 +60,28 @@ impl LimitIndex {
             sqlx::query_as("SELECT mn, id FROM monitoring_points WHERE mn IS NOT NULL")
                 .fetch_all(pool)
                 .await?;
+        let mut points: HashMap<String, PointLimits> = HashMap::new();
+        for (point, park, pollutant, lower, upper) in limits {
+            let entry = points.entry(point).or_default();
+            entry.park = park;
+            entry.limits.push((pollutant, Limit { lower, upper }));
+        }
         Ok(Self {
-            limits: limits
-                .into_iter()
-                .map(|(point, park, pollutant, lower, upper)| {
-                    ((point, pollutant), (park, Limit { lower, upper }))
-                })
-                .collect(),
+            points,
             mns: mns.into_iter().collect(),
         })
     }
 
+    /// The park of `point` and its limit of `pollutant`, if it has one.
+    pub fn limit(&self, point: &str, pollutant: &str) -> Option<(&str, &Limit)> {
+        let p = self.points.get(point)?;
+        let (_, limit) = p.limits.iter().find(|(code, _)| code == pollutant)?;
+        Some((&p.park, limit))
+    }
+
     fn beyond(&self, point: &str, pollutant: &PollutantCode, value: f64) -> bool {
-        self.limits
-            .get(&(point.to_string(), pollutant.as_str().to_string()))
-            .is_some_and(|(_, l)| {
-                l.upper.is_some_and(|u| value > u) || l.lower.is_some_and(|lo| value < lo)
-            })
+        self.limit(point, pollutant.as_str())
+            .is_some_and(|(_, l)| l.crossed(value).is_some())
     }
 }
 
@@ -135,7 +149,7 @@ impl AlertTap {
     /// The hours of stored, valid readings beyond their limits in a committed batch.
     pub fn exceeding(&self, items: &[BatchItem], outcome: &BatchOutcome) -> Vec<HourKey> {
         let index = self.index();
-        if index.limits.is_empty() {
+        if index.points.is_empty() {
             return Vec::new();
         }
         let mut keys = BTreeSet::new();
@@ -227,11 +241,6 @@ fn payloads(keys: &[HourKey]) -> Vec<String> {
 /// Parses a payload of [`announce`]; `None` when it is not one.
 pub fn parse_payload(payload: &str) -> Option<Vec<HourKey>> {
     serde_json::from_str(payload).ok()
-}
-
-pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = t.timestamp();
-    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub struct Episode {
 impl Limit {
     /// The limit `avg` crosses, if any. With a lower limit above the upper one (a registry
     /// error), the upper limit is checked first.
-    fn crossed(&self, avg: f64) -> Option<(Direction, f64)> {
+    pub fn crossed(&self, avg: f64) -> Option<(Direction, f64)> {
         match (self.upper, self.lower) {
             (Some(u), _) if avg > u => Some((Direction::Above, u)),
             (_, Some(l)) if avg < l => Some((Direction::Below, l)),

@@ -296,7 +296,8 @@ async fn exceedances_of(
     Ok(out)
 }
 
-fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+/// The start of `t`'s UTC hour (the rollups' hour).
+pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
     let secs = t.timestamp();
     DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
 }
