@@ -12,7 +12,7 @@ pub enum AlertsCommand {
     /// List alerts, newest first.
     List {
         /// open (pending or firing), pending, firing, resolved or all.
-        #[arg(long, default_value = "open", value_parser = ["open", "pending", "firing", "resolved", "all"])]
+        #[arg(long, default_value = "open", value_parser = clap::builder::PossibleValuesParser::new(q::STATE_FILTERS))]
         state: String,
         #[arg(long)]
         park: Option<String>,
@@ -56,12 +56,7 @@ pub async fn run(command: AlertsCommand, pool: &PgPool) -> anyhow::Result<()> {
             format,
         } => {
             if let Some(r) = &rule {
-                if super::RuleKind::parse(r).is_none() {
-                    anyhow::bail!(
-                        "unknown rule {r:?}; rules: {}",
-                        super::RuleKind::ALL.map(super::RuleKind::as_str).join(", ")
-                    );
-                }
+                super::RuleKind::from_name(r).map_err(anyhow::Error::msg)?;
             }
             if limit < 1 {
                 anyhow::bail!("--limit must be positive");

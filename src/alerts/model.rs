@@ -65,6 +65,19 @@ impl RuleKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// As [`RuleKind::parse`], with an error that lists the rules.
+    ///
+    /// # Errors
+    /// The name is not a rule's.
+    pub fn from_name(s: &str) -> Result<Self, String> {
+        Self::parse(s).ok_or_else(|| {
+            format!(
+                "unknown rule {s:?}; rules: {}",
+                Self::ALL.map(Self::as_str).join(", ")
+            )
+        })
+    }
 }
 
 impl fmt::Display for RuleKind {

@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{Caller, Json, Path, Query};
 use super::AppState;
 use crate::alerts::RuleKind;
-use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow};
+use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow, STATE_FILTERS};
 
 /// Filters of the alert list.
 #[derive(Debug, Deserialize)]
@@ -31,18 +31,14 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let wanted = q.state.unwrap_or_else(|| "open".into());
-    if !["open", "pending", "firing", "resolved", "all"].contains(&wanted.as_str()) {
+    if !STATE_FILTERS.contains(&wanted.as_str()) {
         return Err(ApiError::Unprocessable(format!(
-            "state must be open, pending, firing, resolved or all, not {wanted:?}"
+            "state must be one of {}, not {wanted:?}",
+            STATE_FILTERS.join(", ")
         )));
     }
     if let Some(r) = &q.rule {
-        if RuleKind::parse(r).is_none() {
-            return Err(ApiError::Unprocessable(format!(
-                "unknown rule {r:?}; rules: {}",
-                RuleKind::ALL.map(RuleKind::as_str).join(", ")
-            )));
-        }
+        RuleKind::from_name(r).map_err(ApiError::Unprocessable)?;
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -16,32 +16,6 @@ use crate::store::api_queries::{self, LimitRow};
 use crate::store::compliance::{self as q, ParkRow};
 use crate::store::{self, StoreError};
 
-/// A park as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ParkView {
-    pub id: String,
-    pub name: String,
-    pub name_en: Option<String>,
-    pub baseline_year: i32,
-    pub baseline_intensity: f64,
-    pub target_year: i32,
-    pub target_reduction: f64,
-}
-
-impl From<ParkRow> for ParkView {
-    fn from(p: ParkRow) -> Self {
-        Self {
-            id: p.id,
-            name: p.name,
-            name_en: p.name_en,
-            baseline_year: p.baseline_year,
-            baseline_intensity: p.baseline_intensity,
-            target_year: p.target_year,
-            target_reduction: p.target_reduction,
-        }
-    }
-}
-
 /// The park, when it exists and the caller may read it.
 ///
 /// # Errors
@@ -64,11 +38,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let parks: Vec<ParkView> = q::parks(&state.pool, caller.scope())
-        .await?
-        .into_iter()
-        .map(ParkView::from)
-        .collect();
+    let parks = q::parks(&state.pool, caller.scope()).await?;
     Ok(axum::Json(json!({ "parks": parks })))
 }
 
@@ -77,10 +47,8 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
-) -> Result<axum::Json<ParkView>, ApiError> {
-    Ok(axum::Json(
-        visible_park(&state, &caller, &park).await?.into(),
-    ))
+) -> Result<axum::Json<ParkRow>, ApiError> {
+    Ok(axum::Json(visible_park(&state, &caller, &park).await?))
 }
 
 /// A point with its status now and its discharge limits.
@@ -124,7 +92,7 @@ pub async fn put(
     caller: Caller,
     Path(park): Path<String>,
     Json(entry): Json<ParkEntry>,
-) -> Result<(StatusCode, axum::Json<ParkView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<ParkRow>), ApiError> {
     // Another park's resource is a 404 for a park token, as everywhere; its own park a 403.
     caller.may_read(&park)?;
     caller.require_bureau("change the registry")?;
@@ -151,7 +119,7 @@ pub async fn put(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, axum::Json(row.into())))
+    Ok((status, axum::Json(row)))
 }
 
 /// Unique violations of the registry (an MN another point uses) are the client's conflict.

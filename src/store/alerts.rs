@@ -85,6 +85,9 @@ pub async fn open_alerts(conn: &mut PgConnection) -> Result<Vec<AlertRow>, Store
     .await?)
 }
 
+/// The state filters a caller may ask for: `all`, or one [`AlertFilter::state`] takes.
+pub const STATE_FILTERS: [&str; 5] = ["open", "pending", "firing", "resolved", "all"];
+
 /// Which alerts [`list`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use super::StoreError;
 use crate::domain::{EnergyReport, ParkId, Period};
 
-/// A park with its energy target.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A park with its energy target (also the API's view of a park).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ParkRow {
     pub id: String,
     pub name: String,

@@ -230,6 +230,20 @@ async fn away_from_the_hour() {
     }
 }
 
+/// Publishes a reading of a-out with COD 500 against its upper limit of 50 (so the hour's
+/// average so far is above it), away from an hour boundary, and waits for the broker's ack.
+async fn publish_cod_exceedance(app: &TestApp) {
+    away_from_the_hour().await;
+    let mut publisher = Publisher::connect(1883).await;
+    publisher
+        .publish(
+            &app.topic("park-a", "a-out"),
+            payload(Utc::now(), 500.0, 7.0),
+        )
+        .await;
+    publisher.flush().await;
+}
+
 #[tokio::test]
 async fn alertmanager_shows_a_silent_point_and_its_resolution() {
     let am = Alertmanager::start().await;
@@ -317,16 +331,7 @@ async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
         s.alerts.delivery.max_attempts = 4;
     })
     .await;
-    away_from_the_hour().await;
-    let mut publisher = Publisher::connect(1883).await;
-    // COD 500 against an upper limit of 50: the hour's average so far is 500.
-    publisher
-        .publish(
-            &app.topic("park-a", "a-out"),
-            payload(Utc::now(), 500.0, 7.0),
-        )
-        .await;
-    publisher.flush().await;
+    publish_cod_exceedance(&app).await;
 
     let ok = eventually(
         Duration::from_secs(30),
@@ -633,15 +638,7 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
         s.alerts.webhooks = hooks;
     })
     .await;
-    away_from_the_hour().await;
-    let mut publisher = Publisher::connect(1883).await;
-    publisher
-        .publish(
-            &app.topic("park-a", "a-out"),
-            payload(Utc::now(), 500.0, 7.0),
-        )
-        .await;
-    publisher.flush().await;
+    publish_cod_exceedance(&app).await;
     let events = |path: &str| -> Vec<(String, String, String)> {
         receiver
             .requests(path)
