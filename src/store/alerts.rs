@@ -415,11 +415,13 @@ pub struct OutboxStats {
 /// # Errors
 /// Database errors.
 pub async fn outbox_stats(pool: &PgPool) -> Result<OutboxStats, StoreError> {
+    // Each part reads its own partial index: the delivered rows, which accumulate, are never
+    // scanned (this runs after every delivery round).
     let (pending, dead, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'),
-                count(*) FILTER (WHERE status = 'dead'),
-                extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8
-         FROM notification_outbox WHERE status <> 'delivered'",
+        "SELECT (SELECT count(*) FROM notification_outbox WHERE status = 'pending'),
+                (SELECT count(*) FROM notification_outbox WHERE status = 'dead'),
+                (SELECT extract(epoch FROM now() - min(created_at))::float8
+                 FROM notification_outbox WHERE status = 'pending')",
     )
     .fetch_one(pool)
     .await?;
