@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::alerts::{RuleKind, Severity};
+use crate::domain::alert::{RuleKind, Severity};
 
 /// The built-in defaults; every non-optional key appears here.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");

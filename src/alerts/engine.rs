@@ -19,8 +19,6 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::{dashboard_url, Delivery, ALERTMANAGER, WEBHOOK_PREFIX};
-use super::lifecycle::Event;
-use super::model::{Condition, RuleKind, Severity};
 use super::notify::Notification;
 use super::plan::{plan, resolve, OpenAlert, Scope};
 use super::rules;
@@ -28,6 +26,8 @@ use super::tap::{self, AlertTap, HourKey};
 use crate::compliance::exceedance::Episode;
 use crate::compliance::service::{self, Exceedance};
 use crate::config::AlertsConfig;
+use crate::domain::alert::Event;
+use crate::domain::alert::{Condition, RuleKind, Severity};
 use crate::store::alerts::{self as q, AlertRow, Queued};
 use crate::store::StoreError;
 use crate::telemetry::Metrics;
@@ -265,7 +265,8 @@ impl Engine {
         out.extend(rules::park_monitoring_rate(&parks));
         out.extend(rules::discharge_exceedance(&exceedances));
         out.extend(rules::low_effective_rate(&rates, |park, point| {
-            let key = super::model::AlertKey::point(RuleKind::LowEffectiveRate, park, point);
+            let key =
+                crate::domain::alert::AlertKey::point(RuleKind::LowEffectiveRate, park, point);
             resolve(cfg, &key).threshold.unwrap_or(0.0)
         }));
         out.extend(rules::energy_off_track(&energy));
@@ -280,7 +281,7 @@ impl Engine {
             today,
             tz,
             |park| {
-                let key = super::model::AlertKey::park(RuleKind::EnergyReportOverdue, park);
+                let key = crate::domain::alert::AlertKey::park(RuleKind::EnergyReportOverdue, park);
                 resolve(cfg, &key).grace_days.unwrap_or(15)
             },
         ));

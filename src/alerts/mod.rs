@@ -11,10 +11,9 @@ pub mod cli;
 pub mod delivery;
 pub mod engine;
 pub mod lifecycle;
-pub mod model;
 pub mod notify;
 pub mod plan;
 pub mod rules;
 pub mod tap;
 
-pub use model::{AlertKey, Condition, RuleKind, Severity};
+pub use crate::domain::alert::{AlertKey, Condition, RuleKind, Severity};

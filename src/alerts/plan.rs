@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::lifecycle::{step, Lifecycle, Observation, Timing};
-use super::model::{AlertKey, Condition, Severity};
+use super::lifecycle::{step, Observation, Timing};
 use crate::config::AlertsConfig;
+use crate::domain::alert::Lifecycle;
+use crate::domain::alert::{AlertKey, Condition, Severity};
 use crate::store::alerts::Change;
 
 /// A rule's settings for one key, after per-park and per-point overrides.
@@ -159,9 +160,9 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::lifecycle::{Event, State};
-    use crate::alerts::model::{RuleKind, Texts};
     use crate::config::{RuleOverride, Settings};
+    use crate::domain::alert::{Event, State};
+    use crate::domain::alert::{RuleKind, Texts};
 
     fn cfg() -> AlertsConfig {
         Settings::load_from(None, Vec::new()).unwrap().alerts

@@ -3,10 +3,10 @@
 
 use chrono::{Datelike, NaiveDate, Utc};
 
-use super::model::{AlertKey, Condition, RuleKind, Texts};
 use crate::compliance::exceedance::Direction;
 use crate::compliance::service::{Exceedance, ParkEnergy, ParkNow, ParkRates};
 use crate::compliance::status::PointStatus;
+use crate::domain::alert::{AlertKey, Condition, RuleKind, Texts};
 use crate::domain::{EnergyReport, Period};
 
 fn pct(x: f64) -> String {

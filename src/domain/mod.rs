@@ -1,6 +1,7 @@
 //! Domain vocabulary: identifiers, pollutant codes, HJ 212 data flags, reporting periods, readings
 //! and the registry file. Pure types with parse constructors; no IO.
 
+pub mod alert;
 mod flag;
 mod ids;
 mod period;

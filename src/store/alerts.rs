@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::StoreError;
-use crate::alerts::lifecycle::{Event, Lifecycle, State};
-use crate::alerts::model::{AlertKey, Condition, RuleKind, Severity};
+use crate::domain::alert::{AlertKey, Condition, RuleKind, Severity};
+use crate::domain::alert::{Event, Lifecycle, State};
 
 /// An alert as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]

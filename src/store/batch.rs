@@ -218,7 +218,17 @@ async fn write_tx(
         out.energy_reports = energy::upsert(&mut tx, &reports, "mqtt").await?;
     }
     if !rejected.is_empty() {
-        quarantine::insert(&mut tx, &rejected).await?;
+        let rows: Vec<quarantine::Rejected<'_>> = rejected
+            .iter()
+            .map(|(item, reason, detail)| quarantine::Rejected {
+                source: item.source,
+                topic: &item.topic,
+                payload: &item.payload,
+                reason,
+                detail,
+            })
+            .collect();
+        quarantine::insert(&mut tx, &rows).await?;
     }
     tx.commit().await?;
     Ok(out)

@@ -1,8 +1,19 @@
 //! Writes to `quarantine`: the raw message, its topic and a stable reason code. An identical
 //! message (same topic and bytes) is kept once, so redelivery after a crash adds nothing.
 
-use super::batch::BatchItem;
 use super::StoreError;
+
+/// One rejected message, as it goes into `quarantine`.
+pub(super) struct Rejected<'a> {
+    /// `mqtt` or `tcp`.
+    pub source: &'a str,
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    /// The stable reason code.
+    pub reason: &'a str,
+    /// What exactly was wrong, for the operator.
+    pub detail: &'a str,
+}
 
 /// Inserts one quarantine row per rejected message.
 ///
@@ -10,16 +21,13 @@ use super::StoreError;
 /// Database errors.
 pub(super) async fn insert(
     tx: &mut sqlx::PgConnection,
-    rejected: &[(&BatchItem, &'static str, String)],
+    rejected: &[Rejected<'_>],
 ) -> Result<(), StoreError> {
-    let source: Vec<&str> = rejected.iter().map(|(i, _, _)| i.source).collect();
-    let topic: Vec<&str> = rejected.iter().map(|(i, _, _)| i.topic.as_str()).collect();
-    let payload: Vec<&[u8]> = rejected
-        .iter()
-        .map(|(i, _, _)| i.payload.as_ref())
-        .collect();
-    let reason: Vec<&str> = rejected.iter().map(|(_, r, _)| *r).collect();
-    let detail: Vec<&str> = rejected.iter().map(|(_, _, d)| d.as_str()).collect();
+    let source: Vec<&str> = rejected.iter().map(|r| r.source).collect();
+    let topic: Vec<&str> = rejected.iter().map(|r| r.topic).collect();
+    let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload).collect();
+    let reason: Vec<&str> = rejected.iter().map(|r| r.reason).collect();
+    let detail: Vec<&str> = rejected.iter().map(|r| r.detail).collect();
     sqlx::query(
         "INSERT INTO quarantine (source, topic, payload, reason, detail)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[])

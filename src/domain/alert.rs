@@ -1,4 +1,6 @@
-//! What an alert is about: its rule, severity, key, and the condition a rule found true now.
+//! The alert vocabulary: rule kinds, severities, states and events, the key of an alert, the
+//! condition a rule found true now, and an alert's lifecycle fields as stored. Pure types; the
+//! state machine that moves them is `alerts::lifecycle`.
 
 use std::fmt;
 
@@ -171,4 +173,78 @@ pub struct Condition {
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub texts: Texts,
+}
+
+/// Where an open alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Firing,
+    Resolved,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Firing => "firing",
+            State::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [State::Pending, State::Firing, State::Resolved]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// What happened to an alert; recorded in `alert_events`. Those for which [`Event::notifies`]
+/// is true also go to the receivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Pending,
+    Firing,
+    Renotified,
+    Escalated,
+    Resolved,
+    /// The condition cleared before the `for` duration passed; nobody was paged.
+    Cancelled,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Pending => "pending",
+            Event::Firing => "firing",
+            Event::Renotified => "renotified",
+            Event::Escalated => "escalated",
+            Event::Resolved => "resolved",
+            Event::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether receivers hear about it.
+    pub fn notifies(self) -> bool {
+        matches!(
+            self,
+            Event::Firing | Event::Renotified | Event::Escalated | Event::Resolved
+        )
+    }
+}
+
+/// The lifecycle fields of an alert, as stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifecycle {
+    pub state: State,
+    pub severity: Severity,
+    pub active_since: DateTime<Utc>,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub clear_since: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub last_notified_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub acknowledged: bool,
 }
