@@ -164,6 +164,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
             timezone: settings.timezone(),
             max_payload_bytes: settings.ingest.max_payload_bytes,
             max_future_secs: settings.ingest.max_future_secs,
+            limits: Arc::new(settings.ingest.value_limits()),
         },
         max_rows: settings.ingest.batch_max_rows,
         linger: settings.ingest.linger(),

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::alert::{RuleKind, Severity};
+use crate::domain::limits::ValueLimits;
 
 /// The built-in defaults; every non-optional key appears here.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -89,6 +90,10 @@ pub struct IngestConfig {
     pub timezone: String,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    /// Plausible value ranges by pollutant code or alias (or `default`), over the built-in ones
+    /// of [`crate::domain::limits`]; values outside are quarantined (`value_out_of_range`).
+    #[serde(default)]
+    pub value_limits: std::collections::BTreeMap<String, crate::domain::limits::ValueRange>,
 }
 
 /// HJ 212 data loggers on TCP.
@@ -461,6 +466,11 @@ impl Settings {
                 "must be positive and not above mqtt.max_packet_bytes",
             );
         }
+        if let Err(problems) = ValueLimits::with_overrides(&self.ingest.value_limits) {
+            for (key, why) in problems {
+                bad(&format!("ingest.value_limits.{key}"), &why);
+            }
+        }
         if self.ingest.max_future_secs < 0 {
             bad("ingest.max_future_secs", "must not be negative");
         }
@@ -635,6 +645,12 @@ fn is_http_url(s: &str) -> bool {
 }
 
 impl IngestConfig {
+    /// The plausible ranges: built-in, with `value_limits` on top. Invalid overrides are
+    /// reported by [`Settings::validate`]; here they fall back to the built-in ranges.
+    pub fn value_limits(&self) -> ValueLimits {
+        ValueLimits::with_overrides(&self.value_limits).unwrap_or_default()
+    }
+
     /// Batch linger time.
     pub fn linger(&self) -> Duration {
         Duration::from_millis(self.linger_ms)

@@ -4,6 +4,7 @@
 pub mod alert;
 mod flag;
 mod ids;
+pub mod limits;
 mod period;
 mod pollutant;
 pub mod registry;

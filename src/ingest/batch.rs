@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::decode::{decode, decode_hj212, DecodeContext, Decoded, Hj212Item, Replies};
+use super::decode::{decode, decode_hj212, plausible, DecodeContext, Decoded, Hj212Item, Replies};
 use super::{Ack, Inbound};
 use crate::store::{BatchItem, Content};
 
@@ -80,7 +80,8 @@ impl Batcher {
                 ),
             }),
             Ack::Mqtt(_) => decode(&self.ctx, &msg.topic, &msg.payload, now),
-        };
+        }
+        .and_then(|d| plausible::check(&self.ctx.limits, d));
         let item = |payload: Bytes, content: Content| BatchItem {
             source: match msg.ack {
                 Ack::Mqtt(_) => "mqtt",
@@ -126,7 +127,16 @@ impl Batcher {
                     Ok(Decoded::Hj212 { .. }) => unreachable!("handled above"),
                     Err(e) => rejected(&e),
                 };
-                batch.items.push(item(msg.payload.clone(), content));
+                let payload = match &content {
+                    // Keep the first bytes only: enough to tell what it was, and the whole
+                    // message need not stay in memory until the commit.
+                    Content::Rejected { reason, .. } if *reason == TOO_LARGE => {
+                        let head = msg.payload.len().min(QUARANTINED_HEAD_BYTES);
+                        Bytes::copy_from_slice(&msg.payload[..head])
+                    }
+                    _ => msg.payload.clone(),
+                };
+                batch.items.push(item(payload, content));
                 batch.replies.push(Replies::default());
             }
         }
@@ -135,6 +145,12 @@ impl Batcher {
         batch.acks.push((msg.ack, first..last));
     }
 }
+
+/// The quarantine reason of an oversized message.
+const TOO_LARGE: &str = "payload_too_large";
+
+/// How much of an oversized message is kept in quarantine (its size is in the detail).
+pub const QUARANTINED_HEAD_BYTES: usize = 4096;
 
 fn rejected(e: &super::decode::DecodeError) -> Content {
     Content::Rejected {

@@ -366,6 +366,7 @@ mod tests {
             timezone: chrono_tz::Asia::Shanghai,
             max_payload_bytes: 262_144,
             max_future_secs: 300,
+            limits: Default::default(),
         };
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-registry.toml");
         let registry = load_registry(Path::new(path)).unwrap();

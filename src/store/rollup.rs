@@ -29,6 +29,17 @@ pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
     Ok(u64::try_from(folded).unwrap_or(0))
 }
 
+/// How many series-hours the fold has set aside (`rollup_set_aside`): their readings are stored
+/// but missing from the rollups.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_aside(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM rollup_set_aside")
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Marks the space of folded pending rows reusable, so the next appends fill it and the next
 /// fold's scan stays as short as what is pending. Cannot run inside a transaction.
 async fn vacuum_pending(pool: &PgPool) -> Result<(), StoreError> {
@@ -88,6 +99,18 @@ impl RollupWorker {
                 m.rollup_fold_failures.inc();
                 tracing::warn!(error = %e, "Cannot fold the pending rollups; retrying at the next tick.");
             }
+        }
+        match set_aside(&self.pool).await {
+            Ok(n) => {
+                if n > m.rollup_set_aside.get() {
+                    tracing::error!(
+                        set_aside = n,
+                        "Series-hours could not be folded into the rollups and were set aside; see table rollup_set_aside."
+                    );
+                }
+                m.rollup_set_aside.set(n);
+            }
+            Err(e) => tracing::warn!(error = %e, "Cannot count the set-aside rollups."),
         }
     }
 }

@@ -28,6 +28,7 @@ pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
 pub const ROLLUP_FOLDED: &str = "greenmon_rollup_readings_folded_total";
 pub const ROLLUP_FOLD_SECONDS: &str = "greenmon_rollup_fold_seconds";
 pub const ROLLUP_FOLD_FAILURES: &str = "greenmon_rollup_fold_failures_total";
+pub const ROLLUP_SET_ASIDE: &str = "greenmon_rollup_set_aside";
 pub const ALERTS_FIRING: &str = "greenmon_alerts_firing";
 pub const NOTIFICATIONS: &str = "greenmon_notifications_total";
 pub const OUTBOX_PENDING: &str = "greenmon_notification_outbox_pending";
@@ -63,6 +64,8 @@ pub struct Metrics {
     pub rollup_readings_folded: IntCounter,
     pub rollup_fold_seconds: Histogram,
     pub rollup_fold_failures: IntCounter,
+    /// Series-hours the fold could not add to the rollups (`rollup_set_aside`).
+    pub rollup_set_aside: IntGauge,
     pub alerts_firing: IntGaugeVec,
     pub notifications: IntCounterVec,
     pub outbox_pending: IntGauge,
@@ -206,6 +209,10 @@ impl Metrics {
                 "HJ 212 packets accepted with nothing to store (commands greenmon does not use).",
             ),
             hj212_connections: gauge(HJ212_CONNECTIONS, "Data loggers connected over TCP."),
+            rollup_set_aside: gauge(
+                ROLLUP_SET_ASIDE,
+                "Series-hours set aside because their fold failed (table rollup_set_aside).",
+            ),
             hj212_split_gaps: counter(
                 HJ212_SPLIT_GAPS,
                 "Split HJ 212 uploads whose parts did not all arrive in time.",

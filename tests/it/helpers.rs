@@ -322,7 +322,7 @@ impl Publisher {
         let mut opts = MqttOptions::new(unique("pub"), "127.0.0.1", port);
         opts.set_keep_alive(Duration::from_secs(10))
             .set_inflight(500)
-            .set_max_packet_size(1 << 20, 1 << 20)
+            .set_max_packet_size(4 << 20, 4 << 20)
             // Keep the session so publishes in flight are resent after a broker restart.
             .set_clean_session(false);
         let (client, mut eventloop) = AsyncClient::new(opts, 1000);

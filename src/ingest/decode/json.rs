@@ -203,6 +203,7 @@ mod tests {
             timezone: chrono_tz::Asia::Shanghai,
             max_payload_bytes: 1024,
             max_future_secs: 300,
+            limits: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod hj212;
 mod json;
+pub mod plausible;
 mod topic;
 
 pub use hj212::{decode_frame, decode_hj212, Hj212Item, Hj212Packet, Replies};
@@ -24,6 +25,8 @@ pub struct DecodeContext {
     pub timezone: Tz,
     pub max_payload_bytes: usize,
     pub max_future_secs: i64,
+    /// Plausible ranges per pollutant (`ingest.value_limits`).
+    pub limits: std::sync::Arc<crate::domain::limits::ValueLimits>,
 }
 
 /// What a message decoded to.
@@ -48,7 +51,7 @@ pub enum Decoded {
 /// quarantine reason and used as a metric label.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("payload is {size} bytes, above the limit of {limit}")]
+    #[error("payload is {size} bytes, above the limit of {limit}; the first 4096 bytes are kept")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("topic is not a greenmon topic: {0}")]
     InvalidTopic(String),
@@ -64,6 +67,10 @@ pub enum DecodeError {
     InvalidTimestamp(String),
     #[error("timestamp {ts} is more than {limit_secs} s in the future")]
     FutureTimestamp { ts: String, limit_secs: i64 },
+    #[error("{0}")]
+    ValueOutOfRange(String),
+    #[error("time {0} is outside the years 2000 to 2100")]
+    TimeOutOfRange(String),
     #[error("flag {0:?} is not an HJ 212 data flag (N, F, M, S, D, C, T, B, P)")]
     InvalidFlag(String),
     #[error("pollutant {0} appears twice in one reading")]
@@ -103,6 +110,8 @@ impl DecodeError {
             Self::NonFiniteValue(_) => "non_finite_value",
             Self::InvalidTimestamp(_) => "invalid_timestamp",
             Self::FutureTimestamp { .. } => "future_timestamp",
+            Self::ValueOutOfRange(_) => "value_out_of_range",
+            Self::TimeOutOfRange(_) => "time_out_of_range",
             Self::InvalidFlag(_) => "invalid_flag",
             Self::DuplicatePollutant(_) => "duplicate_pollutant",
             Self::Empty => "empty_message",

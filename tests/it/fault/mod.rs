@@ -1,0 +1,6 @@
+//! The fault suite: hostile and faulty input, one file per class. Each test proves that one bad
+//! message, value, row, request or receiver is set aside with its reason while everything else
+//! goes on (issue "No single message, logger, park or request can stop greenmon").
+
+mod extreme_values;
+mod oversized;
