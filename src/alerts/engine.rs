@@ -112,11 +112,11 @@ impl Engine {
         repost.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let am = !self.cfg.alertmanager.url.is_empty();
         loop {
-            tokio::select! {
+            let applied = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = tick.tick() => {
-                    let conditions = self.conditions(Utc::now()).await?;
-                    self.apply(conn, conditions, Scope::All, wake).await?;
+                    let (conditions, scope) = self.conditions(Utc::now()).await;
+                    self.apply(conn, conditions, scope, wake).await
                 }
                 n = listener.recv() => {
                     let n = n?;
@@ -124,14 +124,38 @@ impl Engine {
                         tracing::warn!(payload = n.payload(), "Ignoring an unreadable exceedance announcement.");
                         continue;
                     };
-                    let conditions = self.fast_conditions(&keys).await?;
-                    if !conditions.is_empty() {
-                        self.apply(conn, conditions, Scope::ConditionsOnly, wake).await?;
+                    match self.fast_conditions(&keys).await {
+                        Ok(conditions) if conditions.is_empty() => Ok(()),
+                        Ok(conditions) => {
+                            self.apply(conn, conditions, Scope::ConditionsOnly, wake).await
+                        }
+                        Err(e) => {
+                            // The next full evaluation covers these hours too.
+                            self.evaluation_failed("fast_path", &e);
+                            Ok(())
+                        }
                     }
                 }
-                _ = repost.tick(), if am => delivery.repost().await,
+                _ = repost.tick(), if am => {
+                    delivery.repost().await;
+                    Ok(())
+                }
+            };
+            if let Err(e) = applied {
+                self.evaluation_failed("apply", &e);
+                // Only a lost connection ends the leadership (the lock went with it); anything
+                // else is retried at the next evaluation, as leader.
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
             }
         }
+    }
+
+    fn evaluation_failed(&self, step: &str, e: &StoreError) {
+        self.metrics
+            .alert_evaluation_failures
+            .with_label_values(&[step])
+            .inc();
+        tracing::error!(error = %e, step, "Alert evaluation step failed; the other rules go on, and it is retried at the next evaluation.");
     }
 
     /// Writes one evaluation's changes in one transaction on the leader's connection.
@@ -159,6 +183,7 @@ impl Engine {
                 })
             })
             .collect();
+        let full = scope != Scope::ConditionsOnly;
         let changes = plan(&self.cfg, open, conditions, scope, now);
         let mut notified = false;
         for change in &changes {
@@ -182,7 +207,7 @@ impl Engine {
         self.metrics
             .alert_evaluation_seconds
             .observe(started.elapsed().as_secs_f64());
-        if scope == Scope::All {
+        if full {
             self.update_firing_gauge().await;
         }
         Ok(())
@@ -240,14 +265,16 @@ impl Engine {
         out
     }
 
-    /// Every rule's conditions now.
-    async fn conditions(&self, now: DateTime<Utc>) -> Result<Vec<Condition>, StoreError> {
+    /// Every rule's conditions now, and which rules they speak for. Each query runs on its
+    /// own: one that fails skips only the rules built on it (their alerts stay as they are), is
+    /// logged and counted, and the others are evaluated as usual.
+    async fn conditions(&self, now: DateTime<Utc>) -> (Vec<Condition>, Scope) {
         let tz = self.tz;
         let today = now.with_timezone(&tz).date_naive();
         let yesterday = today - chrono::Duration::days(1);
         let hour = service::floor_hour(now);
         let pool = &self.pool;
-        let (parks, exceedances, rates, energy, reports) = tokio::try_join!(
+        let (parks, exceedances, rates, energy, reports) = tokio::join!(
             service::parks_now(pool, None, now),
             service::exceedances(
                 pool,
@@ -259,33 +286,91 @@ impl Engine {
             service::rates(pool, tz, None, yesterday, yesterday, now),
             service::energy(pool, None, today.year(), today),
             crate::store::compliance::energy_reports(pool, None, today.year() - 1, today.year()),
-        )?;
+        );
         let cfg = &self.cfg;
-        let mut out = rules::point_offline(&parks);
-        out.extend(rules::park_monitoring_rate(&parks));
-        out.extend(rules::discharge_exceedance(&exceedances));
-        out.extend(rules::low_effective_rate(&rates, |park, point| {
-            let key =
-                crate::domain::alert::AlertKey::point(RuleKind::LowEffectiveRate, park, point);
-            resolve(cfg, &key).threshold.unwrap_or(0.0)
-        }));
-        out.extend(rules::energy_off_track(&energy));
-        out.extend(rules::energy_target_missed(&energy));
-        let park_names: Vec<(String, String)> = parks
-            .iter()
-            .map(|p| (p.park_id.clone(), p.name.clone()))
-            .collect();
-        out.extend(rules::energy_report_overdue(
-            &park_names,
-            &reports,
-            today,
-            tz,
-            |park| {
-                let key = crate::domain::alert::AlertKey::park(RuleKind::EnergyReportOverdue, park);
-                resolve(cfg, &key).grace_days.unwrap_or(15)
-            },
-        ));
-        Ok(out)
+        let mut skipped = Vec::new();
+        let mut out = Vec::new();
+        let mut ok = |step: &str, rules: &[RuleKind], failed: Option<&StoreError>| match failed {
+            None => true,
+            Some(e) => {
+                self.evaluation_failed(step, e);
+                skipped.extend_from_slice(rules);
+                false
+            }
+        };
+        if ok(
+            "parks",
+            &[
+                RuleKind::PointOffline,
+                RuleKind::ParkMonitoringRate,
+                RuleKind::EnergyReportOverdue,
+            ],
+            parks.as_ref().err(),
+        ) {
+            let parks = parks.as_deref().unwrap_or_default();
+            out.extend(rules::point_offline(parks));
+            out.extend(rules::park_monitoring_rate(parks));
+            let park_names: Vec<(String, String)> = parks
+                .iter()
+                .map(|p| (p.park_id.clone(), p.name.clone()))
+                .collect();
+            if ok(
+                "energy_reports",
+                &[RuleKind::EnergyReportOverdue],
+                reports.as_ref().err(),
+            ) {
+                out.extend(rules::energy_report_overdue(
+                    &park_names,
+                    reports.as_deref().unwrap_or_default(),
+                    today,
+                    tz,
+                    |park| {
+                        let key = crate::domain::alert::AlertKey::park(
+                            RuleKind::EnergyReportOverdue,
+                            park,
+                        );
+                        resolve(cfg, &key).grace_days.unwrap_or(15)
+                    },
+                ));
+            }
+        }
+        if ok(
+            "exceedances",
+            &[RuleKind::DischargeExceedance],
+            exceedances.as_ref().err(),
+        ) {
+            out.extend(rules::discharge_exceedance(
+                exceedances.as_deref().unwrap_or_default(),
+            ));
+        }
+        if ok("rates", &[RuleKind::LowEffectiveRate], rates.as_ref().err()) {
+            out.extend(rules::low_effective_rate(
+                rates.as_deref().unwrap_or_default(),
+                |park, point| {
+                    let key = crate::domain::alert::AlertKey::point(
+                        RuleKind::LowEffectiveRate,
+                        park,
+                        point,
+                    );
+                    resolve(cfg, &key).threshold.unwrap_or(0.0)
+                },
+            ));
+        }
+        if ok(
+            "energy",
+            &[RuleKind::EnergyOffTrack, RuleKind::EnergyTargetMissed],
+            energy.as_ref().err(),
+        ) {
+            let energy = energy.as_deref().unwrap_or_default();
+            out.extend(rules::energy_off_track(energy));
+            out.extend(rules::energy_target_missed(energy));
+        }
+        let scope = if skipped.is_empty() {
+            Scope::All
+        } else {
+            Scope::AllBut(skipped)
+        };
+        (out, scope)
     }
 
     /// Exceedance conditions of the announced hours, from raw readings.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::lifecycle::{step, Observation, Timing};
 use crate::config::AlertsConfig;
 use crate::domain::alert::Lifecycle;
-use crate::domain::alert::{AlertKey, Condition, Severity};
+use crate::domain::alert::{AlertKey, Condition, RuleKind, Severity};
 use crate::store::alerts::Change;
 
 /// A rule's settings for one key, after per-park and per-point overrides.
@@ -71,13 +71,27 @@ pub fn timing(cfg: &AlertsConfig, r: &Resolved) -> Timing {
 }
 
 /// Which keys an evaluation speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Every rule was evaluated: an open alert without a condition is clear.
     All,
+    /// Every rule but these was evaluated (their queries failed this time): alerts of the
+    /// skipped rules are left as they are, neither cleared nor fired.
+    AllBut(Vec<RuleKind>),
     /// Only the given conditions were checked (the exceedance fast path): alerts without one
     /// are left alone.
     ConditionsOnly,
+}
+
+impl Scope {
+    /// Whether an open alert of `rule` without a condition is clear in this evaluation.
+    pub fn clears(&self, rule: RuleKind) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::AllBut(skipped) => !skipped.contains(&rule),
+            Scope::ConditionsOnly => false,
+        }
+    }
 }
 
 /// An open alert as the plan needs it.
@@ -117,7 +131,7 @@ pub fn plan(
         let condition = active.remove(&key);
         let observed = match &condition {
             Some(c) => Observation::Active { since: c.since },
-            None if scope == Scope::All => Observation::Clear,
+            None if scope.clears(key.rule) => Observation::Clear,
             None => continue,
         };
         let t = timing(cfg, &resolve(cfg, &key));
@@ -238,6 +252,16 @@ mod tests {
             summary: String::new(),
         }];
         assert!(plan(&c, open.clone(), vec![], Scope::ConditionsOnly, now).is_empty());
+        // Nor does an evaluation whose exceedance query failed.
+        let skipped = Scope::AllBut(vec![RuleKind::DischargeExceedance]);
+        assert!(plan(&c, open.clone(), vec![], skipped, now).is_empty());
+        let others_failed = Scope::AllBut(vec![RuleKind::PointOffline]);
+        assert_eq!(
+            plan(&c, open.clone(), vec![], others_failed, now)[0]
+                .lifecycle
+                .clear_since,
+            Some(now)
+        );
         // A full evaluation starts the hysteresis, and resolves after it.
         let first = plan(&c, open, vec![], Scope::All, now);
         assert_eq!(first[0].lifecycle.clear_since, Some(now));

@@ -96,6 +96,33 @@ pub struct EnergyReport {
     pub price_index: f64,
 }
 
+/// The largest plausible energy use of one park in one report, in tce: a year of a whole
+/// province's industry is of the order of 1e8.
+pub const MAX_ENERGY_TCE: f64 = 1e9;
+/// The largest plausible value added of one park in one report, in 10,000 yuan (1e16 yuan).
+pub const MAX_VALUE_ADDED_10K_YUAN: f64 = 1e12;
+/// The price index against the baseline year: prices do not fall to 1% or grow a hundredfold.
+pub const MIN_PRICE_INDEX: f64 = 0.01;
+pub const MAX_PRICE_INDEX: f64 = 100.0;
+
+/// `field` must be finite, above `min` (or equal to it when `min_inclusive`) and at most `max`.
+fn check_magnitude(
+    field: &str,
+    v: f64,
+    min: f64,
+    min_inclusive: bool,
+    max: f64,
+) -> Result<(), EnergyPayloadError> {
+    let above = if min_inclusive { v >= min } else { v > min };
+    if v.is_finite() && above && v <= max {
+        return Ok(());
+    }
+    let lower = if min_inclusive { "≥" } else { ">" };
+    Err(EnergyPayloadError::Value(format!(
+        "{field} must be a number {lower} {min} and ≤ {max:e}, not {v}"
+    )))
+}
+
 /// Why an energy-report payload was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EnergyPayloadError {
@@ -133,22 +160,22 @@ impl EnergyReport {
             .period
             .parse()
             .map_err(|e: PeriodError| EnergyPayloadError::Period(e.to_string()))?;
-        if !(raw.energy_tce.is_finite() && raw.energy_tce >= 0.0) {
-            return Err(EnergyPayloadError::Value(
-                "energy_tce must be a number ≥ 0".into(),
-            ));
-        }
-        if !(raw.value_added_10k_yuan.is_finite() && raw.value_added_10k_yuan > 0.0) {
-            return Err(EnergyPayloadError::Value(
-                "value_added_10k_yuan must be a number > 0".into(),
-            ));
-        }
         let price_index = raw.price_index.unwrap_or(1.0);
-        if !(price_index.is_finite() && price_index > 0.0) {
-            return Err(EnergyPayloadError::Value(
-                "price_index must be a number > 0".into(),
-            ));
-        }
+        check_magnitude("energy_tce", raw.energy_tce, 0.0, true, MAX_ENERGY_TCE)?;
+        check_magnitude(
+            "value_added_10k_yuan",
+            raw.value_added_10k_yuan,
+            0.0,
+            false,
+            MAX_VALUE_ADDED_10K_YUAN,
+        )?;
+        check_magnitude(
+            "price_index",
+            price_index,
+            MIN_PRICE_INDEX,
+            true,
+            MAX_PRICE_INDEX,
+        )?;
         Ok(EnergyReport {
             park,
             period,

@@ -30,6 +30,11 @@ use serde::Deserialize;
 use super::{Mn, ParkId, PointId, PollutantCode};
 use crate::hj212::CrcMode;
 
+/// The largest plausible baseline intensity, tce per 10,000 yuan (real parks: 0.05 to 5).
+pub const MAX_BASELINE_INTENSITY: f64 = 1000.0;
+/// The largest magnitude of a discharge limit: far above any standard's, far below overflow.
+pub const MAX_ABS_LIMIT: f64 = 1e9;
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,10 +195,19 @@ impl RegistryFile {
             if p.name.trim().is_empty() {
                 problems.push(format!("{at}: name must not be empty"));
             }
-            if !(p.baseline_intensity.is_finite() && p.baseline_intensity > 0.0) {
+            if !(p.baseline_intensity.is_finite()
+                && p.baseline_intensity > 0.0
+                && p.baseline_intensity <= MAX_BASELINE_INTENSITY)
+            {
                 problems.push(format!(
-                    "{at}: baseline_intensity must be a positive number"
+                    "{at}: baseline_intensity must be a number > 0 and ≤ {MAX_BASELINE_INTENSITY}"
                 ));
+            }
+            if !(2000..=2100).contains(&p.baseline_year) {
+                problems.push(format!("{at}: baseline_year must be 2000 to 2100"));
+            }
+            if !(2000..=2100).contains(&p.target_year) {
+                problems.push(format!("{at}: target_year must be 2000 to 2100"));
             }
             if p.target_year <= p.baseline_year {
                 problems.push(format!("{at}: target_year must be after baseline_year"));
@@ -260,11 +274,15 @@ impl RegistryFile {
                 for (code, limit) in pt.limits {
                     match PollutantCode::parse(&code) {
                         Ok(c) => {
-                            let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+                            let finite = |v: Option<f64>| {
+                                v.is_none_or(|v| v.is_finite() && v.abs() <= MAX_ABS_LIMIT)
+                            };
                             if limit.lower.is_none() && limit.upper.is_none() {
                                 problems.push(format!("{at}: limit {code} needs lower or upper"));
                             } else if !finite(limit.lower) || !finite(limit.upper) {
-                                problems.push(format!("{at}: limit {code} must be finite"));
+                                problems.push(format!(
+                                    "{at}: limit {code} must be finite, within ±{MAX_ABS_LIMIT:e}"
+                                ));
                             } else if let (Some(l), Some(u)) = (limit.lower, limit.upper) {
                                 if l > u {
                                     problems

@@ -36,6 +36,7 @@ pub const OUTBOX_DEAD: &str = "greenmon_notification_outbox_dead";
 pub const OUTBOX_OLDEST_SECONDS: &str = "greenmon_notification_outbox_oldest_pending_seconds";
 pub const ALERT_LEADER: &str = "greenmon_alert_leader";
 pub const ALERT_EVALUATIONS: &str = "greenmon_alert_evaluations_total";
+pub const ALERT_EVALUATION_FAILURES: &str = "greenmon_alert_evaluation_failures_total";
 pub const ALERT_EVALUATION_SECONDS: &str = "greenmon_alert_evaluation_seconds";
 
 /// Every metric greenmon exports, registered in its own [`Registry`].
@@ -73,6 +74,8 @@ pub struct Metrics {
     pub outbox_oldest_seconds: Gauge,
     pub alert_leader: IntGauge,
     pub alert_evaluations: IntCounter,
+    /// Evaluation steps that failed (and were skipped), by step.
+    pub alert_evaluation_failures: IntCounterVec,
     pub alert_evaluation_seconds: Histogram,
 }
 
@@ -124,6 +127,18 @@ impl Metrics {
         registry
             .register(Box::new(alerts_firing.clone()))
             .expect("unique metric name");
+        let alert_evaluation_failures = IntCounterVec::new(
+            Opts::new(
+                ALERT_EVALUATION_FAILURES,
+                "Alert evaluation steps that failed and were skipped, by step (parks, exceedances, \
+                 rates, energy, energy_reports, fast_path, apply); the other rules went on.",
+            ),
+            &["step"],
+        )
+        .expect("valid metric name");
+        registry
+            .register(Box::new(alert_evaluation_failures.clone()))
+            .expect("unique metric name");
         let notifications = IntCounterVec::new(
             Opts::new(
                 NOTIFICATIONS,
@@ -165,6 +180,7 @@ impl Metrics {
             outbox_oldest_seconds,
             alert_leader: gauge(ALERT_LEADER, "1 while this instance evaluates alerts and notifies."),
             alert_evaluations: counter(ALERT_EVALUATIONS, "Alert evaluations written (periodic and fast path)."),
+            alert_evaluation_failures,
             alert_evaluation_seconds: histogram(
                 ALERT_EVALUATION_SECONDS,
                 "Time to write one alert evaluation.",
