@@ -4,3 +4,4 @@
 
 mod extreme_values;
 mod oversized;
+mod park_isolation;
