@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::notify::{am_alerts_for, post_alertmanager, post_webhook, Notification};
+use super::notify::{am_alerts_for, post_alertmanager, post_webhook, Notification, NotifyError};
 use crate::config::{AlertsConfig, WebhookConfig};
 use crate::store::alerts::{self as q, OutboxRow};
 use crate::store::StoreError;
@@ -94,7 +94,11 @@ impl Delivery {
         Ok(rows.len())
     }
 
-    async fn record(&self, row: &OutboxRow, result: Result<(), String>) -> Result<(), StoreError> {
+    async fn record(
+        &self,
+        row: &OutboxRow,
+        result: Result<(), NotifyError>,
+    ) -> Result<(), StoreError> {
         let notifier = notifier_of(&row.receiver);
         match result {
             Ok(()) => {
@@ -103,16 +107,19 @@ impl Delivery {
             }
             Err(error) => {
                 let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
-                let retry_at = (attempts < self.cfg.delivery.max_attempts)
+                let retry_at = (error.is_transient() && attempts < self.cfg.delivery.max_attempts)
                     .then(|| Utc::now() + self.backoff(attempts));
                 if retry_at.is_some() {
                     tracing::warn!(id = row.id, receiver = %row.receiver, attempts, %error, "Notification failed; will retry.");
                     self.count(notifier, "retry");
-                } else {
+                } else if error.is_transient() {
                     tracing::error!(id = row.id, receiver = %row.receiver, attempts, %error, "Notification dead-lettered after its last attempt.");
                     self.count(notifier, "dead");
+                } else {
+                    tracing::error!(id = row.id, receiver = %row.receiver, attempts, %error, "Notification refused by its receiver; dead-lettered without retrying.");
+                    self.count(notifier, "dead");
                 }
-                q::failed(&self.pool, row.id, &error, retry_at).await?;
+                q::failed(&self.pool, row.id, &error.to_string(), retry_at).await?;
             }
         }
         Ok(())
@@ -139,13 +146,15 @@ impl Delivery {
         &self,
         row: &OutboxRow,
         hooks: &HashMap<String, WebhookConfig>,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotifyError> {
         let n: Notification = serde_json::from_value(row.payload.clone())
-            .map_err(|e| format!("unreadable notification: {e}"))?;
+            .map_err(|e| NotifyError::Permanent(format!("unreadable notification: {e}")))?;
         let timeout = Duration::from_millis(self.cfg.delivery.timeout_ms);
         if row.receiver == ALERTMANAGER {
             if self.cfg.alertmanager.url.is_empty() {
-                return Err("alerts.alertmanager.url is not configured".into());
+                return Err(NotifyError::Permanent(
+                    "alerts.alertmanager.url is not configured".into(),
+                ));
             }
             let alerts = am_alerts_for(&n, Utc::now(), self.am_hold());
             return post_alertmanager(&self.http, &self.cfg.alertmanager.url, &alerts, timeout)
@@ -153,7 +162,10 @@ impl Delivery {
         }
         match hooks.get(&row.receiver) {
             Some(hook) => post_webhook(&self.http, hook, row.id, &n, timeout).await,
-            None => Err(format!("receiver {} is not configured", row.receiver)),
+            None => Err(NotifyError::Permanent(format!(
+                "receiver {} is not configured",
+                row.receiver
+            ))),
         }
     }
 

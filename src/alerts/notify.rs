@@ -50,17 +50,48 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Why a notification was not delivered, classified: a transient failure (connection refused,
+/// timeout, 5xx, 408, 429) is retried with backoff; a permanent one (any other 4xx, a body that
+/// cannot be encoded, a receiver no longer configured) would fail the same way every time, so
+/// it goes straight to the dead letter with its status and body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl NotifyError {
+    /// Whether a later attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+
+    /// The classification of a receiver's HTTP status (success is not an error).
+    pub fn from_status(status: reqwest::StatusCode, message: String) -> Self {
+        let retry = status.is_server_error()
+            || status == reqwest::StatusCode::REQUEST_TIMEOUT
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        if retry {
+            Self::Transient(message)
+        } else {
+            Self::Permanent(message)
+        }
+    }
+}
+
 /// Posts one notification to a webhook.
 ///
 /// # Errors
-/// A description of the failure (connection, timeout, non-2xx status).
+/// [`NotifyError`]: transient (connection, timeout, 5xx, 408, 429) or permanent (other 4xx).
 pub async fn post_webhook(
     http: &reqwest::Client,
     hook: &WebhookConfig,
     delivery_id: i64,
     n: &Notification,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), NotifyError> {
     let now = Utc::now();
     let body = serde_json::to_vec(&WebhookBody {
         version: "1",
@@ -68,7 +99,7 @@ pub async fn post_webhook(
         sent_at: now,
         notification: n,
     })
-    .map_err(|e| format!("cannot encode the body: {e}"))?;
+    .map_err(|e| NotifyError::Permanent(format!("cannot encode the body: {e}")))?;
     let sig = signature(
         hook.secret.expose_secret().as_bytes(),
         now.timestamp(),
@@ -84,18 +115,21 @@ pub async fn post_webhook(
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("webhook {}: {e}", hook.name))?;
+        .map_err(|e| NotifyError::Transient(format!("webhook {}: {e}", hook.name)))?;
     check(resp, &hook.name).await
 }
 
-async fn check(resp: reqwest::Response, what: &str) -> Result<(), String> {
+async fn check(resp: reqwest::Response, what: &str) -> Result<(), NotifyError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(());
     }
     let text = resp.text().await.unwrap_or_default();
     let text: String = text.chars().take(200).collect();
-    Err(format!("{what} answered {status}: {text}"))
+    Err(NotifyError::from_status(
+        status,
+        format!("{what} answered {status}: {text}"),
+    ))
 }
 
 /// One alert in Alertmanager's v2 `postableAlert` form.
@@ -177,13 +211,13 @@ pub fn am_alerts_for(n: &Notification, now: DateTime<Utc>, hold: chrono::Duratio
 /// Posts alerts to Alertmanager's `/api/v2/alerts`.
 ///
 /// # Errors
-/// A description of the failure.
+/// [`NotifyError`], classified as for webhooks.
 pub async fn post_alertmanager(
     http: &reqwest::Client,
     base_url: &str,
     alerts: &[AmAlert],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), NotifyError> {
     let url = format!("{}/api/v2/alerts", base_url.trim_end_matches('/'));
     let resp = http
         .post(&url)
@@ -191,13 +225,32 @@ pub async fn post_alertmanager(
         .json(alerts)
         .send()
         .await
-        .map_err(|e| format!("alertmanager: {e}"))?;
+        .map_err(|e| NotifyError::Transient(format!("alertmanager: {e}")))?;
     check(resp, "alertmanager").await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        use reqwest::StatusCode as S;
+        for (status, transient) in [
+            (S::INTERNAL_SERVER_ERROR, true),
+            (S::BAD_GATEWAY, true),
+            (S::SERVICE_UNAVAILABLE, true),
+            (S::REQUEST_TIMEOUT, true),
+            (S::TOO_MANY_REQUESTS, true),
+            (S::BAD_REQUEST, false),
+            (S::UNAUTHORIZED, false),
+            (S::NOT_FOUND, false),
+            (S::UNPROCESSABLE_ENTITY, false),
+        ] {
+            let e = NotifyError::from_status(status, String::new());
+            assert_eq!(e.is_transient(), transient, "{status}");
+        }
+    }
 
     #[test]
     fn signature_is_hmac_sha256_of_timestamp_dot_body() {

@@ -25,7 +25,7 @@ const SECRET: &str = "a-test-secret-of-some-length";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     headers: HeaderMap,
     body: Vec<u8>,
@@ -57,13 +57,13 @@ struct ReceiverState {
 }
 
 /// A local HTTP receiver of webhooks: records every request, fails as told.
-struct Receiver {
+pub(crate) struct Receiver {
     base: String,
     state: Arc<Mutex<ReceiverState>>,
 }
 
 impl Receiver {
-    async fn start(fail_first: &[(&str, u32)]) -> Self {
+    pub(crate) async fn start(fail_first: &[(&str, u32)]) -> Self {
         let state = Arc::new(Mutex::new(ReceiverState {
             requests: Vec::new(),
             fail_first: fail_first
@@ -84,7 +84,7 @@ impl Receiver {
         format!("{}/{path}", self.base)
     }
 
-    fn requests(&self, path: &str) -> Vec<Received> {
+    pub(crate) fn requests(&self, path: &str) -> Vec<Received> {
         let s = self.state.lock().unwrap();
         s.requests
             .iter()
@@ -93,7 +93,7 @@ impl Receiver {
             .collect()
     }
 
-    fn webhook(&self, path: &str) -> WebhookConfig {
+    pub(crate) fn webhook(&self, path: &str) -> WebhookConfig {
         WebhookConfig {
             name: path.to_string(),
             url: self.url(path),
@@ -112,7 +112,10 @@ async fn receive(
 ) -> StatusCode {
     let mut s = state.lock().unwrap();
     let left = s.fail_first.get(&path).copied().unwrap_or(0);
-    let answered = if left > 0 {
+    let answered = if path.starts_with("reject") {
+        // A receiver that refuses the notification itself: retrying cannot help.
+        StatusCode::BAD_REQUEST
+    } else if left > 0 {
         if left != u32::MAX {
             s.fail_first.insert(path.clone(), left - 1);
         }
@@ -195,7 +198,7 @@ impl Drop for Alertmanager {
 }
 
 /// Only `keep` of the rules stays enabled, evaluated every second, resolving at once.
-fn only_rules(s: &mut Settings, keep: &[&str]) {
+pub(crate) fn only_rules(s: &mut Settings, keep: &[&str]) {
     let r = &mut s.alerts.rules;
     for (name, rule) in [
         ("point_offline", &mut r.point_offline),
@@ -232,7 +235,7 @@ async fn away_from_the_hour() {
 
 /// Publishes a reading of a-out with COD 500 against its upper limit of 50 (so the hour's
 /// average so far is above it), away from an hour boundary, and waits for the broker's ack.
-async fn publish_cod_exceedance(app: &TestApp) {
+pub(crate) async fn publish_cod_exceedance(app: &TestApp) {
     away_from_the_hour().await;
     let mut publisher = Publisher::connect(1883).await;
     publisher

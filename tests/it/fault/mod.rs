@@ -5,3 +5,4 @@
 mod extreme_values;
 mod oversized;
 mod park_isolation;
+mod receivers;
