@@ -95,7 +95,14 @@ pub async fn write_batch(pool: &PgPool, items: &[BatchItem]) -> Result<BatchOutc
                 let one = std::slice::from_ref(item);
                 let outcome = match write_tx(pool, one, None, Rows::Upsert).await {
                     Err(e) if !e.is_retriable() => {
-                        write_tx(pool, one, Some(e.to_string()), Rows::Upsert).await?
+                        let why = e.to_string();
+                        tracing::warn!(error = %why, topic = %item.topic, "Message refused by the database; quarantining it.");
+                        match write_tx(pool, one, Some(why.clone()), Rows::Upsert).await {
+                            Err(e) if !e.is_retriable() => {
+                                quarantine_bare(pool, item, &why).await?
+                            }
+                            other => other?,
+                        }
                     }
                     other => other?,
                 };
@@ -105,6 +112,48 @@ pub async fn write_batch(pool: &PgPool, items: &[BatchItem]) -> Result<BatchOutc
         }
         other => other,
     }
+}
+
+/// The last resort for a message the database refuses even as a quarantine row of the usual
+/// kind (which looks up the registry first): the message alone, with no lookups. If even that is
+/// refused, the message cannot be kept by the database at all: it is logged whole (as hex) at
+/// ERROR and its verdict still says `rejected_by_database`, so it is acknowledged and stalls
+/// nothing.
+///
+/// # Errors
+/// Retriable errors only.
+async fn quarantine_bare(
+    pool: &PgPool,
+    item: &BatchItem,
+    why: &str,
+) -> Result<BatchOutcome, StoreError> {
+    let row = quarantine::Rejected {
+        source: item.source,
+        topic: &item.topic,
+        payload: &item.payload,
+        reason: REJECTED_BY_DATABASE,
+        detail: why,
+    };
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
+    let written = match quarantine::insert(&mut tx, std::slice::from_ref(&row)).await {
+        Ok(()) => tx.commit().await.map_err(StoreError::from),
+        Err(e) => Err(e),
+    };
+    match written {
+        Err(e) if e.is_retriable() => return Err(e),
+        Err(e) => tracing::error!(
+            error = %e,
+            refused = why,
+            topic = %item.topic,
+            payload_hex = %hex::encode(&item.payload),
+            "Message refused by the database even as a quarantine row; it is acknowledged and kept only in this log line."
+        ),
+        Ok(()) => {}
+    }
+    Ok(BatchOutcome {
+        verdicts: vec![Some(REJECTED_BY_DATABASE)],
+        ..BatchOutcome::default()
+    })
 }
 
 impl BatchOutcome {

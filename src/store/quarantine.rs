@@ -24,10 +24,11 @@ pub(super) async fn insert(
     rejected: &[Rejected<'_>],
 ) -> Result<(), StoreError> {
     let source: Vec<&str> = rejected.iter().map(|r| r.source).collect();
-    let topic: Vec<&str> = rejected.iter().map(|r| r.topic).collect();
+    // PostgreSQL text cannot hold NUL: a topic or detail that quotes one keeps a visible mark.
+    let topic: Vec<std::borrow::Cow<'_, str>> = rejected.iter().map(|r| text(r.topic)).collect();
     let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload).collect();
     let reason: Vec<&str> = rejected.iter().map(|r| r.reason).collect();
-    let detail: Vec<&str> = rejected.iter().map(|r| r.detail).collect();
+    let detail: Vec<std::borrow::Cow<'_, str>> = rejected.iter().map(|r| text(r.detail)).collect();
     sqlx::query(
         "INSERT INTO quarantine (source, topic, payload, reason, detail)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[])
@@ -41,4 +42,13 @@ pub(super) async fn insert(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// `s` as PostgreSQL text can hold it: NUL bytes become U+FFFD.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }

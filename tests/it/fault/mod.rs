@@ -5,4 +5,5 @@
 mod extreme_values;
 mod oversized;
 mod park_isolation;
+mod poison_rows;
 mod receivers;
