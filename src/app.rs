@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::alerts::engine::Engine;
 use crate::alerts::tap::AlertTap;
 use crate::api::{self, AppState};
+use crate::backoff::Backoff;
 use crate::config::Settings;
 use crate::ingest::ack::AckGate;
 use crate::ingest::batch::Batcher;
@@ -124,7 +125,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
 
     // Migrations before ingest: retried until the database is reachable.
     if settings.database.migrate_on_start {
-        migrate_with_retry(&pool, &settings, &shutdown).await;
+        migrate_with_retry(&pool, &settings, &shutdown).await?;
     }
 
     let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
@@ -224,22 +225,32 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     })
 }
 
-async fn migrate_with_retry(pool: &PgPool, settings: &Settings, shutdown: &CancellationToken) {
-    let mut delay = Duration::from_millis(settings.ingest.retry_initial_ms);
+async fn migrate_with_retry(
+    pool: &PgPool,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut backoff = Backoff::new(
+        Duration::from_millis(settings.ingest.retry_initial_ms),
+        Duration::from_millis(settings.ingest.retry_max_ms),
+    );
     loop {
         match store::migrate(pool).await {
             Ok(backend) => {
                 tracing::info!(%backend, "Database migrated.");
-                return;
+                return Ok(());
             }
-            Err(e) => {
+            Err(e) if e.is_retriable() => {
+                let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Cannot migrate the database; retrying.");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => return Ok(()),
                 }
-                delay = (delay * 2).min(Duration::from_millis(settings.ingest.retry_max_ms));
             }
+            // A migration that was edited after it was applied, or one this binary does not
+            // know: retrying cannot help, and running on the wrong schema would be worse.
+            Err(e) => return Err(anyhow::anyhow!(e).context("migrating the database")),
         }
     }
 }

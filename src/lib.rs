@@ -10,11 +10,13 @@
 //! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
 //! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
 //! - [`app`]: wiring and graceful shutdown.
+//! - [`backoff`]: jittered exponential retry delays, shared by every retrying path (a leaf).
 //! - [`simulate`]: a publisher of realistic demo and load data.
 
 pub mod alerts;
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod compliance;
 pub mod config;
 pub mod domain;

@@ -132,14 +132,16 @@ impl Delivery {
             .inc();
     }
 
-    /// Delay before attempt `attempts + 1`: the initial delay doubled per failure, capped.
+    /// Delay before attempt `attempts + 1`: the initial delay doubled per failure, capped,
+    /// with jitter.
     fn backoff(&self, attempts: u32) -> chrono::Duration {
         let d = &self.cfg.delivery;
-        let ms = d
-            .retry_initial_ms
-            .saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
-            .min(d.retry_max_ms);
-        chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+        let delay = crate::backoff::delay(
+            Duration::from_millis(d.retry_initial_ms),
+            Duration::from_millis(d.retry_max_ms),
+            attempts.saturating_sub(1),
+        );
+        chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
     }
 
     async fn send(

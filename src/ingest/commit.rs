@@ -17,6 +17,7 @@ use super::ack::AckGate;
 use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
 use super::Ack;
+use crate::backoff::Backoff;
 use crate::store::{write_batch, BatchItem, BatchOutcome, Content};
 use crate::telemetry::Metrics;
 
@@ -102,7 +103,7 @@ impl Committer {
     }
 
     async fn commit(&self, batch: &Batch) -> BatchOutcome {
-        let mut delay = self.retry_initial;
+        let mut backoff = Backoff::new(self.retry_initial, self.retry_max);
         loop {
             let started = Instant::now();
             match write_batch(&self.pool, &batch.items).await {
@@ -113,14 +114,13 @@ impl Committer {
                     return outcome;
                 }
                 Err(e) => {
-                    if e.is_retriable() {
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Database unavailable; holding the batch and retrying.");
-                    } else {
-                        tracing::error!(error = %e, retry_in_ms = delay.as_millis() as u64, "Batch could not be stored, not even in quarantine; retrying.");
-                    }
+                    // write_batch sets permanent failures aside message by message, so what
+                    // comes back here is the database being unavailable: hold the batch (the
+                    // broker's window closes meanwhile) and retry.
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retriable = e.is_retriable(), retry_in_ms = delay.as_millis() as u64, "Database unavailable; holding the batch and retrying.");
                     self.metrics.commit_retries.inc();
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.retry_max);
                 }
             }
         }

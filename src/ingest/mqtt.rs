@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::ack::AckGate;
 use super::decode::subscriptions;
 use super::{Ack, Inbound};
+use crate::backoff::Backoff;
 use crate::config::MqttConfig;
 use crate::telemetry::Metrics;
 
@@ -41,7 +42,7 @@ impl MqttSource {
     ) {
         let mut tx = Some(tx);
         let initial = Duration::from_millis(self.cfg.reconnect_initial_ms);
-        let mut backoff = initial;
+        let mut backoff = Backoff::new(initial, Duration::from_millis(self.cfg.reconnect_max_ms));
         let mut first_connack = true;
         loop {
             if tx.is_some() && shutdown.is_cancelled() {
@@ -60,7 +61,7 @@ impl MqttSource {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    backoff = initial;
+                    backoff.reset();
                     self.connected.store(true, Ordering::Relaxed);
                     self.metrics.mqtt_connected.set(1);
                     self.metrics.mqtt_connections.inc();
@@ -97,21 +98,21 @@ impl MqttSource {
                     let was_connected = self.connected.swap(false, Ordering::Relaxed);
                     self.metrics.mqtt_connected.set(0);
                     self.gate.invalidate(&mut self.eventloop);
+                    let delay = backoff.next_delay();
                     if was_connected {
                         tracing::warn!(error = %e, "MQTT connection lost; reconnecting.");
                     } else {
-                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot connect to the MQTT broker; retrying.");
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Cannot connect to the MQTT broker; retrying.");
                     }
                     if tx.is_none() && drained.is_cancelled() {
                         self.gate.close();
                         return;
                     }
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(delay) => {}
                         () = shutdown.cancelled(), if tx.is_some() => {}
                         () = drained.cancelled(), if tx.is_none() => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_millis(self.cfg.reconnect_max_ms));
                 }
             }
         }

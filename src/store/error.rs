@@ -10,7 +10,7 @@ pub enum StoreError {
     /// worth retrying, whatever the server said.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    #[error("migration failed: {0}")]
+    #[error("migration failed: {}", describe_migrate_error(.0))]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
@@ -35,6 +35,9 @@ impl StoreError {
         let e = match self {
             StoreError::Unavailable(_) => return true,
             StoreError::Db(e) => e,
+            // Applying a migration can meet an unavailable database like anything else; a
+            // checksum mismatch, a missing or a dirty migration cannot heal by waiting.
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => e,
             StoreError::Migrate(_) => return false,
         };
         match e {
@@ -54,5 +57,37 @@ impl StoreError {
             }
             _ => false,
         }
+    }
+}
+
+/// A migration error in words an operator can act on, naming the migration (version and
+/// description) when sqlx gives only its version.
+fn describe_migrate_error(e: &sqlx::migrate::MigrateError) -> String {
+    use sqlx::migrate::MigrateError as M;
+    let name = |version: i64| {
+        super::MIGRATOR
+            .iter()
+            .find(|m| m.version == version)
+            .map_or_else(
+                || format!("{version}"),
+                |m| format!("{version} ({})", m.description),
+            )
+    };
+    match e {
+        M::VersionMismatch(v) => format!(
+            "migration {} was applied to this database with different contents than this \
+             binary carries (its checksum differs); migrations are never edited once applied: \
+             restore the original file or use the binary that applied it",
+            name(*v)
+        ),
+        M::VersionMissing(v) => format!(
+            "migration {v} is applied in this database but unknown to this binary (is it older \
+             than the one that migrated it?)"
+        ),
+        M::Dirty(v) => format!(
+            "migration {} failed part-way before; repair the database by hand",
+            name(*v)
+        ),
+        other => other.to_string(),
     }
 }
