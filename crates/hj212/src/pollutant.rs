@@ -1,5 +1,7 @@
-//! Pollutant codes: HJ 212-2017 codes (HJ 525 table B.1), friendly aliases, and the HJ/T 212-2005
-//! three-character codes mapped to their 2017 equivalents.
+//! Pollutant (monitoring factor) codes: HJ 212-2017 codes (HJ 524/525, e.g. Table B.1), and the
+//! HJ/T 212-2005 three-character water codes mapped to their 2017 equivalents (Table B.1's
+//! "原编码" column). Aliases an application accepts on top (`cod`, `nh3n`, …) are not HJ 212
+//! codes and are not parsed here.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,24 +9,14 @@ use std::fmt;
 /// A pollutant (monitoring factor) code in HJ 212-2017 form, e.g. `w01018` for COD. Codes
 /// from the tables here (and from [`PollutantCode::parse_static`]) are borrowed, so cloning
 /// them costs no allocation: decoders clone one per value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct PollutantCode(Cow<'static, str>);
 
-/// The code was neither a 2017 code, an alias nor a known 2005 code.
+/// The text is not an HJ 212 pollutant code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown pollutant code {0:?} (use an HJ 212-2017 code such as w01018, or cod, nh3n, tp, tn, ph, flow)")]
-pub struct PollutantError(pub String);
-
-/// Friendly aliases accepted in JSON payloads and the registry file.
-const ALIASES: &[(&str, &str)] = &[
-    ("cod", "w01018"),
-    ("nh3n", "w21003"),
-    ("tp", "w21011"),
-    ("tn", "w21001"),
-    ("ph", "w01001"),
-    ("flow", "w00000"),
-];
+#[error("not an HJ 212 pollutant code: {0:?}")]
+pub struct PollutantCodeError(pub String);
 
 /// HJ/T 212-2005 wastewater codes and their 2017 codes ([STD17] Table B.1, "原编码").
 const CODES_2005: &[(&str, &str)] = &[
@@ -54,27 +46,25 @@ const CODES_2005: &[(&str, &str)] = &[
 ];
 
 impl PollutantCode {
-    /// Parses a 2017 code (a letter and five digits, e.g. `w01018`, `a21026`, `e12001`) or an alias.
+    /// Parses a 2017 code: a letter and five digits, e.g. `w01018`, `a21026`, `e12001`
+    /// (case-insensitive; stored in lower case).
     ///
     /// # Errors
-    /// [`PollutantError`] for anything else.
-    pub fn parse(code: &str) -> Result<Self, PollutantError> {
-        let lower = code.to_ascii_lowercase();
-        if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == lower) {
-            return Ok(Self(Cow::Borrowed(c)));
+    /// [`PollutantCodeError`] for anything else.
+    pub fn parse(code: &str) -> Result<Self, PollutantCodeError> {
+        let b = code.as_bytes();
+        if b.len() == 6 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit) {
+            return Ok(Self(Cow::Owned(code.to_ascii_lowercase())));
         }
-        let b = lower.as_bytes();
-        if b.len() == 6 && b[0].is_ascii_lowercase() && b[1..].iter().all(u8::is_ascii_digit) {
-            return Ok(Self(Cow::Owned(lower)));
-        }
-        Err(PollutantError(code.to_string()))
+        Err(PollutantCodeError(code.to_string()))
     }
 
-    /// Parses a 2017 code, an alias, or an HJ/T 212-2005 code (mapped to 2017).
+    /// Parses a 2017 code, or an HJ/T 212-2005 water code (mapped to 2017, e.g. `011` →
+    /// `w01018`, `B01` → `w00000`).
     ///
     /// # Errors
-    /// [`PollutantError`] when the code is none of these.
-    pub fn parse_any_version(code: &str) -> Result<Self, PollutantError> {
+    /// [`PollutantCodeError`] when the code is neither.
+    pub fn parse_any_version(code: &str) -> Result<Self, PollutantCodeError> {
         if let Some((_, c)) = CODES_2005
             .iter()
             .find(|(old, _)| old.eq_ignore_ascii_case(code))
@@ -89,7 +79,7 @@ impl PollutantCode {
     ///
     /// # Errors
     /// As [`parse`](Self::parse).
-    pub fn parse_static(code: &'static str) -> Result<Self, PollutantError> {
+    pub fn parse_static(code: &'static str) -> Result<Self, PollutantCodeError> {
         let parsed = Self::parse(code)?;
         Ok(if parsed.as_str() == code {
             Self(Cow::Borrowed(code))
@@ -98,6 +88,7 @@ impl PollutantCode {
         })
     }
 
+    /// The code in 2017 form, e.g. `w01018`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -114,27 +105,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aliases_map_to_2017_codes() {
-        for (alias, code) in ALIASES {
-            assert_eq!(PollutantCode::parse(alias).unwrap().as_str(), *code);
-            assert_eq!(
-                PollutantCode::parse(&alias.to_uppercase())
-                    .unwrap()
-                    .as_str(),
-                *code
-            );
-        }
-    }
-
-    #[test]
     fn static_codes_are_borrowed() {
         let code = PollutantCode::parse_static("w01018").unwrap();
         assert!(matches!(code.0, Cow::Borrowed("w01018")));
         assert_eq!(code, PollutantCode::parse("W01018").unwrap());
-        assert_eq!(
-            PollutantCode::parse_static("COD").unwrap().as_str(),
-            "w01018"
-        );
         assert!(PollutantCode::parse_static("w0101").is_err());
     }
 
@@ -156,5 +130,12 @@ mod tests {
             PollutantCode::parse_any_version("w21003").unwrap().as_str(),
             "w21003"
         );
+    }
+
+    #[test]
+    fn aliases_are_not_hj212_codes() {
+        for alias in ["cod", "nh3n", "tp", "tn", "ph", "flow"] {
+            assert!(PollutantCode::parse_any_version(alias).is_err(), "{alias}");
+        }
     }
 }

@@ -10,10 +10,11 @@ use std::fmt::Write as _;
 
 use chrono::{NaiveDateTime, Timelike};
 
-use super::cp::{Cp, CpItem};
-use super::crc::crc16_hj212;
-use super::decimal::Decimal;
-use super::packet::{Packet, PacketFlag};
+use crate::cp::{Cp, CpItem};
+use crate::crc::crc16_hj212;
+use crate::decimal::Decimal;
+use crate::header::PacketFlag;
+use crate::packet::Packet;
 
 /// The largest data segment a 4-digit length can declare.
 pub const MAX_ENCODABLE_LEN: usize = 9999;
@@ -251,8 +252,8 @@ pub fn answer_9012(req: &Packet, exe_rtn: u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hj212::tests::{frame_of, samples::*};
-    use crate::hj212::{crc16_hj212, parse_packet, split_frames};
+    use crate::tests::{frame_of, samples::*};
+    use crate::{crc16_hj212, parse_packet, split_frames};
 
     fn request(text: &str) -> Packet {
         parse_packet(&frame_of(text)).unwrap()
@@ -371,7 +372,7 @@ mod tests {
             again.cp,
             "DataTime=20160801080000;QnRtn=1;w01018-Avg=40.1,w01018-Flag=N;SB1-RS=1"
         );
-        assert_eq!(packet.crc.matched, Some(crate::hj212::CrcMode::Hj212));
+        assert_eq!(packet.crc.matched, Some(crate::CrcMode::Hj212));
     }
 
     #[test]
@@ -379,7 +380,7 @@ mod tests {
         let p = request(HUPENGWU_2011);
         let again = request(&text(PacketBuilder::from_packet(&p).encode()));
         assert_eq!(again.cp, p.cp);
-        let t = crate::hj212::parse_hj_time("20160801084000123").unwrap();
+        let t = crate::parse_hj_time("20160801084000123").unwrap();
         assert_eq!(format_hj_time(&t), "20160801084000123");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Input: the text between `CP=&&` and the last `&&`. Output: a [`CpRef`] borrowing its text
 //! from the input (what ingest reads), or the owned [`Cp`] made from it (what
-//! [`parse_packet`](super::parse_packet) returns). Sub-fields are split on `;` and `,`, each key
+//! [`parse_packet`](crate::parse_packet) returns). Sub-fields are split on `;` and `,`, each key
 //! on its last `-` into factor and suffix, and grouped per factor code. Values stay exact
 //! ([`Decimal`], or [`DecimalRef`] in a [`CpRef`]); times stay local (`NaiveDateTime`): the
 //! caller applies the device's configured zone. Keys whose factor is not a pollutant code
@@ -11,11 +11,12 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::codes::{factor_code, parse_flag};
-use super::decimal::{Decimal, DecimalRef};
-use super::packet::{bad, clip, PacketError};
-use super::scan::fields;
-use crate::domain::{Flag, PollutantCode};
+use crate::codes::{factor_code, parse_flag};
+use crate::decimal::{Decimal, DecimalRef};
+use crate::error::{bad, clip, PacketError};
+use crate::flag::Flag;
+use crate::pollutant::PollutantCode;
+use crate::scan::fields;
 
 /// A parsed CP area.
 #[derive(Debug, Clone, Default, PartialEq)]

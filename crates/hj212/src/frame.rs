@@ -12,7 +12,7 @@
 //! the same bytes, however they are chunked (tested), except that only the latter treats the
 //! end of input as final.
 
-use super::crc::parse_hex4;
+use crate::crc::parse_hex4;
 
 /// The largest data segment HJ 212-2017 allows (§6.3, Table 2).
 pub const STRICT_MAX_DATA_LEN: usize = 1024;
