@@ -27,8 +27,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{Mn, ParkId, PointId, PollutantCode};
-use crate::hj212::CrcMode;
+use super::{parse_pollutant, CrcMode, Mn, ParkId, PointId, PollutantCode};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -258,7 +257,7 @@ impl RegistryFile {
                 };
                 let mut limits = Vec::new();
                 for (code, limit) in pt.limits {
-                    match PollutantCode::parse(&code) {
+                    match parse_pollutant(&code) {
                         Ok(c) => {
                             let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
                             if limit.lower.is_none() && limit.upper.is_none() {

@@ -55,16 +55,23 @@ pub struct CpItem {
     pub code: PollutantCode,
     /// The code as sent.
     pub original_code: String,
+    /// Real-time value (`-Rtd`, CN 2011).
     pub rtd: Option<Decimal>,
+    /// Interval average (`-Avg`, CN 2051/2061/2031).
     pub avg: Option<Decimal>,
+    /// Interval minimum (`-Min`).
     pub min: Option<Decimal>,
+    /// Interval maximum (`-Max`).
     pub max: Option<Decimal>,
     /// Cumulative quantity over the interval (`-Cou`).
     pub cou: Option<Decimal>,
-    /// Converted (折算) values.
+    /// Converted (折算) real-time value (`-ZsRtd`).
     pub zs_rtd: Option<Decimal>,
+    /// Converted average (`-ZsAvg`).
     pub zs_avg: Option<Decimal>,
+    /// Converted minimum (`-ZsMin`).
     pub zs_min: Option<Decimal>,
+    /// Converted maximum (`-ZsMax`).
     pub zs_max: Option<Decimal>,
     /// The data flag, when it is one of Table 8's letters (or 2005's `P`), in either case.
     pub flag: Option<Flag>,
@@ -131,14 +138,23 @@ pub struct CpItemRef<'a> {
     pub code: PollutantCode,
     /// [`CpItem::original_code`].
     pub original_code: &'a str,
+    /// [`CpItem::rtd`].
     pub rtd: Option<DecimalRef<'a>>,
+    /// [`CpItem::avg`].
     pub avg: Option<DecimalRef<'a>>,
+    /// [`CpItem::min`].
     pub min: Option<DecimalRef<'a>>,
+    /// [`CpItem::max`].
     pub max: Option<DecimalRef<'a>>,
+    /// [`CpItem::cou`].
     pub cou: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_rtd`].
     pub zs_rtd: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_avg`].
     pub zs_avg: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_min`].
     pub zs_min: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_max`].
     pub zs_max: Option<DecimalRef<'a>>,
     /// [`CpItem::flag`].
     pub flag: Option<Flag>,

@@ -42,13 +42,21 @@ pub fn encode_frame(data_segment: &str) -> Vec<u8> {
 /// The fields of a data segment, written in the standard's order by [`PacketBuilder::build`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PacketBuilder {
+    /// `QN`, the request id (`YYYYMMDDhhmmsszzz`); omitted when `None`.
     pub qn: Option<String>,
+    /// `ST`, the system code, e.g. `32` (wastewater) or `91` (system interaction).
     pub st: String,
+    /// `CN`, the command code, e.g. `2051`.
     pub cn: String,
+    /// `PW`, the access password; omitted when `None`.
     pub pw: Option<String>,
+    /// `MN`, the device id.
     pub mn: String,
+    /// `Flag`; omitted when `None` (as HJ/T 212-2005 uploads often do).
     pub flag: Option<PacketFlag>,
+    /// `PNUM`, the number of parts of a split upload.
     pub pnum: Option<u32>,
+    /// `PNO`, this part's number.
     pub pno: Option<u32>,
     /// Extra header fields, written after PNO.
     pub extra: Vec<(String, String)>,
@@ -182,11 +190,17 @@ pub enum QnRtn {
     Ready = 1,
     /// Request rejected.
     Rejected = 2,
+    /// Wrong password (PW).
     PwError = 3,
+    /// Wrong or unknown device id (MN).
     MnError = 4,
+    /// Wrong system code (ST).
     StError = 5,
+    /// Wrong Flag.
     FlagError = 6,
+    /// Wrong request id (QN).
     QnError = 7,
+    /// Wrong or unsupported command (CN).
     CnError = 8,
     /// The packet's CRC was wrong.
     CrcError = 9,

@@ -9,13 +9,13 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-
-use super::DecodeError;
-use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
-use crate::hj212::{
+use hj212::{
     answer_9011, answer_9014, frames, parse_packet_ref, FrameError, FrameRef, Packet, PacketError,
     PacketRef, QnRtn, LENIENT_MAX_DATA_LEN,
 };
+
+use super::DecodeError;
+use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
 use crate::store::batch::{BAD_PASSWORD, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
 
 /// What one packet decoded to.
@@ -106,7 +106,7 @@ pub fn decode_hj212(
         .collect()
 }
 
-/// Decodes one frame (from [`decode_hj212`]; a [`RawFrame`](crate::hj212::RawFrame) from a
+/// Decodes one frame (from [`decode_hj212`]; a [`RawFrame`](hj212::RawFrame) from a
 /// deframer lends one with `as_frame_ref`).
 pub fn decode_frame(
     frame: Result<FrameRef<'_>, FrameError>,
@@ -267,7 +267,7 @@ fn missing_data_time(cn: &str) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hj212::{encode_frame, PacketBuilder, PacketFlag};
+    use hj212::{encode_frame, PacketBuilder, PacketFlag};
 
     fn now() -> DateTime<Utc> {
         "2026-11-27T08:00:00Z".parse().unwrap()
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn answers_are_those_of_the_whole_request() {
-        use crate::hj212::{answer_9011, answer_9014, parse_packet, split_frames, QnRtn};
+        use hj212::{answer_9011, answer_9014, parse_packet, split_frames, QnRtn};
         let requests = [
             frame("2051", 5, "DataTime=20261127154000;w01018-Avg=40.1"),
             frame("2081", 9, "DataTime=20261127150000"),

@@ -4,8 +4,7 @@ use chrono::NaiveDateTime;
 
 use super::frame_of;
 use super::samples::*;
-use crate::Flag;
-use crate::{encode_frame, parse_packet, CrcMode, Packet, PacketError};
+use crate::{encode_frame, parse_packet, CrcMode, Flag, Packet, PacketError};
 
 fn parse(text: &str) -> Packet {
     parse_packet(&frame_of(text)).unwrap_or_else(|e| panic!("{e}: {text}"))
