@@ -425,4 +425,29 @@ mod tests {
             ("88888880000001", ReadingKind::Hour)
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// What the fuzz target did for ingest before it came to depend on the codec crate
+        /// alone: arbitrary bytes (and bytes around a valid frame) through `decode_hj212`, and
+        /// every answer a packet may be owed, never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            cp in "[A-Za-z0-9=;,.&-]{0,80}",
+        ) {
+            let mut payload = before.clone();
+            payload.extend(frame("2051", 5, &cp));
+            payload.extend(&after);
+            for input in [&before[..], &payload[..]] {
+                for packet in decode_hj212(input, chrono_tz::Asia::Shanghai, 300, now()) {
+                    let _ = packet.replies.stored();
+                    let _ = packet.replies.for_reason("crc_mismatch");
+                    let _ = packet.replies.for_reason("bad_value");
+                }
+            }
+        }
+    }
 }
