@@ -2,9 +2,9 @@
 //! other command parameters (`QnRtn`, `RtdInterval`, …).
 //!
 //! Input: the text between `CP=&&` and the last `&&`. Output: a [`CpRef`] borrowing its text
-//! from the input (what ingest reads), or the owned [`Cp`] made from it (what
-//! [`parse_packet`](crate::parse_packet) returns). Sub-fields are split on `;` and `,`, each key
-//! on its last `-` into factor and suffix, and grouped per factor code. Values stay exact
+//! from the input (what a receiver reads without copying), or the owned [`Cp`] made from it
+//! (what `parse_packet` returns). Sub-fields are split on `;` and `,`, each key on its last `-`
+//! into factor and suffix, and grouped per factor code. Values stay exact
 //! ([`Decimal`], or [`DecimalRef`] in a [`CpRef`]); times stay local (`NaiveDateTime`): the
 //! caller applies the device's configured zone. Keys whose factor is not a pollutant code
 //! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].

@@ -1,4 +1,4 @@
-//! Encoding: frames, data segments, and the answers greenmon sends to data loggers
+//! Encoding: frames, data segments, and the answers a platform sends to data loggers
 //! (9011 request answer, 9012 execution result, 9014 data answer).
 //!
 //! Input: field values or a received [`Packet`]. Output: the bytes to write, framed as

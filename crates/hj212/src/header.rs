@@ -1,8 +1,9 @@
 //! Header fields of the data segment (QN, ST, CN, PW, MN, Flag, PNUM, PNO), parsed as a map:
 //! field order varies in the wild, duplicates are errors, unknown keys are kept in order.
 //!
-//! Input: one `key=value` part at a time, from [`crate::packet`]. Output: a [`Header`] with
-//! validated values borrowed from the data segment, or a [`PacketError`].
+//! Input: one `key=value` part at a time, from the packet parser (`packet.rs`). Output: a
+//! [`Header`] with validated values borrowed from the data segment, or a [`PacketError`]. Also
+//! the header's [`PacketFlag`] bit field, which `packet` and `encode` use.
 
 use crate::error::{bad, clip, PacketError};
 

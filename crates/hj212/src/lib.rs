@@ -16,10 +16,10 @@
 //! reasons and metric labels. Times are local (`NaiveDateTime`): the caller applies the
 //! device's configured zone.
 //!
-//! Internal modules, each importing only those listed before it (no two import each other):
-//! `error` (the [`PacketError`] leaf), `flag`, `pollutant`, `decimal`, `crc`, `frame`, `scan`
-//! (the field scanner), `header`, `codes` (cached code and flag lookups), `cp`, `packet`,
-//! `encode`.
+//! Every module, in dependency order: each imports only modules listed before it, so no two
+//! import each other: `error` (the [`PacketError`] leaf), `flag`, `pollutant`, `decimal`, `crc`,
+//! `frame`, `scan` (the field scanner), `header` (header fields and [`PacketFlag`]), `codes`
+//! (cached code and flag lookups), `cp`, `packet`, `encode`.
 //!
 //! Features: `serde` adds `Serialize` to [`PollutantCode`] and [`Decimal`] (as their text) and
 //! `Serialize`/`Deserialize` to [`CrcMode`] (snake_case names).

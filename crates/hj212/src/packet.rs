@@ -2,7 +2,7 @@
 //!
 //! Input: a [`RawFrame`] from the deframer, or a [`FrameRef`] borrowed from a buffer. Output: a
 //! [`PacketRef`] (typed header fields, the parsed [`CpRef`] and the CRC verdict, all text
-//! borrowed from the frame: what ingest reads), the owned [`Packet`] made from it, or a
+//! borrowed from the frame: what a receiver reads without copying), the owned [`Packet`] made from it, or a
 //! [`PacketError`] with a stable reason code.
 //! The header is parsed as a map (field order varies in the wild); unknown keys are kept.
 //! A CRC mismatch is not an error here: it is reported in [`Packet::crc`] so the caller can
@@ -55,7 +55,7 @@ impl Packet {
 }
 
 /// One decoded HJ 212 packet borrowing its text from the frame: the same content as
-/// [`Packet`] without a copy of any field. Ingest reads this; [`parse_packet`] copies it.
+/// [`Packet`] without a copy of any field. Receivers read this; [`parse_packet`] copies it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacketRef<'a> {
     /// [`Packet::qn`].
