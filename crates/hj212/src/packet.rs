@@ -2,8 +2,8 @@
 //!
 //! Input: a [`RawFrame`] from the deframer, or a [`FrameRef`] borrowed from a buffer. Output: a
 //! [`PacketRef`] (typed header fields, the parsed [`CpRef`] and the CRC verdict, all text
-//! borrowed from the frame: what a receiver reads without copying), the owned [`Packet`] made from it, or a
-//! [`PacketError`] with a stable reason code.
+//! borrowed from the frame: what a receiver reads without copying), the owned [`Packet`] made
+//! from it, or a [`PacketError`] with a stable reason code.
 //! The header is parsed as a map (field order varies in the wild); unknown keys are kept.
 //! A CRC mismatch is not an error here: it is reported in [`Packet::crc`] so the caller can
 //! apply its per-device policy, quarantine, and answer 9011 `QnRtn=9`.
