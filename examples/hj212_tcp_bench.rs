@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use greenmon::domain::registry::RegistryFile;
-use greenmon::hj212::{parse_packet, Deframer, PacketBuilder, PacketFlag};
+use hj212::{parse_packet, Deframer, PacketBuilder, PacketFlag};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;

@@ -3,7 +3,7 @@
 //! Modules in data-flow order:
 //! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
 //! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, the registry file.
-//! - [`hj212`]: the HJ 212 data-logger protocol codec (pure).
+//! - The HJ 212 data-logger protocol codec (pure) is the `hj212` crate (`crates/hj212`).
 //! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
 //! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
 //! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
@@ -20,7 +20,6 @@ pub mod backoff;
 pub mod compliance;
 pub mod config;
 pub mod domain;
-pub mod hj212;
 pub mod ingest;
 pub mod simulate;
 pub mod store;

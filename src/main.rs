@@ -115,7 +115,7 @@ enum Hj212Command {
         cp: String,
         /// CRC variant to write (to test a listener's handling of field devices).
         #[arg(long, default_value = "hj212")]
-        crc: greenmon::hj212::CrcMode,
+        crc: hj212::CrcMode,
     },
 }
 
@@ -331,7 +331,7 @@ fn hj212(command: Hj212Command, settings: &Settings) -> anyhow::Result<()> {
                 }
             }
             let mut out = std::io::stdout().lock();
-            for packet in greenmon::hj212::inspect::describe(&input) {
+            for packet in greenmon::ingest::decode::inspect::describe(&input) {
                 writeln!(out, "{packet}")?;
             }
             Ok(())
@@ -354,13 +354,13 @@ fn hj212(command: Hj212Command, settings: &Settings) -> anyhow::Result<()> {
                     .format("%Y%m%d%H%M%S%3f")
                     .to_string()
             });
-            let builder = greenmon::hj212::PacketBuilder {
+            let builder = hj212::PacketBuilder {
                 qn: Some(qn),
                 st,
                 cn,
                 pw,
                 mn,
-                flag: Some(greenmon::hj212::PacketFlag { raw: flag }),
+                flag: Some(hj212::PacketFlag { raw: flag }),
                 pnum,
                 pno,
                 cp,

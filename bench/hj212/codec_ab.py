@@ -3,21 +3,28 @@
 see the same machine load) and instructions per packet counted by callgrind (repeatable on a
 noisy machine).
 
-Each argument is a build of examples/hj212_codec_bench (the same source file, built from each
-commit: it uses only APIs that exist on both sides). For example, the baseline of issue 3:
+Each argument is a build of a codec benchmark, run in each of --modes (default: parse):
+  parse    crates/hj212/examples/hj212_codec_bench (the hj212 crate alone: split_frames +
+           parse_packet), built with `cargo build --release -p hj212 --example hj212_codec_bench`
+  ingest   examples/hj212_ingest_bench (greenmon's decode_hj212 on the same packet), built with
+           `cargo build --release --example hj212_ingest_bench`
+A build from before the codec became a crate (examples/hj212_codec_bench.rs, importing
+greenmon::hj212) runs both modes. For example, the codec against the baseline of issue 3:
 
     git archive ac9482b | tar -x -C /var/tmp/gm-hj212-base
-    cp examples/hj212_codec_bench.rs /var/tmp/gm-hj212-base/examples/
+    git show fed8871:examples/hj212_codec_bench.rs > /var/tmp/gm-hj212-base/examples/hj212_codec_bench.rs
     (cd /var/tmp/gm-hj212-base && cargo build --release --example hj212_codec_bench)
     cp $CARGO_TARGET_DIR/release/examples/hj212_codec_bench /var/tmp/gm-hj212-base/bin/
-    cargo build --release --example hj212_codec_bench
+    cargo build --release -p hj212 --example hj212_codec_bench
     python3 bench/hj212/codec_ab.py base=/var/tmp/gm-hj212-base/bin/hj212_codec_bench \\
         new=$CARGO_TARGET_DIR/release/examples/hj212_codec_bench
+
+and ingest: build hj212_ingest_bench instead, and pass --modes ingest.
 
 Instructions per packet: callgrind's total for 30,000 iterations minus that for 10,000, divided
 by 1.1 x 20,000 (each run warms up with a tenth of its iterations first), which cancels start-up.
 
-Usage: codec_ab.py NAME=BINARY ... [--runs 5] [--iterations 1000000] [--no-callgrind]
+Usage: codec_ab.py NAME=BINARY ... [--modes parse,ingest] [--runs 5] [--iterations 1000000] [--no-callgrind]
 """
 
 import argparse
@@ -28,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ("ingest", "parse")
+MODES = ("ingest", "parse")  # what the old combined example ran
 
 
 def timed(binary, iterations, mode):
@@ -52,13 +59,17 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--iterations", type=int, default=1_000_000)
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--modes", default="parse", help="comma-separated, from: " + ", ".join(MODES))
     a = ap.parse_args()
+    modes = [m for m in a.modes.split(",") if m]
+    if not modes or any(m not in MODES for m in modes):
+        ap.error(f"--modes: expected a comma-separated list of {', '.join(MODES)}")
     builds = [b.split("=", 1) for b in a.builds]
     print(f"load average {os.getloadavg()[0]:.2f}; {a.runs} alternated runs of {a.iterations:,} packets per "
           f"build and mode", flush=True)
-    pps = {(name, mode): [] for name, _ in builds for mode in MODES}
+    pps = {(name, mode): [] for name, _ in builds for mode in modes}
     for run in range(a.runs):
-        for mode in MODES:
+        for mode in modes:
             for name, binary in builds:
                 pps[(name, mode)].append(timed(binary, a.iterations, mode))
         print(f"run {run + 1}: " + ", ".join(f"{n} {m} {v[-1]:,.0f}" for (n, m), v in pps.items()), flush=True)
@@ -70,7 +81,7 @@ def main():
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, binary in builds:
-            for mode in MODES:
+            for mode in modes:
                 low, high = (instructions(binary, n, mode, tmp) for n in (10_000, 30_000))
                 print(f"{name:8} {mode:6} instructions per packet (callgrind): {(high - low) / 22_000:,.0f}")
     return 0

@@ -4,11 +4,12 @@ with many concurrent data loggers, each waiting for its 9014 answer (sent after 
 before its next packet.
 
 Per run (--runs times, codec and end to end alternated):
-  codec    examples/hj212_codec_bench on a typical CN=2051 wastewater minute packet on one
-           thread, two modes: `ingest` (decode_hj212, all that ingest does with a payload:
+  codec    on a typical CN=2051 wastewater minute packet on one thread, two modes: `ingest`
+           (examples/hj212_ingest_bench: decode_hj212, all that ingest does with a payload:
            framing, CRC, header, CP, DataTime in the zone, f64 values, the upload, the raw bytes
-           and the answer header) and `parse` (split_frames + parse_packet, the owned public
-           API, the figure recorded before issue 3); packets/s of on-CPU time and of wall time
+           and the answer header) and `parse` (crates/hj212/examples/hj212_codec_bench, on the
+           hj212 crate alone: split_frames + parse_packet, the owned public API, the figure
+           recorded before issue 3); packets/s of on-CPU time and of wall time
   e2e      a fresh database and registry (--parks x --points-per-park loggers, each with its own
            24-hex MN and PW), `greenmon serve` with the HJ 212 listener on a free port, then
            examples/hj212_tcp_bench: --loggers connections, --packets packets each, one at a time
@@ -50,7 +51,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/greenmon-target")
 BIN = os.path.join(TARGET, "release", "greenmon")
-CODEC = os.path.join(TARGET, "release", "examples", "hj212_codec_bench")
+CODEC = os.path.join(TARGET, "release", "examples", "hj212_codec_bench")  # crate hj212, mode parse
+INGEST = os.path.join(TARGET, "release", "examples", "hj212_ingest_bench")  # greenmon, mode ingest
 LOADGEN = os.path.join(TARGET, "release", "examples", "hj212_tcp_bench")
 DB = "greenmon_bench_hj212"
 PER_PACKET = 6  # w01018 w21003 w21011 w21001 w01001 w00000
@@ -158,7 +160,8 @@ class Service:
 
 
 def codec(iterations):
-    out = subprocess.run([CODEC, str(iterations)], check=True, capture_output=True, text=True).stdout
+    out = "".join(subprocess.run([binary, str(iterations)], check=True, capture_output=True, text=True).stdout
+                  for binary in (INGEST, CODEC))
     res = {}
     for line in out.splitlines():
         mode, _, rest = line.partition(" ")
@@ -270,7 +273,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))  # inherited by the children
 
     if not a.no_build:
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--bins", "--examples"], cwd=ROOT, check=True,
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--workspace", "--bins", "--examples"], cwd=ROOT, check=True,
                        env=dict(os.environ, CARGO_TARGET_DIR=TARGET))
     tmp = tempfile.mkdtemp(prefix="gm-bench-hj212-")
     registry = os.path.join(tmp, "registry.toml")

@@ -10,7 +10,7 @@ use super::compliance::time_range;
 use super::error::ApiError;
 use super::extract::{Caller, Path, Query};
 use super::AppState;
-use crate::domain::PollutantCode;
+use crate::domain::parse_pollutant;
 use crate::store::api_queries::{self, HourlyReading, RawReading};
 
 /// Most raw readings one page holds.
@@ -61,7 +61,7 @@ pub async fn get(
         )));
     }
     let pollutant =
-        PollutantCode::parse(&q.pollutant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        parse_pollutant(&q.pollutant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let (from, to) = time_range(&state, q.from, q.to, Duration::hours(24))?;
     let raw_max = Duration::hours(state.limits.raw_max_hours);
     let raw = match q.resolution {

@@ -1,18 +1,21 @@
 //! Domain vocabulary: identifiers, pollutant codes, HJ 212 data flags, reporting periods, readings
 //! and the registry file. Pure types with parse constructors; no IO.
+//!
+//! HJ 212's own vocabulary (data flags, pollutant codes, CRC modes) is defined by the standard,
+//! so it lives in the `hj212` crate and is re-exported here; greenmon names it through
+//! `crate::domain`. What greenmon adds (the pollutant aliases of JSON payloads) is here.
 
 pub mod alert;
-mod flag;
 mod ids;
 pub mod limits;
 mod period;
 mod pollutant;
 pub mod registry;
 
-pub use flag::Flag;
+pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
 pub use period::{Period, PeriodError};
-pub use pollutant::{PollutantCode, PollutantError};
+pub use pollutant::{parse_pollutant, PollutantError};
 
 use chrono::{DateTime, Utc};
 
@@ -205,7 +208,7 @@ pub struct Hj212Upload {
     pub mn: String,
     pub password: Option<String>,
     /// The CRC variant the packet's CRC matched.
-    pub crc_mode: crate::hj212::CrcMode,
+    pub crc_mode: CrcMode,
     pub cn: String,
     pub data_time: Option<DateTime<Utc>>,
     /// `(PNUM, PNO)` of a split upload.

@@ -1,17 +1,10 @@
-//! Pollutant codes: HJ 212-2017 codes (HJ 525 table B.1), friendly aliases, and the HJ/T 212-2005
-//! three-character codes mapped to their 2017 equivalents.
+//! Pollutant codes as greenmon accepts them: the HJ 212 codes of [`hj212::PollutantCode`] (2017
+//! form), plus the friendly aliases of JSON payloads and the registry file (`cod`, `nh3n`, …),
+//! which are greenmon's, not the standard's.
 
-use std::borrow::Cow;
-use std::fmt;
+use hj212::PollutantCode;
 
-/// A pollutant (monitoring factor) code in HJ 212-2017 form, e.g. `w01018` for COD. Codes
-/// from the tables here (and from [`PollutantCode::parse_static`]) are borrowed, so cloning
-/// them costs no allocation: decoders clone one per value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct PollutantCode(Cow<'static, str>);
-
-/// The code was neither a 2017 code, an alias nor a known 2005 code.
+/// The code was neither an HJ 212-2017 code nor an alias.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown pollutant code {0:?} (use an HJ 212-2017 code such as w01018, or cod, nh3n, tp, tn, ph, flow)")]
 pub struct PollutantError(pub String);
@@ -26,87 +19,19 @@ const ALIASES: &[(&str, &str)] = &[
     ("flow", "w00000"),
 ];
 
-/// HJ/T 212-2005 wastewater codes and their 2017 codes ([STD17] Table B.1, "原编码").
-const CODES_2005: &[(&str, &str)] = &[
-    ("B01", "w00000"),
-    ("001", "w01001"),
-    ("002", "w01002"),
-    ("003", "w01012"),
-    ("010", "w01017"),
-    ("011", "w01018"),
-    ("015", "w01020"),
-    ("020", "w20111"),
-    ("022", "w20115"),
-    ("023", "w20116"),
-    ("024", "w20117"),
-    ("026", "w20119"),
-    ("027", "w20120"),
-    ("028", "w20121"),
-    ("029", "w20122"),
-    ("030", "w20123"),
-    ("060", "w21003"),
-    ("065", "w21001"),
-    ("070", "w21016"),
-    ("072", "w21017"),
-    ("080", "w22001"),
-    ("101", "w21011"),
-    ("110", "w23002"),
-];
-
-impl PollutantCode {
-    /// Parses a 2017 code (a letter and five digits, e.g. `w01018`, `a21026`, `e12001`) or an alias.
-    ///
-    /// # Errors
-    /// [`PollutantError`] for anything else.
-    pub fn parse(code: &str) -> Result<Self, PollutantError> {
-        let lower = code.to_ascii_lowercase();
-        if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == lower) {
-            return Ok(Self(Cow::Borrowed(c)));
-        }
-        let b = lower.as_bytes();
-        if b.len() == 6 && b[0].is_ascii_lowercase() && b[1..].iter().all(u8::is_ascii_digit) {
-            return Ok(Self(Cow::Owned(lower)));
-        }
-        Err(PollutantError(code.to_string()))
+/// Parses a pollutant code as JSON payloads, the API and the registry file give it: an
+/// HJ 212-2017 code (a letter and five digits, e.g. `w01018`, `a21026`, `e12001`; any case) or an
+/// alias (`cod`, `nh3n`, `tp`, `tn`, `ph`, `flow`; any case). HJ/T 212-2005 codes are not
+/// accepted here (the HJ 212 decoder maps them).
+///
+/// # Errors
+/// [`PollutantError`] for anything else.
+pub fn parse_pollutant(code: &str) -> Result<PollutantCode, PollutantError> {
+    if let Some((_, c)) = ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(code)) {
+        // Table entries are 2017 codes, so this borrows them and cannot fail.
+        return PollutantCode::parse_static(c).map_err(|_| PollutantError(code.to_string()));
     }
-
-    /// Parses a 2017 code, an alias, or an HJ/T 212-2005 code (mapped to 2017).
-    ///
-    /// # Errors
-    /// [`PollutantError`] when the code is none of these.
-    pub fn parse_any_version(code: &str) -> Result<Self, PollutantError> {
-        if let Some((_, c)) = CODES_2005
-            .iter()
-            .find(|(old, _)| old.eq_ignore_ascii_case(code))
-        {
-            return Ok(Self(Cow::Borrowed(c)));
-        }
-        Self::parse(code)
-    }
-
-    /// [`parse`](Self::parse) of a code that lives for the whole program (a table entry): a
-    /// code already in 2017 form is borrowed rather than copied.
-    ///
-    /// # Errors
-    /// As [`parse`](Self::parse).
-    pub fn parse_static(code: &'static str) -> Result<Self, PollutantError> {
-        let parsed = Self::parse(code)?;
-        Ok(if parsed.as_str() == code {
-            Self(Cow::Borrowed(code))
-        } else {
-            parsed
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PollutantCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+    PollutantCode::parse(code).map_err(|_| PollutantError(code.to_string()))
 }
 
 #[cfg(test)]
@@ -116,45 +41,33 @@ mod tests {
     #[test]
     fn aliases_map_to_2017_codes() {
         for (alias, code) in ALIASES {
-            assert_eq!(PollutantCode::parse(alias).unwrap().as_str(), *code);
+            assert_eq!(parse_pollutant(alias).unwrap().as_str(), *code);
             assert_eq!(
-                PollutantCode::parse(&alias.to_uppercase())
-                    .unwrap()
-                    .as_str(),
+                parse_pollutant(&alias.to_uppercase()).unwrap().as_str(),
                 *code
             );
         }
     }
 
     #[test]
-    fn static_codes_are_borrowed() {
-        let code = PollutantCode::parse_static("w01018").unwrap();
-        assert!(matches!(code.0, Cow::Borrowed("w01018")));
-        assert_eq!(code, PollutantCode::parse("W01018").unwrap());
+    fn alias_codes_are_the_static_ones() {
+        // Was `PollutantCode::parse_static("COD")` when the aliases lived on the type.
+        assert_eq!(parse_pollutant("COD").unwrap().as_str(), "w01018");
         assert_eq!(
-            PollutantCode::parse_static("COD").unwrap().as_str(),
-            "w01018"
+            parse_pollutant("COD").unwrap(),
+            PollutantCode::parse_static("w01018").unwrap()
         );
-        assert!(PollutantCode::parse_static("w0101").is_err());
     }
 
     #[test]
     fn codes() {
-        assert_eq!(PollutantCode::parse("W01018").unwrap().as_str(), "w01018");
-        assert!(PollutantCode::parse("w0101").is_err());
-        assert!(PollutantCode::parse("011").is_err());
-        assert!(PollutantCode::parse("chlorine").is_err());
+        assert_eq!(parse_pollutant("W01018").unwrap().as_str(), "w01018");
+        assert!(parse_pollutant("w0101").is_err());
+        assert!(parse_pollutant("011").is_err());
+        assert!(parse_pollutant("chlorine").is_err());
         assert_eq!(
-            PollutantCode::parse_any_version("011").unwrap().as_str(),
-            "w01018"
-        );
-        assert_eq!(
-            PollutantCode::parse_any_version("b01").unwrap().as_str(),
-            "w00000"
-        );
-        assert_eq!(
-            PollutantCode::parse_any_version("w21003").unwrap().as_str(),
-            "w21003"
+            parse_pollutant("chlorine").unwrap_err().to_string(),
+            "unknown pollutant code \"chlorine\" (use an HJ 212-2017 code such as w01018, or cod, nh3n, tp, tn, ph, flow)"
         );
     }
 }

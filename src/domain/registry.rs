@@ -27,8 +27,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{Mn, ParkId, PointId, PollutantCode};
-use crate::hj212::CrcMode;
+use super::{parse_pollutant, CrcMode, Mn, ParkId, PointId, PollutantCode};
 
 /// The largest plausible baseline intensity, tce per 10,000 yuan (real parks: 0.05 to 5).
 pub const MAX_BASELINE_INTENSITY: f64 = 1000.0;
@@ -272,7 +271,7 @@ impl RegistryFile {
                 };
                 let mut limits = Vec::new();
                 for (code, limit) in pt.limits {
-                    match PollutantCode::parse(&code) {
+                    match parse_pollutant(&code) {
                         Ok(c) => {
                             let finite = |v: Option<f64>| {
                                 v.is_none_or(|v| v.is_finite() && v.abs() <= MAX_ABS_LIMIT)

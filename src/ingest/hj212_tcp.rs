@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hj212::Deframer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
@@ -18,7 +19,6 @@ use tokio_util::task::TaskTracker;
 
 use super::{Ack, Inbound, TcpReply};
 use crate::config::Hj212Config;
-use crate::hj212::Deframer;
 use crate::telemetry::Metrics;
 
 /// Pending connections the kernel queues before greenmon accepts them.

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::domain::registry::Point;
-use crate::domain::PollutantCode;
+use crate::domain::{parse_pollutant, PollutantCode};
 
 /// The six parameters every simulated message carries, in payload order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl PointModel {
 fn pollutant_of(code: &PollutantCode) -> Option<Pollutant> {
     Pollutant::ALL
         .into_iter()
-        .find(|p| PollutantCode::parse(p.alias()).is_ok_and(|c| &c == code))
+        .find(|p| parse_pollutant(p.alias()).is_ok_and(|c| &c == code))
 }
 
 /// A standard normal sample (Box-Muller; `rand_distr` is not a dependency).

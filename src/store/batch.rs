@@ -7,8 +7,8 @@ use bytes::Bytes;
 use sqlx::PgPool;
 
 use super::{energy, quarantine, readings, StoreError};
+use crate::domain::CrcMode;
 use crate::domain::{EnergyReport, Hj212Upload, ParkId, PointId, Reading};
-use crate::hj212::CrcMode;
 
 /// Reason code: the point in the topic is not registered.
 pub const UNKNOWN_POINT: &str = "unknown_point";

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use greenmon::compliance::{report, service};
-use greenmon::domain::{Flag, ParkId, PointId, PollutantCode, Reading};
+use greenmon::domain::{parse_pollutant, Flag, ParkId, PointId, Reading};
 use greenmon::store::{self, BatchItem, Content};
 use sqlx::PgPool;
 
@@ -32,7 +32,7 @@ pub(crate) fn reading(
     Reading::sample(
         time,
         PointId::parse(point).unwrap(),
-        PollutantCode::parse(pollutant).unwrap(),
+        parse_pollutant(pollutant).unwrap(),
         value,
         flag,
     )

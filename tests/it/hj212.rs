@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use greenmon::hj212::{crc16_modbus, PacketBuilder, PacketFlag};
+use hj212::{crc16_modbus, PacketBuilder, PacketFlag};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

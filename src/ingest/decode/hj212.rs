@@ -9,13 +9,13 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-
-use super::DecodeError;
-use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
-use crate::hj212::{
+use hj212::{
     answer_9011, answer_9014, frames, parse_packet_ref, FrameError, FrameRef, Packet, PacketError,
     PacketRef, QnRtn, LENIENT_MAX_DATA_LEN,
 };
+
+use super::DecodeError;
+use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
 use crate::store::batch::{BAD_PASSWORD, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
 
 /// What one packet decoded to.
@@ -106,7 +106,7 @@ pub fn decode_hj212(
         .collect()
 }
 
-/// Decodes one frame (from [`decode_hj212`]; a [`RawFrame`](crate::hj212::RawFrame) from a
+/// Decodes one frame (from [`decode_hj212`]; a [`RawFrame`](hj212::RawFrame) from a
 /// deframer lends one with `as_frame_ref`).
 pub fn decode_frame(
     frame: Result<FrameRef<'_>, FrameError>,
@@ -267,7 +267,7 @@ fn missing_data_time(cn: &str) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hj212::{encode_frame, PacketBuilder, PacketFlag};
+    use hj212::{encode_frame, PacketBuilder, PacketFlag};
 
     fn now() -> DateTime<Utc> {
         "2026-11-27T08:00:00Z".parse().unwrap()
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn answers_are_those_of_the_whole_request() {
-        use crate::hj212::{answer_9011, answer_9014, parse_packet, split_frames, QnRtn};
+        use hj212::{answer_9011, answer_9014, parse_packet, split_frames, QnRtn};
         let requests = [
             frame("2051", 5, "DataTime=20261127154000;w01018-Avg=40.1"),
             frame("2081", 9, "DataTime=20261127150000"),
@@ -424,5 +424,30 @@ mod tests {
             (b.mn.as_str(), b.values[0].kind),
             ("88888880000001", ReadingKind::Hour)
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// What the fuzz target did for ingest before it came to depend on the codec crate
+        /// alone: arbitrary bytes (and bytes around a valid frame) through `decode_hj212`, and
+        /// every answer a packet may be owed, never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            cp in "[A-Za-z0-9=;,.&-]{0,80}",
+        ) {
+            let mut payload = before.clone();
+            payload.extend(frame("2051", 5, &cp));
+            payload.extend(&after);
+            for input in [&before[..], &payload[..]] {
+                for packet in decode_hj212(input, chrono_tz::Asia::Shanghai, 300, now()) {
+                    let _ = packet.replies.stored();
+                    let _ = packet.replies.for_reason("crc_mismatch");
+                    let _ = packet.replies.for_reason("bad_value");
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::{DecodeContext, DecodeError};
-use crate::domain::{EnergyReport, Flag, ParkId, PointId, PollutantCode, Reading};
+use crate::domain::{parse_pollutant, EnergyReport, Flag, ParkId, PointId, Reading};
 
 /// Decodes the readings payload of one point.
 ///
@@ -94,7 +94,7 @@ fn decode_one(
         None => {}
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                let code = PollutantCode::parse(&k)
+                let code = parse_pollutant(&k)
                     .map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
                 flags.push((code, parse_flag(&v)?));
             }
@@ -116,8 +116,7 @@ fn decode_one(
     };
     let start = out.len();
     for (k, v) in values {
-        let code =
-            PollutantCode::parse(&k).map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
+        let code = parse_pollutant(&k).map_err(|e| DecodeError::UnknownPollutant(e.to_string()))?;
         if out[start..].iter().any(|r| r.pollutant == code) {
             return Err(DecodeError::DuplicatePollutant(code.to_string()));
         }

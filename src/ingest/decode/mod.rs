@@ -5,11 +5,12 @@
 //! the store, in the same transaction as the write (`store::batch`).
 
 pub mod hj212;
+pub mod inspect;
 mod json;
 pub mod plausible;
 mod topic;
 
-pub use hj212::{decode_frame, decode_hj212, Hj212Item, Hj212Packet, Replies};
+pub use self::hj212::{decode_frame, decode_hj212, Hj212Item, Hj212Packet, Replies};
 pub use json::{decode_energy, decode_readings};
 pub use topic::{subscriptions, Topic};
 

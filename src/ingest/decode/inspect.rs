@@ -3,10 +3,12 @@
 //! which variant matched, the header fields, and the decoded values with their flags. Used by
 //! `greenmon hj212 decode`. Registry checks (is the MN registered, is the password right) need
 //! the database and are not made here.
+//!
+//! Input: bytes. Output: one `serde_json::Value` per frame, through the `hj212` crate's parser.
+//! The JSON rendering is greenmon's (the codec crate has no JSON dependency).
 
+use hj212::{parse_packet, split_frames_with, CpItem, Decimal, Packet, LENIENT_MAX_DATA_LEN};
 use serde_json::{json, Map, Value};
-
-use super::{parse_packet, split_frames_with, CpItem, Decimal, Packet, LENIENT_MAX_DATA_LEN};
 
 /// One JSON object per packet (or per stretch of bytes that is not a packet).
 pub fn describe(input: &[u8]) -> Vec<Value> {

@@ -6,7 +6,7 @@ mod framing;
 mod props;
 pub(crate) mod samples;
 
-use super::{split_frames_with, RawFrame, LENIENT_MAX_DATA_LEN};
+use crate::{split_frames_with, RawFrame, LENIENT_MAX_DATA_LEN};
 
 /// The single frame in `text` (lenient limit), or a panic naming what was found instead.
 pub(crate) fn frame_of(text: &str) -> RawFrame {
@@ -19,7 +19,7 @@ pub(crate) fn frame_of(text: &str) -> RawFrame {
 pub(crate) type Outcome = Result<String, (&'static str, String)>;
 
 pub(crate) fn outcomes(
-    results: impl IntoIterator<Item = Result<RawFrame, super::FrameError>>,
+    results: impl IntoIterator<Item = Result<RawFrame, crate::FrameError>>,
 ) -> Vec<Outcome> {
     results
         .into_iter()

@@ -2,59 +2,18 @@
 //!
 //! Input: a [`RawFrame`] from the deframer, or a [`FrameRef`] borrowed from a buffer. Output: a
 //! [`PacketRef`] (typed header fields, the parsed [`CpRef`] and the CRC verdict, all text
-//! borrowed from the frame: what ingest reads), the owned [`Packet`] made from it, or a
-//! [`PacketError`] with a stable reason code.
+//! borrowed from the frame: what a receiver reads without copying), the owned [`Packet`] made
+//! from it, or a [`PacketError`] with a stable reason code.
 //! The header is parsed as a map (field order varies in the wild); unknown keys are kept.
 //! A CRC mismatch is not an error here: it is reported in [`Packet::crc`] so the caller can
 //! apply its per-device policy, quarantine, and answer 9011 `QnRtn=9`.
 
-use super::cp::{parse_cp_ref, Cp, CpRef};
-use super::crc::{check_crc_bytes, CrcCheck};
-use super::frame::{FrameRef, RawFrame};
-use super::header::Header;
-use super::scan::fields;
-
-/// The header's `Flag` bit field: `V5 V4 V3 V2 V1 V0 D A` (MSB→LSB), kept raw so unknown
-/// version bits (HJ 212-2025's `Flag=8`/`9`) survive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PacketFlag {
-    /// The integer as sent.
-    pub raw: u8,
-}
-
-impl PacketFlag {
-    /// Builds a flag from a protocol version (0 = 2005, 1 = 2017, 2 = 2025) and the D and A bits.
-    pub fn from_parts(version_bits: u8, split: bool, ack_required: bool) -> Self {
-        Self {
-            raw: (version_bits << 2) | (u8::from(split) << 1) | u8::from(ack_required),
-        }
-    }
-
-    /// `V5..V0`: 0 for HJ/T 212-2005, 1 for HJ 212-2017, 2 for HJ 212-2025.
-    pub fn version_bits(self) -> u8 {
-        self.raw >> 2
-    }
-
-    /// Version bits `000001`: HJ 212-2017.
-    pub fn is_2017(self) -> bool {
-        self.version_bits() == 1
-    }
-
-    /// Version bits `000000`: HJ/T 212-2005 (which defined only D and A).
-    pub fn is_2005(self) -> bool {
-        self.version_bits() == 0
-    }
-
-    /// Bit A: the sender expects an answer.
-    pub fn ack_required(self) -> bool {
-        self.raw & 1 == 1
-    }
-
-    /// Bit D: the packet is one part of a split upload and carries PNUM/PNO.
-    pub fn split(self) -> bool {
-        self.raw & 2 == 2
-    }
-}
+use crate::cp::{parse_cp_ref, Cp, CpRef};
+use crate::crc::{check_crc_bytes, CrcCheck};
+use crate::error::{clip, PacketError};
+use crate::frame::{FrameRef, RawFrame};
+use crate::header::{Header, PacketFlag};
+use crate::scan::fields;
 
 /// One decoded HJ 212 packet.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +55,7 @@ impl Packet {
 }
 
 /// One decoded HJ 212 packet borrowing its text from the frame: the same content as
-/// [`Packet`] without a copy of any field. Ingest reads this; [`parse_packet`] copies it.
+/// [`Packet`] without a copy of any field. Receivers read this; [`parse_packet`] copies it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacketRef<'a> {
     /// [`Packet::qn`].
@@ -146,72 +105,6 @@ impl PacketRef<'_> {
             crc: self.crc,
         }
     }
-}
-
-/// Why a data segment is not a usable packet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PacketError {
-    /// ST, CN or MN is absent.
-    #[error("required field {0} is missing")]
-    MissingField(&'static str),
-    /// A field is malformed, duplicated, or not `key=value`.
-    #[error("field {field:?}: {reason}")]
-    BadField { field: String, reason: &'static str },
-    /// No `CP=&&` in the data segment.
-    #[error("no CP=&& in the data segment")]
-    MissingCp,
-    /// `CP=&&` is not closed by a later `&&`.
-    #[error("CP=&& is not closed by &&")]
-    UnterminatedCp,
-    /// `DataTime` or `-SampleTime` is not a valid 14- or 17-digit time.
-    #[error("{field} is not a valid YYYYMMDDhhmmss[zzz] time: {value:?}")]
-    BadDataTime { field: String, value: String },
-    /// A measured value is not a finite decimal number.
-    #[error("{key} is not a decimal number: {value:?}")]
-    BadValue { key: String, value: String },
-    /// Non-ASCII text (or invalid UTF-8) where only ASCII is allowed.
-    #[error("non-ASCII text in {field}")]
-    NonAscii { field: String },
-    /// The header `Flag` is not an integer 0-255.
-    #[error("Flag is not an integer 0-255: {0:?}")]
-    BadFlag(String),
-}
-
-impl PacketError {
-    /// A stable reason code for quarantine rows and metric labels.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::MissingField(_) => "missing_field",
-            Self::BadField { .. } => "bad_field",
-            Self::MissingCp => "missing_cp",
-            Self::UnterminatedCp => "unterminated_cp",
-            Self::BadDataTime { .. } => "bad_datatime",
-            Self::BadValue { .. } => "bad_value",
-            Self::NonAscii { .. } => "non_ascii",
-            Self::BadFlag(_) => "bad_flag",
-        }
-    }
-}
-
-/// A [`PacketError::BadField`] naming (a clipped copy of) the field.
-pub(crate) fn bad(field: &str, reason: &'static str) -> PacketError {
-    PacketError::BadField {
-        field: clip(field),
-        reason,
-    }
-}
-
-/// Shortens input echoed into an error message (on a char boundary).
-pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Parses a frame's data segment and checks its CRC.
@@ -299,13 +192,14 @@ fn maps_2005_codes(st: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hj212::encode_frame;
-    use crate::hj212::frame::split_frames;
+    use crate::encode_frame;
+    use crate::error::bad;
+    use crate::frame::split_frames;
 
     /// Parses a data segment given directly (framing is tested in `frame`).
     fn parse_segment_text(segment: &str) -> Result<Packet, PacketError> {
         let data = segment.as_bytes().to_vec();
-        let crc_hex = format!("{:04X}", crate::hj212::crc16_hj212(&data));
+        let crc_hex = format!("{:04X}", crate::crc16_hj212(&data));
         let frame = RawFrame {
             raw: Vec::new(),
             declared_len: data.len(),

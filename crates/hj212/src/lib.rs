@@ -1,29 +1,41 @@
-//! HJ 212-2017 (and HJ/T 212-2005) codec: framing, CRC, data segment, CP area, answers.
-//! Pure: bytes in, packets out; no IO and no clock.
+#![doc = include_str!("../README.md")]
 //!
-//! Data flow, one file each:
+//! # Modules
+//!
+//! Pure: bytes in, packets out; no IO and no clock. Data flow, one file each:
 //! - [`frame`]: bytes → [`RawFrame`]s ([`Deframer`] for streams, [`split_frames`] for buffers)
 //!   or [`FrameRef`]s borrowed from a buffer ([`frames`]).
 //! - [`crc`]: the standard's CRC16 and the MODBUS variants seen in the field → [`CrcCheck`].
 //! - [`packet`]: [`FrameRef`] → [`PacketRef`] (header fields, CRC verdict, text borrowed from
 //!   the frame) → [`Packet`] (owned).
 //! - [`cp`]: the CP data area → [`CpRef`]/[`Cp`] with per-pollutant items of exact
-//!   [`Decimal`]s.
-//! - [`encode`]: data segments, frames, and the 9011/9012/9014 answers greenmon sends.
+//!   [`Decimal`]s, [`PollutantCode`]s and data [`Flag`]s.
+//! - [`encode`]: data segments, frames, and the 9011/9012/9014 answers.
 //!
 //! Errors: [`FrameError`] and [`PacketError`], each with a stable `code()` for quarantine
 //! reasons and metric labels. Times are local (`NaiveDateTime`): the caller applies the
 //! device's configured zone.
+//!
+//! Every module, in dependency order: each imports only modules listed before it, so no two
+//! import each other: `error` (the [`PacketError`] leaf), `flag`, `pollutant`, `decimal`, `crc`,
+//! `frame`, `scan` (the field scanner), `header` (header fields and [`PacketFlag`]), `codes`
+//! (cached code and flag lookups), `cp`, `packet`, `encode`.
+//!
+//! Features: `serde` adds `Serialize` to [`PollutantCode`] and [`Decimal`] (as their text) and
+//! `Serialize`/`Deserialize` to [`CrcMode`] (snake_case names).
+#![warn(missing_docs)]
 
 mod codes;
 pub mod cp;
 pub mod crc;
 pub mod decimal;
 pub mod encode;
+mod error;
+mod flag;
 pub mod frame;
 mod header;
-pub mod inspect;
 pub mod packet;
+mod pollutant;
 mod scan;
 
 pub use cp::{parse_hj_time, Cp, CpItem, CpItemRef, CpRef};
@@ -33,11 +45,15 @@ pub use encode::{
     answer_9011, answer_9012, answer_9014, encode_cp, encode_frame, format_hj_time, PacketBuilder,
     QnRtn,
 };
+pub use error::PacketError;
+pub use flag::Flag;
 pub use frame::{
     frames, split_frames, split_frames_with, Deframer, FrameError, FrameRef, Frames, RawFrame,
     LENIENT_MAX_DATA_LEN, STRICT_MAX_DATA_LEN,
 };
-pub use packet::{parse_packet, parse_packet_ref, Packet, PacketError, PacketFlag, PacketRef};
+pub use header::PacketFlag;
+pub use packet::{parse_packet, parse_packet_ref, Packet, PacketRef};
+pub use pollutant::{PollutantCode, PollutantCodeError};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! "has zero byte" trick on `u64` words). All delimiters are ASCII, so every slice it returns
 //! lies on a UTF-8 char boundary.
 
-use super::packet::{bad, PacketError};
+use crate::error::{bad, PacketError};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;

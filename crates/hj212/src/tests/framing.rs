@@ -2,7 +2,7 @@
 
 use super::samples::*;
 use super::{outcomes, Outcome};
-use crate::hj212::{
+use crate::{
     encode_frame, split_frames, split_frames_with, Deframer, FrameError, LENIENT_MAX_DATA_LEN,
 };
 

@@ -4,8 +4,7 @@ use chrono::NaiveDateTime;
 
 use super::frame_of;
 use super::samples::*;
-use crate::domain::Flag;
-use crate::hj212::{encode_frame, parse_packet, CrcMode, Packet, PacketError};
+use crate::{encode_frame, parse_packet, CrcMode, Flag, Packet, PacketError};
 
 fn parse(text: &str) -> Packet {
     parse_packet(&frame_of(text)).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -18,7 +17,7 @@ fn seg(segment: &str) -> Result<Packet, PacketError> {
 }
 
 fn t(s: &str) -> NaiveDateTime {
-    crate::hj212::parse_hj_time(s).unwrap()
+    crate::parse_hj_time(s).unwrap()
 }
 
 /// Header of each sample: (frame, QN, ST, CN, PW, MN, Flag, PNUM, PNO, items, CRC mode).

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// The instrument state a value was taken in. Only [`Flag::Normal`] counts as valid monitoring
-/// data for compliance; `Flag::OverRange` is a real measurement at or above the range.
+/// The instrument state a value was taken in (the `-Flag` of a CP item). Only [`Flag::Normal`]
+/// counts as valid monitoring data; `Flag::OverRange` is a real measurement at or above the
+/// range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flag {
     /// `N`: normal.
@@ -44,7 +45,7 @@ impl Flag {
         Some(flag)
     }
 
-    /// The one-letter code stored in `readings.flag`.
+    /// The one-letter code, e.g. `N`.
     pub fn code(self) -> &'static str {
         match self {
             Self::Normal => "N",
@@ -59,7 +60,7 @@ impl Flag {
         }
     }
 
-    /// Whether the value counts as valid monitoring data.
+    /// Whether the value counts as valid monitoring data (flag `N` only).
     pub fn is_valid(self) -> bool {
         self == Self::Normal
     }

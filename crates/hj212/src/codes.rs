@@ -1,13 +1,14 @@
 //! Lookups of the CP area's vocabulary: pollutant codes (HJ 212-2017, and HJ/T 212-2005 water
-//! codes mapped through the domain) and data flags.
+//! codes mapped through [`PollutantCode::parse_any_version`]) and data flags.
 //!
-//! Input: a key's factor part or a `-Flag` value. Output: the domain's [`PollutantCode`] and
-//! [`Flag`]. The domain parsers allocate and scan alias tables; the common cases are answered
+//! Input: a key's factor part or a `-Flag` value. Output: a [`PollutantCode`] and a [`Flag`].
+//! The general parsers allocate and scan tables; the common cases are answered
 //! from tables built once from those same parsers, so no mapping is duplicated here.
 
 use std::sync::LazyLock;
 
-use crate::domain::{Flag, PollutantCode};
+use crate::flag::Flag;
+use crate::pollutant::PollutantCode;
 
 /// [`Flag::parse`] of every one-byte ASCII text, computed once: the codec's hot loop calls it
 /// for every item, and `Flag::parse` allocates.
@@ -24,7 +25,7 @@ pub(crate) fn parse_flag(value: &str) -> Option<Flag> {
 }
 
 /// Water codes of HJ 212-2017 Table B.1 (and `w01003`), parsed once: [`PollutantCode::parse`]
-/// allocates and scans alias tables, and every packet repeats a few of these codes. The codes
+/// allocates, and every packet repeats a few of these codes. The codes
 /// are borrowed from this table, so a clone of one allocates nothing.
 static COMMON_CODES: LazyLock<Vec<(u64, PollutantCode)>> = LazyLock::new(|| {
     [
@@ -57,8 +58,8 @@ pub(crate) fn factor_code(factor: &str, water_2005: bool) -> Option<PollutantCod
     let b = factor.as_bytes();
     let modern =
         b.len() == 6 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit);
-    // The 2005 table's codes all contain a digit; the domain's friendly aliases (`cod`, `ph`)
-    // contain none, so they are never mistaken for HJ 212 codes.
+    // The 2005 table's codes all contain a digit; the friendly aliases applications accept
+    // (`cod`, `ph`) contain none, so they are never mistaken for HJ 212 codes.
     let legacy = water_2005
         && b.len() == 3
         && b.iter().all(u8::is_ascii_alphanumeric)
@@ -107,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn flags_match_the_domain_parser() {
+    fn flags_match_the_general_parser() {
         for text in [
             "N", "n", "F", "M", "S", "D", "C", "T", "B", "P", "0", "X", "", "NN", "正",
         ] {

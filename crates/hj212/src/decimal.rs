@@ -50,7 +50,7 @@ impl Decimal {
 }
 
 /// A [`Decimal`] borrowed from the text it was found in: validated by the same rules, without
-/// the copy. What the codec's borrowed packets ([`CpItemRef`](super::CpItemRef)) hold.
+/// the copy. What the codec's borrowed packets ([`CpItemRef`](crate::CpItemRef)) hold.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DecimalRef<'a> {
     text: &'a str,
@@ -206,6 +206,7 @@ impl fmt::Debug for Decimal {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for Decimal {
     /// Serialises as the exact text, so no precision is lost.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -333,6 +334,7 @@ mod tests {
         let a = Decimal::parse("1.0").unwrap();
         assert_ne!(a, Decimal::parse("1.00").unwrap());
         assert_eq!(a, "1.0".parse().unwrap());
+        #[cfg(feature = "serde")]
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"1.0\"");
         assert_eq!(format!("{a:?}"), "Decimal(1.0)");
     }

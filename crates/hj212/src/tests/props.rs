@@ -5,11 +5,10 @@ use proptest::prelude::*;
 
 use super::outcomes;
 use super::samples::*;
-use crate::domain::{Flag, PollutantCode};
-use crate::hj212::{
+use crate::{
     encode_cp, frames, parse_packet, parse_packet_ref, split_frames, split_frames_with, Cp, CpItem,
-    CrcMode, Decimal, Deframer, PacketBuilder, PacketFlag, RawFrame, LENIENT_MAX_DATA_LEN,
-    STRICT_MAX_DATA_LEN,
+    CrcMode, Decimal, Deframer, Flag, PacketBuilder, PacketFlag, PollutantCode, RawFrame,
+    LENIENT_MAX_DATA_LEN, STRICT_MAX_DATA_LEN,
 };
 
 fn time() -> impl Strategy<Value = NaiveDateTime> {

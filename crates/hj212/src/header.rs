@@ -1,10 +1,53 @@
 //! Header fields of the data segment (QN, ST, CN, PW, MN, Flag, PNUM, PNO), parsed as a map:
 //! field order varies in the wild, duplicates are errors, unknown keys are kept in order.
 //!
-//! Input: one `key=value` part at a time, from [`super::packet`]. Output: a [`Header`] with
-//! validated values borrowed from the data segment, or a [`PacketError`].
+//! Input: one `key=value` part at a time, from the packet parser (`packet.rs`). Output: a
+//! [`Header`] with validated values borrowed from the data segment, or a [`PacketError`]. Also
+//! the header's [`PacketFlag`] bit field, which `packet` and `encode` use.
 
-use super::packet::{bad, clip, PacketError, PacketFlag};
+use crate::error::{bad, clip, PacketError};
+
+/// The header's `Flag` bit field: `V5 V4 V3 V2 V1 V0 D A` (MSB→LSB), kept raw so unknown
+/// version bits (HJ 212-2025's `Flag=8`/`9`) survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PacketFlag {
+    /// The integer as sent.
+    pub raw: u8,
+}
+
+impl PacketFlag {
+    /// Builds a flag from a protocol version (0 = 2005, 1 = 2017, 2 = 2025) and the D and A bits.
+    pub fn from_parts(version_bits: u8, split: bool, ack_required: bool) -> Self {
+        Self {
+            raw: (version_bits << 2) | (u8::from(split) << 1) | u8::from(ack_required),
+        }
+    }
+
+    /// `V5..V0`: 0 for HJ/T 212-2005, 1 for HJ 212-2017, 2 for HJ 212-2025.
+    pub fn version_bits(self) -> u8 {
+        self.raw >> 2
+    }
+
+    /// Version bits `000001`: HJ 212-2017.
+    pub fn is_2017(self) -> bool {
+        self.version_bits() == 1
+    }
+
+    /// Version bits `000000`: HJ/T 212-2005 (which defined only D and A).
+    pub fn is_2005(self) -> bool {
+        self.version_bits() == 0
+    }
+
+    /// Bit A: the sender expects an answer.
+    pub fn ack_required(self) -> bool {
+        self.raw & 1 == 1
+    }
+
+    /// Bit D: the packet is one part of a split upload and carries PNUM/PNO.
+    pub fn split(self) -> bool {
+        self.raw & 2 == 2
+    }
+}
 
 /// The longest QN, PW or MN accepted (2017: 17, 6 and 24 characters).
 const MAX_ID_LEN: usize = 64;

@@ -12,7 +12,7 @@
 //! the same bytes, however they are chunked (tested), except that only the latter treats the
 //! end of input as final.
 
-use super::crc::parse_hex4;
+use crate::crc::parse_hex4;
 
 /// The largest data segment HJ 212-2017 allows (§6.3, Table 2).
 pub const STRICT_MAX_DATA_LEN: usize = 1024;
@@ -83,27 +83,47 @@ impl FrameRef<'_> {
 pub enum FrameError {
     /// Non-whitespace bytes outside any frame.
     #[error("{} bytes of garbage outside any frame", raw.len())]
-    Garbage { raw: Vec<u8> },
+    Garbage {
+        /// The bytes involved.
+        raw: Vec<u8>,
+    },
     /// `##` not followed by 4 decimal digits.
     #[error("frame header is not ## followed by 4 digits")]
-    BadHeader { raw: Vec<u8> },
+    BadHeader {
+        /// The bytes involved.
+        raw: Vec<u8>,
+    },
     /// The declared length does not end where a frame can end: the data segment it delimits
     /// does not end with CP's closing `&&`.
     #[error("declared length {declared} does not match the frame")]
-    BadLength { declared: usize, raw: Vec<u8> },
+    BadLength {
+        /// The length in the frame header.
+        declared: usize,
+        /// The bytes involved.
+        raw: Vec<u8>,
+    },
     /// The declared length exceeds the receiver's limit.
     #[error("declared length {declared} exceeds the limit of {max}")]
     Oversize {
+        /// The length in the frame header.
         declared: usize,
+        /// The receiver's limit.
         max: usize,
+        /// The bytes involved.
         raw: Vec<u8>,
     },
     /// The input ended inside a frame.
     #[error("input ended inside a frame ({} bytes)", raw.len())]
-    Truncated { raw: Vec<u8> },
+    Truncated {
+        /// The bytes involved.
+        raw: Vec<u8>,
+    },
     /// The data segment ends in `&&` but the 4 bytes after it are not hex digits.
     #[error("CRC field is not 4 hex digits")]
-    BadCrcField { raw: Vec<u8> },
+    BadCrcField {
+        /// The bytes involved.
+        raw: Vec<u8>,
+    },
 }
 
 impl FrameError {

@@ -2,20 +2,21 @@
 //! other command parameters (`QnRtn`, `RtdInterval`, …).
 //!
 //! Input: the text between `CP=&&` and the last `&&`. Output: a [`CpRef`] borrowing its text
-//! from the input (what ingest reads), or the owned [`Cp`] made from it (what
-//! [`parse_packet`](super::parse_packet) returns). Sub-fields are split on `;` and `,`, each key
-//! on its last `-` into factor and suffix, and grouped per factor code. Values stay exact
+//! from the input (what a receiver reads without copying), or the owned [`Cp`] made from it
+//! (what `parse_packet` returns). Sub-fields are split on `;` and `,`, each key on its last `-`
+//! into factor and suffix, and grouped per factor code. Values stay exact
 //! ([`Decimal`], or [`DecimalRef`] in a [`CpRef`]); times stay local (`NaiveDateTime`): the
 //! caller applies the device's configured zone. Keys whose factor is not a pollutant code
 //! (`SB1-RS`, vendor codes such as `pms_rules-Rtd`) are kept in [`Cp::other_items`].
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::codes::{factor_code, parse_flag};
-use super::decimal::{Decimal, DecimalRef};
-use super::packet::{bad, clip, PacketError};
-use super::scan::fields;
-use crate::domain::{Flag, PollutantCode};
+use crate::codes::{factor_code, parse_flag};
+use crate::decimal::{Decimal, DecimalRef};
+use crate::error::{bad, clip, PacketError};
+use crate::flag::Flag;
+use crate::pollutant::PollutantCode;
+use crate::scan::fields;
 
 /// A parsed CP area.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,16 +55,23 @@ pub struct CpItem {
     pub code: PollutantCode,
     /// The code as sent.
     pub original_code: String,
+    /// Real-time value (`-Rtd`, CN 2011).
     pub rtd: Option<Decimal>,
+    /// Interval average (`-Avg`, CN 2051/2061/2031).
     pub avg: Option<Decimal>,
+    /// Interval minimum (`-Min`).
     pub min: Option<Decimal>,
+    /// Interval maximum (`-Max`).
     pub max: Option<Decimal>,
     /// Cumulative quantity over the interval (`-Cou`).
     pub cou: Option<Decimal>,
-    /// Converted (折算) values.
+    /// Converted (折算) real-time value (`-ZsRtd`).
     pub zs_rtd: Option<Decimal>,
+    /// Converted average (`-ZsAvg`).
     pub zs_avg: Option<Decimal>,
+    /// Converted minimum (`-ZsMin`).
     pub zs_min: Option<Decimal>,
+    /// Converted maximum (`-ZsMax`).
     pub zs_max: Option<Decimal>,
     /// The data flag, when it is one of Table 8's letters (or 2005's `P`), in either case.
     pub flag: Option<Flag>,
@@ -130,14 +138,23 @@ pub struct CpItemRef<'a> {
     pub code: PollutantCode,
     /// [`CpItem::original_code`].
     pub original_code: &'a str,
+    /// [`CpItem::rtd`].
     pub rtd: Option<DecimalRef<'a>>,
+    /// [`CpItem::avg`].
     pub avg: Option<DecimalRef<'a>>,
+    /// [`CpItem::min`].
     pub min: Option<DecimalRef<'a>>,
+    /// [`CpItem::max`].
     pub max: Option<DecimalRef<'a>>,
+    /// [`CpItem::cou`].
     pub cou: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_rtd`].
     pub zs_rtd: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_avg`].
     pub zs_avg: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_min`].
     pub zs_min: Option<DecimalRef<'a>>,
+    /// [`CpItem::zs_max`].
     pub zs_max: Option<DecimalRef<'a>>,
     /// [`CpItem::flag`].
     pub flag: Option<Flag>,

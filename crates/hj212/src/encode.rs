@@ -1,4 +1,4 @@
-//! Encoding: frames, data segments, and the answers greenmon sends to data loggers
+//! Encoding: frames, data segments, and the answers a platform sends to data loggers
 //! (9011 request answer, 9012 execution result, 9014 data answer).
 //!
 //! Input: field values or a received [`Packet`]. Output: the bytes to write, framed as
@@ -10,10 +10,11 @@ use std::fmt::Write as _;
 
 use chrono::{NaiveDateTime, Timelike};
 
-use super::cp::{Cp, CpItem};
-use super::crc::crc16_hj212;
-use super::decimal::Decimal;
-use super::packet::{Packet, PacketFlag};
+use crate::cp::{Cp, CpItem};
+use crate::crc::crc16_hj212;
+use crate::decimal::Decimal;
+use crate::header::PacketFlag;
+use crate::packet::Packet;
 
 /// The largest data segment a 4-digit length can declare.
 pub const MAX_ENCODABLE_LEN: usize = 9999;
@@ -41,13 +42,21 @@ pub fn encode_frame(data_segment: &str) -> Vec<u8> {
 /// The fields of a data segment, written in the standard's order by [`PacketBuilder::build`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PacketBuilder {
+    /// `QN`, the request id (`YYYYMMDDhhmmsszzz`); omitted when `None`.
     pub qn: Option<String>,
+    /// `ST`, the system code, e.g. `32` (wastewater) or `91` (system interaction).
     pub st: String,
+    /// `CN`, the command code, e.g. `2051`.
     pub cn: String,
+    /// `PW`, the access password; omitted when `None`.
     pub pw: Option<String>,
+    /// `MN`, the device id.
     pub mn: String,
+    /// `Flag`; omitted when `None` (as HJ/T 212-2005 uploads often do).
     pub flag: Option<PacketFlag>,
+    /// `PNUM`, the number of parts of a split upload.
     pub pnum: Option<u32>,
+    /// `PNO`, this part's number.
     pub pno: Option<u32>,
     /// Extra header fields, written after PNO.
     pub extra: Vec<(String, String)>,
@@ -181,11 +190,17 @@ pub enum QnRtn {
     Ready = 1,
     /// Request rejected.
     Rejected = 2,
+    /// Wrong password (PW).
     PwError = 3,
+    /// Wrong or unknown device id (MN).
     MnError = 4,
+    /// Wrong system code (ST).
     StError = 5,
+    /// Wrong Flag.
     FlagError = 6,
+    /// Wrong request id (QN).
     QnError = 7,
+    /// Wrong or unsupported command (CN).
     CnError = 8,
     /// The packet's CRC was wrong.
     CrcError = 9,
@@ -251,8 +266,8 @@ pub fn answer_9012(req: &Packet, exe_rtn: u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hj212::tests::{frame_of, samples::*};
-    use crate::hj212::{crc16_hj212, parse_packet, split_frames};
+    use crate::tests::{frame_of, samples::*};
+    use crate::{crc16_hj212, parse_packet, split_frames};
 
     fn request(text: &str) -> Packet {
         parse_packet(&frame_of(text)).unwrap()
@@ -371,7 +386,7 @@ mod tests {
             again.cp,
             "DataTime=20160801080000;QnRtn=1;w01018-Avg=40.1,w01018-Flag=N;SB1-RS=1"
         );
-        assert_eq!(packet.crc.matched, Some(crate::hj212::CrcMode::Hj212));
+        assert_eq!(packet.crc.matched, Some(crate::CrcMode::Hj212));
     }
 
     #[test]
@@ -379,7 +394,7 @@ mod tests {
         let p = request(HUPENGWU_2011);
         let again = request(&text(PacketBuilder::from_packet(&p).encode()));
         assert_eq!(again.cp, p.cp);
-        let t = crate::hj212::parse_hj_time("20160801084000123").unwrap();
+        let t = crate::parse_hj_time("20160801084000123").unwrap();
         assert_eq!(format_hj_time(&t), "20160801084000123");
     }
 }
