@@ -370,7 +370,7 @@ mod tests {
             &["--rate=-1"],
             &["--energy-annual-cut", "1.5"],
             &["--client-id", " "],
-            &["--replay-hours", "-1"],
+            &["--replay-hours=-1"],
             &["--replay-hours", "NaN"],
             &["--replay-hours", "1000"],
             &["--speed", "0.5", "--replay-hours=1"],
