@@ -1,22 +1,29 @@
 //! greenmon: a green-development compliance monitor for industrial parks.
 //!
-//! Modules in data-flow order:
-//! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
-//! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, the registry file.
-//! - The HJ 212 data-logger protocol codec (pure) is the `hj212` crate (`crates/hj212`).
-//! - [`ingest`]: MQTT → decode → batch → commit → ack, losing nothing.
-//! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
-//! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
-//! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
-//! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
+//! Modules from the top down; dependencies point down this list, never up. The `greenmon`
+//! binary (`src/main.rs`) only parses the command line and hands over to [`cli`].
+//! - [`cli`]: the commands (clap) and their handlers, one file per command group.
 //! - [`app`]: wiring and graceful shutdown.
-//! - [`backoff`]: jittered exponential retry delays, shared by every retrying path (a leaf).
+//! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
+//! - [`alerts`]: rules → lifecycle → outbox → notifiers (Alertmanager, webhooks).
+//! - [`ingest`]: MQTT and HJ 212 over TCP → decode → batch → commit → ack, losing nothing.
+//! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
 //! - [`simulate`]: a publisher of realistic demo and load data.
+//! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
+//! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
+//! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
+//! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, alert vocabulary,
+//!   plausibility limits, the registry file.
+//! - [`backoff`]: jittered exponential retry delays, shared by every retrying path (a leaf).
+//!
+//! The HJ 212 data-logger protocol codec (pure) is the `hj212` crate (`crates/hj212`), below
+//! all of these.
 
 pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod backoff;
+pub mod cli;
 pub mod compliance;
 pub mod config;
 pub mod domain;

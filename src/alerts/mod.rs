@@ -7,7 +7,6 @@
 //! `store::alerts` (alerts, alert_events, notification_outbox, one transaction) → `delivery`
 //! → `notify` (HTTP).
 
-pub mod cli;
 pub mod delivery;
 pub mod engine;
 pub mod lifecycle;

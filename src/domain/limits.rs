@@ -116,7 +116,7 @@ impl ValueLimits {
                 limits.default = *range;
                 continue;
             }
-            match PollutantCode::parse(key) {
+            match super::parse_pollutant(key) {
                 Ok(code) => {
                     limits.by_code.insert(code.as_str().to_string(), *range);
                 }
@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn code(s: &str) -> PollutantCode {
-        PollutantCode::parse(s).unwrap()
+        super::super::parse_pollutant(s).unwrap()
     }
 
     #[test]

@@ -36,6 +36,11 @@ const CHANNEL_CAPACITY: usize = 1000;
 /// that three of the eleven demo parks (circular-chem, luquan-edz, gaocheng-edz) are off track.
 const DEFAULT_ENERGY_SEED: u64 = 3;
 
+/// Longest replay: a week of history.
+const MAX_REPLAY_HOURS: f64 = 168.0;
+/// Fastest replay: one simulated hour per wall second.
+const MAX_SPEED: f64 = 3600.0;
+
 /// Flags of `greenmon simulate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimulateArgs {
@@ -96,6 +101,22 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FRACTION", default_value_t = 0.045)]
     pub energy_annual_cut: f64,
 
+    /// Also publish the readings of the H hours before the start, replayed at `--speed` beside
+    /// the live readings (which keep real time and every point online). Replayed timestamps run
+    /// from H hours ago up to the start, never ahead of the clock. Default: no replay.
+    #[arg(long, value_name = "H", default_value_t = 0.0, conflicts_with_all = ["rate", "energy_only"])]
+    pub replay_hours: f64,
+
+    /// How much faster than the clock `--replay-hours` replays: 12 = one simulated minute every
+    /// 5 s.
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 12.0,
+        requires = "replay_hours"
+    )]
+    pub speed: f64,
+
     /// Seconds to wait for outstanding PUBACKs before exiting.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub drain_timeout_secs: u64,
@@ -125,6 +146,19 @@ impl SimulateArgs {
             if !(r.is_finite() && r >= 0.0) {
                 problems.push(format!("--rate must be 0 or a positive number, got {r}"));
             }
+        }
+        if !(self.replay_hours.is_finite() && (0.0..=MAX_REPLAY_HOURS).contains(&self.replay_hours))
+        {
+            problems.push(format!(
+                "--replay-hours must be between 0 and {MAX_REPLAY_HOURS}, got {}",
+                self.replay_hours
+            ));
+        }
+        if !(1.0..=MAX_SPEED).contains(&self.speed) {
+            problems.push(format!(
+                "--speed must be between 1 and {MAX_SPEED}, got {}",
+                self.speed
+            ));
         }
         if !(0.0..1.0).contains(&self.energy_annual_cut) {
             problems.push(format!(
@@ -211,7 +245,10 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
         flag: args.flag_rate,
         invalid: args.invalid_rate,
     };
-    let runner = Runner::new(publisher, rng, rates, args.gap_rate, points, energy);
+    // Whole milliseconds: the replay's slots are time-stamped to the millisecond.
+    let replay_span = chrono::TimeDelta::milliseconds((args.replay_hours * 3_600_000.0) as i64);
+    let runner = Runner::new(publisher, rng, rates, args.gap_rate, points, energy)
+        .with_replay(replay_span, args.speed);
     let summary = runner
         .run(
             args.energy_only,
@@ -312,6 +349,15 @@ mod tests {
         assert!(parse(&["--energy-only", "--no-energy"]).is_err());
         assert!(parse(&["--energy-only"]).unwrap().energy_enabled());
         assert!(!parse(&["--no-energy"]).unwrap().energy_enabled());
+
+        // The replay is opt-in; --speed only goes with it, and only in interval mode.
+        assert_eq!((a.replay_hours, a.speed), (0.0, 12.0));
+        let a = parse(&["--replay-hours", "3", "--speed", "12"]).unwrap();
+        assert_eq!((a.replay_hours, a.speed), (3.0, 12.0));
+        a.check().unwrap();
+        assert!(parse(&["--speed", "12"]).is_err());
+        assert!(parse(&["--replay-hours", "1", "--rate", "10"]).is_err());
+        assert!(parse(&["--replay-hours", "1", "--energy-only"]).is_err());
     }
 
     #[test]
@@ -324,6 +370,11 @@ mod tests {
             &["--rate=-1"],
             &["--energy-annual-cut", "1.5"],
             &["--client-id", " "],
+            &["--replay-hours=-1"],
+            &["--replay-hours", "NaN"],
+            &["--replay-hours", "1000"],
+            &["--speed", "0.5", "--replay-hours=1"],
+            &["--speed", "inf", "--replay-hours=1"],
         ] {
             let err = parse(argv).unwrap().check().unwrap_err().to_string();
             let flag = argv[0].split('=').next().unwrap();

@@ -1,6 +1,7 @@
 //! The simulator's publishing loops: energy history and monthly reports, readings at each
-//! point's interval or round-robin at `--rate`, stop on `--count` or a signal, then the wait for
-//! PUBACKs and the summary line.
+//! point's interval (optionally with the recent past replayed at speed beside them) or
+//! round-robin at `--rate`, stop on `--count` or a signal, then the wait for PUBACKs and the
+//! summary line.
 //!
 //! Input: prepared points and energy feeds, a [`Publisher`] and a seeded RNG. Output: the
 //! summary line; progress goes to `tracing`.
@@ -8,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Asia::Shanghai;
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::energy::{months_due, ParkEnergy, YearMonth};
-use super::pacing::{next_unique_ts, rate_deadline, Schedule};
+use super::pacing::{next_unique_ts, rate_deadline, Replay, Schedule};
 use super::publisher::{Progress, Publisher};
 use super::values::{generate, PointModel, Rates};
 use crate::domain::registry::Park;
@@ -75,6 +76,8 @@ struct Stats {
     exceedances: u64,
     malformed: u64,
     gaps: u64,
+    /// Reading messages of the replayed past (counted in `messages` too).
+    replayed: u64,
 }
 
 /// Why the publishing loops ended.
@@ -103,6 +106,8 @@ pub(crate) struct Runner {
     gap_rate: f64,
     points: Vec<SimPoint>,
     energy: Vec<EnergyFeed>,
+    /// The span of the recent past to replay in interval mode, and the replay's speed.
+    replay: Option<(TimeDelta, f64)>,
     stats: Stats,
 }
 
@@ -124,8 +129,16 @@ impl Runner {
             gap_rate,
             points,
             energy,
+            replay: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Also replays the `span` before the start at `speed`, beside the live readings (interval
+    /// mode only); see [`Replay`].
+    pub(crate) fn with_replay(mut self, span: TimeDelta, speed: f64) -> Self {
+        self.replay = (span > TimeDelta::zero()).then_some((span, speed));
+        self
     }
 
     /// Publishes until done or stopped, waits up to `drain_timeout` for PUBACKs, and returns
@@ -169,6 +182,7 @@ impl Runner {
             exceedances = s.exceedances,
             malformed = s.malformed,
             gaps = s.gaps,
+            replayed = s.replayed,
             "Simulator finished."
         );
         if unacked > 0 {
@@ -202,10 +216,28 @@ impl Runner {
         }
     }
 
-    /// Interval mode: every point at its own `interval_secs`.
+    /// Interval mode: every point at its own `interval_secs`, and the replay of the recent past
+    /// (if any) interleaved with them.
     async fn run_intervals(&mut self, count: Option<u64>) -> anyhow::Result<End> {
         let intervals: Vec<u32> = self.points.iter().map(|p| p.interval_secs).collect();
         let mut schedule = Schedule::new(Instant::now(), &intervals, &mut self.rng);
+        let mut replay = self.replay.map(|(span, speed)| {
+            let r = Replay::new(
+                Instant::now(),
+                Utc::now(),
+                span,
+                speed,
+                &intervals,
+                &mut self.rng,
+            );
+            tracing::info!(
+                from = %r.sim_now(Instant::now()),
+                speed = r.speed(),
+                wall_secs = r.wall_duration().as_secs(),
+                "Replaying the recent past at speed beside the live readings; it never runs ahead of the clock."
+            );
+            r
+        });
         let mut energy_check =
             tokio::time::interval_at(Instant::now() + ENERGY_CHECK, ENERGY_CHECK);
         energy_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -216,6 +248,16 @@ impl Runner {
             let Some((i, due)) = schedule.next() else {
                 return Ok(End::Finished);
             };
+            let replay_next = replay.as_ref().and_then(Replay::next);
+            if replay.is_some() && replay_next.is_none() {
+                replay = None;
+                tracing::info!(
+                    replayed = self.stats.replayed,
+                    "Replay reached the start time; live readings only from now on."
+                );
+            }
+            // Without a replayed reading due, that branch is disabled and its values unused.
+            let (replay_i, replay_ts, replay_at) = replay_next.unwrap_or((0, Utc::now(), due));
             tokio::select! {
                 biased;
                 () = stopped(&mut self.stop) => return Ok(End::Stopped),
@@ -226,6 +268,15 @@ impl Runner {
                     continue;
                 }
                 () = tokio::time::sleep_until(due) => {}
+                () = tokio::time::sleep_until(replay_at), if replay_next.is_some() => {
+                    if let Some(r) = replay.as_mut() {
+                        r.advance(replay_i);
+                    }
+                    if self.publish_reading_at(replay_i, Some(replay_ts)).await? == Step::Stop {
+                        return Ok(End::Stopped);
+                    }
+                    continue;
+                }
             }
             schedule.advance(i, Instant::now());
             if self.publish_reading(i).await? == Step::Stop {
@@ -273,8 +324,18 @@ impl Runner {
         }
     }
 
-    /// One reporting slot of point `i`: skipped at the gap rate, otherwise one message.
+    /// One live reporting slot of point `i`: skipped at the gap rate, otherwise one message.
     async fn publish_reading(&mut self, i: usize) -> anyhow::Result<Step> {
+        self.publish_reading_at(i, None).await
+    }
+
+    /// One reporting slot of point `i`, live (`None`: time-stamped now) or replayed (at `at`,
+    /// which the replay keeps before the live readings and unique per point).
+    async fn publish_reading_at(
+        &mut self,
+        i: usize,
+        at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Step> {
         if self.rng.random::<f64>() < self.gap_rate {
             self.stats.gaps += 1;
             return Ok(Step::Continue);
@@ -282,8 +343,14 @@ impl Runner {
         let Some(point) = self.points.get_mut(i) else {
             return Ok(Step::Continue);
         };
-        let ts = next_unique_ts(point.prev_ts, Utc::now());
-        point.prev_ts = Some(ts);
+        let ts = match at {
+            Some(ts) => ts,
+            None => {
+                let ts = next_unique_ts(point.prev_ts, Utc::now());
+                point.prev_ts = Some(ts);
+                ts
+            }
+        };
         let msg = generate(&point.model, ts, self.rates, &mut self.rng);
         let topic = point.topic.clone();
         let step = self.send(topic, msg.payload).await?;
@@ -292,6 +359,7 @@ impl Runner {
             self.stats.readings += msg.readings;
             self.stats.exceedances += u64::from(msg.exceeded.is_some());
             self.stats.malformed += u64::from(msg.invalid.is_some());
+            self.stats.replayed += u64::from(at.is_some());
         }
         Ok(step)
     }
@@ -360,6 +428,9 @@ fn summary(s: &Stats, energy_only: bool, elapsed: Duration) -> String {
         "published {} messages ({} readings) in {secs:.2} s: {per_sec:.0} msg/s",
         s.messages, s.readings
     );
+    if s.replayed > 0 {
+        line.push_str(&format!(" ({} of them replayed)", s.replayed));
+    }
     if s.energy_reports > 0 {
         line.push_str(&format!(", and {} energy reports", s.energy_reports));
     }

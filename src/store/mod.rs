@@ -19,6 +19,7 @@ pub mod tokens;
 
 pub use batch::{write_batch, BatchItem, BatchOutcome, Content};
 pub use error::StoreError;
+pub use readings::latest_reading_time;
 
 use std::time::Duration;
 

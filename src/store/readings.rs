@@ -165,3 +165,16 @@ pub(super) async fn update_last_seen(
     .await?;
     Ok(())
 }
+
+/// The newest reading time of any point (from `point_last_seen`, one row per point); `None`
+/// before the first reading. The demo replays only the time since then.
+///
+/// # Errors
+/// Database errors.
+pub async fn latest_reading_time(pool: &sqlx::PgPool) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let (latest,): (Option<DateTime<Utc>>,) =
+        sqlx::query_as("SELECT max(last_reading) FROM point_last_seen")
+            .fetch_one(pool)
+            .await?;
+    Ok(latest)
+}

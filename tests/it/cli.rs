@@ -175,3 +175,83 @@ fn hj212_encode_then_decode_round_trips() {
     assert_eq!(lines[0]["values"][0]["flag"], "M");
     assert_eq!(lines[1]["verdict"], "crc_mismatch");
 }
+
+/// `greenmon simulate --count` against the shared broker, on a topic prefix of its own (so no
+/// subscriber's session queues the messages), with its log on stderr.
+fn simulate_logging(format: &str) -> std::process::Output {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let out = greenmon()
+        .args(["simulate", "--count", "5", "--rate", "0", "--client-id"])
+        .arg(format!("it-logs-{id}"))
+        .env("GREENMON__MQTT__TOPIC_PREFIX", format!("it-logs-{id}"))
+        .env("GREENMON__TELEMETRY__LOG_FORMAT", format)
+        .env("GREENMON__TELEMETRY__LOG_LEVEL", "info")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let out = simulate_logging("text");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Simulator starting."), "{err}");
+    assert!(!err.contains("\x1b["), "ANSI escape in: {err:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\x1b["));
+
+    // A failing command logs at ERROR (red on a terminal): no escapes either.
+    let out = greenmon()
+        .args(["registry", "import", "/nonexistent/registry.toml"])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR") && err.contains("Command failed."),
+        "{err}"
+    );
+    assert!(!err.contains("\x1b["), "ANSI escape in: {err:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let out = simulate_logging("json");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].as_str().is_some_and(|t| t.len() >= 20),
+            "{line}"
+        );
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&line["level"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(
+            line["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("greenmon")),
+            "{line}"
+        );
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let start = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "Simulator starting.")
+        .unwrap_or_else(|| panic!("no start line in {err}"));
+    assert_eq!(start["level"], "INFO");
+    assert!(start["fields"]["seed"].is_u64(), "{start}");
+}

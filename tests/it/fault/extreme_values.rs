@@ -66,7 +66,7 @@ async fn implausible_values_are_quarantined_and_the_rest_is_stored() {
 /// An HJ 212-2017 hourly-data packet of point a-out (MN AAAA…A, no password) with `cp`.
 fn greenmon_hj212_packet(cp: &str) -> Vec<u8> {
     let data = format!("QN=20260101080000001;ST=32;CN=2061;PW=123456;MN=AAAA0000000000000000000A;Flag=4;CP=&&{cp}&&");
-    let crc = greenmon::hj212::crc16_hj212(data.as_bytes());
+    let crc = hj212::crc16_hj212(data.as_bytes());
     format!("##{:04}{data}{crc:04X}\r\n", data.len()).into_bytes()
 }
 

@@ -8,7 +8,7 @@ use crate::helpers::{eventually, reading_payload, Publisher, TestApp};
 
 fn hj212_packet(mn: &str, cp: &str) -> Vec<u8> {
     let data = format!("QN=20260101080000001;ST=32;CN=2061;PW=123456;MN={mn};Flag=4;CP=&&{cp}&&");
-    let crc = greenmon::hj212::crc16_hj212(data.as_bytes());
+    let crc = hj212::crc16_hj212(data.as_bytes());
     format!("##{:04}{data}{crc:04X}\r\n", data.len()).into_bytes()
 }
 

@@ -56,7 +56,7 @@ pub async fn run(command: AlertsCommand, pool: &PgPool) -> anyhow::Result<()> {
             format,
         } => {
             if let Some(r) = &rule {
-                super::RuleKind::from_name(r).map_err(anyhow::Error::msg)?;
+                crate::alerts::RuleKind::from_name(r).map_err(anyhow::Error::msg)?;
             }
             if limit < 1 {
                 anyhow::bail!("--limit must be positive");

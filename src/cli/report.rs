@@ -1,0 +1,76 @@
+//! `greenmon report`: a month's compliance per park (data rates, points below the validity
+//! threshold, discharge exceedances, energy intensity against the path) as a table, CSV or JSON.
+
+use anyhow::Context;
+
+use crate::compliance::report as r;
+use crate::config::Settings;
+use crate::domain::Period;
+use crate::store;
+
+/// Flags of `greenmon report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The park to report on.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    park: Option<String>,
+    /// Report on every park.
+    #[arg(long)]
+    all: bool,
+    /// The month, YYYY-MM (local calendar month).
+    #[arg(long)]
+    month: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Effective transmission rate below which a point is listed.
+    #[arg(long, default_value_t = crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD)]
+    threshold: f64,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Builds and prints the report.
+pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result<()> {
+    let ReportArgs {
+        park,
+        all: _,
+        month,
+        format,
+        threshold,
+    } = args;
+    let first_day = match month.parse::<Period>() {
+        Ok(p @ Period::Month { .. }) => p.start(),
+        _ => anyhow::bail!("--month {month:?} must be a month like 2018-03"),
+    };
+    if !(0.0..=1.0).contains(&threshold) {
+        anyhow::bail!("--threshold {threshold} must be between 0 and 1");
+    }
+    let pool = store::pool(&settings.database);
+    if let Some(id) = &park {
+        if store::compliance::parks(&pool, Some(id)).await?.is_empty() {
+            anyhow::bail!("park {id:?} is not registered");
+        }
+    }
+    let reports = r::monthly(
+        &pool,
+        settings.timezone(),
+        park.as_deref(),
+        first_day,
+        threshold,
+        chrono::Utc::now(),
+    )
+    .await
+    .context("building the report")?;
+    match format {
+        ReportFormat::Table => print!("{}", r::render_table(&reports)),
+        ReportFormat::Csv => print!("{}", r::render_csv(&reports)),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+    Ok(())
+}
