@@ -3,33 +3,60 @@
 //! (`crate::alerts`); these handlers read and acknowledge through `store::alerts`.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Path, Query};
 use super::AppState;
 use crate::alerts::RuleKind;
-use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow, STATE_FILTERS};
+use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow, EventRow, STATE_FILTERS};
 
 /// Filters of the alert list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// open (default: pending or firing), pending, firing, resolved or all.
     pub state: Option<String>,
+    /// One park.
     pub park: Option<String>,
+    /// One rule, e.g. `point_offline`.
     pub rule: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<i64>,
 }
 
+/// Alerts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<AlertRow>,
+}
+
 /// `GET /api/v1/alerts`.
+#[utoipa::path(
+    get,
+    path = "/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    summary = "Alerts, newest first (a park token sees its own park's only)",
+    params(ListQuery),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The matching alerts", body = AlertList),
+        (status = 400, description = "Malformed query string", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "`park` is another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "Unknown state or rule, or a limit outside 1 to 1000", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AlertList>, ApiError> {
     let wanted = q.state.unwrap_or_else(|| "open".into());
     if !STATE_FILTERS.contains(&wanted.as_str()) {
         return Err(ApiError::Unprocessable(format!(
@@ -56,7 +83,7 @@ pub async fn list(
         limit,
     };
     let alerts = q::list(&state.pool, &filter).await?;
-    Ok(axum::Json(json!({ "alerts": alerts })))
+    Ok(axum::Json(AlertList { alerts }))
 }
 
 /// The alert, if the caller may see it (another park's is the same 404 as a missing one).
@@ -69,33 +96,87 @@ async fn visible_alert(state: &AppState, caller: &Caller, id: i64) -> Result<Ale
     Ok(alert)
 }
 
+/// An alert with its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertDetail {
+    pub alert: AlertRow,
+    /// Transitions and acknowledgements, oldest first.
+    pub events: Vec<EventRow>,
+}
+
 /// `GET /api/v1/alerts/{id}`: the alert and its history.
+#[utoipa::path(
+    get,
+    path = "/alerts/{id}",
+    operation_id = "get_alert",
+    tag = "alerts",
+    summary = "An alert with its history (transitions and acknowledgements)",
+    params(("id" = i64, Path, description = "Alert id")),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The alert and its events", body = AlertDetail),
+        (status = 400, description = "An id that is not an integer", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown alert, or another park's (park tokens)", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AlertDetail>, ApiError> {
     let alert = visible_alert(&state, &caller, id).await?;
     let events = q::events(&state.pool, id).await?;
-    Ok(axum::Json(json!({ "alert": alert, "events": events })))
+    Ok(axum::Json(AlertDetail { alert, events }))
 }
 
 /// Body of an acknowledgement.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Ack)]
 pub struct AckBody {
-    /// Who acknowledges (name or on-call handle).
+    /// Who acknowledges (name or on-call handle), 1 to 200 characters.
     pub by: String,
     pub comment: Option<String>,
 }
 
+/// The acknowledged alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Acknowledged {
+    pub alert: AlertRow,
+}
+
 /// `POST /api/v1/alerts/{id}/ack`: stops re-notification and escalation (bureau tokens).
+#[utoipa::path(
+    post,
+    path = "/alerts/{id}/ack",
+    operation_id = "ack_alert",
+    tag = "alerts",
+    summary = "Acknowledge an alert: no more re-notification or escalation; it still resolves by itself",
+    description = "Bureau tokens only.",
+    params(("id" = i64, Path, description = "Alert id")),
+    request_body = AckBody,
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("bureau"))),
+    responses(
+        (status = 200, description = "The alert, acknowledged", body = Acknowledged),
+        (status = 400, description = "An id that is not an integer, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "Park tokens may not acknowledge alerts", body = ErrorBody),
+        (status = 404, description = "Unknown alert, or another park's (park tokens)", body = ErrorBody),
+        (status = 409, description = "Already acknowledged, or resolved", body = ErrorBody),
+        (status = 422, description = "Unknown fields, or an empty or too long `by`", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn ack(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<AckBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Acknowledged>, ApiError> {
     visible_alert(&state, &caller, id).await?;
     caller.require_bureau("acknowledge alerts")?;
     let by = body.by.trim();
@@ -105,7 +186,7 @@ pub async fn ack(
         ));
     }
     match q::acknowledge(&state.pool, id, by, body.comment.as_deref()).await? {
-        AckOutcome::Acknowledged(alert) => Ok(axum::Json(json!({ "alert": alert }))),
+        AckOutcome::Acknowledged(alert) => Ok(axum::Json(Acknowledged { alert })),
         AckOutcome::AlreadyAcknowledged(a) => Err(ApiError::Conflict(format!(
             "alert {id} was already acknowledged by {} at {}",
             a.acked_by.unwrap_or_default(),

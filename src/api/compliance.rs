@@ -4,34 +4,71 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{not_found_park, Caller, Path, Query};
 use super::parks::visible_park;
 use super::AppState;
-use crate::compliance::service;
+use crate::compliance::service::{self, BureauRow, Exceedance, ParkEnergy, ParkNow, ParkRates};
+
+/// The bureau's overview: one row per visible park.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplianceSummary {
+    pub parks: Vec<BureauRow>,
+}
 
 /// `GET /api/v1/compliance`: the bureau's overview (a park token sees its own row only).
+#[utoipa::path(
+    get,
+    path = "/compliance",
+    operation_id = "compliance_summary",
+    tag = "compliance",
+    summary = "Every visible park's monitoring rate, data rates, open exceedances and energy status",
+    description = "A park token sees its own park's row only.",
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "One row per visible park", body = ComplianceSummary),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ComplianceSummary>, ApiError> {
     let rows = service::bureau_summary(&state.pool, state.tz, Utc::now()).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
         .collect();
-    Ok(axum::Json(json!({ "parks": parks })))
+    Ok(axum::Json(ComplianceSummary { parks }))
 }
 
 /// `GET /api/v1/parks/{park}/compliance`: monitoring rate and point statuses now.
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/compliance",
+    operation_id = "get_park_compliance",
+    tag = "compliance",
+    summary = "Monitoring rate and point statuses now",
+    params(("park" = String, Path, description = "Park id")),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park's monitoring rate and points", body = ParkNow),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn now(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ParkNow>, ApiError> {
     // The engine reads the park itself: an unknown park comes back empty (one query fewer than
     // checking first; this is the endpoint a park's dashboard polls).
     caller.may_read(&park)?;
@@ -40,25 +77,46 @@ pub async fn now(
         .into_iter()
         .next()
         .ok_or_else(|| not_found_park(&park))?;
-    Ok(axum::Json(json!(park_now)))
+    Ok(axum::Json(park_now))
 }
 
 /// A date range of local days, both ends included.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DaysQuery {
+    /// First local day (default: `to`).
     pub from: Option<NaiveDate>,
+    /// Last local day, included (default: today).
     pub to: Option<NaiveDate>,
 }
 
 /// `GET /api/v1/parks/{park}/compliance/rates?from=YYYY-MM-DD&to=YYYY-MM-DD`: daily
 /// transmission, valid and effective transmission rates (default: today).
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/compliance/rates",
+    operation_id = "get_compliance_rates",
+    tag = "compliance",
+    summary = "Daily transmission, valid and effective transmission rates over local days",
+    params(("park" = String, Path, description = "Park id"), DaysQuery),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park's rates, summed and per point and day", body = ParkRates),
+        (status = 400, description = "Malformed query string", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "`from` after `to`, or a range over `http.max_range_days`", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn rates(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
     Query(q): Query<DaysQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Option<ParkRates>>, ApiError> {
     visible_park(&state, &caller, &park).await?;
     let now = Utc::now();
     let today = now.with_timezone(&state.tz).date_naive();
@@ -71,14 +129,17 @@ pub async fn rates(
         return Err(too_long(state.limits.max_range_days));
     }
     let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, now).await?;
-    Ok(axum::Json(json!(rates.into_iter().next())))
+    Ok(axum::Json(rates.into_iter().next()))
 }
 
 /// An instant range.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TimeQuery {
+    /// Range start (RFC 3339; default: 7 days before `to`).
     pub from: Option<DateTime<Utc>>,
+    /// Range end, exclusive (RFC 3339; default: now).
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -107,37 +168,88 @@ fn too_long(days: i64) -> ApiError {
     ApiError::Unprocessable(format!("the range may span at most {days} days"))
 }
 
+/// Exceedance episodes of a park over a range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExceedanceList {
+    pub park_id: String,
+    pub from: DateTime<Utc>,
+    /// Exclusive.
+    pub to: DateTime<Utc>,
+    pub exceedances: Vec<Exceedance>,
+}
+
 /// `GET /api/v1/parks/{park}/exceedances?from=&to=`: exceedance episodes (hourly valid average
 /// outside the limits) overlapping the range (default: the last 7 days).
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/exceedances",
+    operation_id = "list_exceedances",
+    tag = "compliance",
+    summary = "Discharge exceedance episodes overlapping a range (default: the last 7 days)",
+    params(("park" = String, Path, description = "Park id"), TimeQuery),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "Episodes of hourly valid averages outside the limits", body = ExceedanceList),
+        (status = 400, description = "Malformed query string", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "`from` not before `to`, or a range over `http.max_range_days`", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn exceedances(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
     Query(q): Query<TimeQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ExceedanceList>, ApiError> {
     visible_park(&state, &caller, &park).await?;
     let (from, to) = time_range(&state, q.from, q.to, Duration::days(7))?;
     let list = service::exceedances(&state.pool, Some(&park), from, to, Utc::now()).await?;
-    Ok(axum::Json(
-        json!({ "park_id": park, "from": from, "to": to, "exceedances": list }),
-    ))
+    Ok(axum::Json(ExceedanceList {
+        park_id: park,
+        from,
+        to,
+        exceedances: list,
+    }))
 }
 
 /// A year.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct YearQuery {
+    /// 1990 to 2100 (default: the current year, to date).
     pub year: Option<i32>,
 }
 
 /// `GET /api/v1/parks/{park}/energy?year=`: energy intensity, reduction and the required path
 /// (default: the current year, to date).
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/energy",
+    operation_id = "get_park_energy",
+    tag = "compliance",
+    summary = "Energy intensity and reduction against the required path",
+    params(("park" = String, Path, description = "Park id"), YearQuery),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park's target and its status in the year", body = ParkEnergy),
+        (status = 400, description = "Malformed query string", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "A year outside 1990 to 2100", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn energy(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
     Query(q): Query<YearQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Option<ParkEnergy>>, ApiError> {
     visible_park(&state, &caller, &park).await?;
     let today = Utc::now().with_timezone(&state.tz).date_naive();
     let year = q.year.unwrap_or(today.year());
@@ -146,5 +258,5 @@ pub async fn energy(
     }
     let year_end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(today);
     let energy = service::energy(&state.pool, Some(&park), year, today.min(year_end)).await?;
-    Ok(axum::Json(json!(energy.into_iter().next())))
+    Ok(axum::Json(energy.into_iter().next()))
 }

@@ -5,9 +5,20 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::store::StoreError;
+
+/// The body of every error answer, and its schema (`ApiError`) in the OpenAPI document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody {
+    /// Stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `unprocessable` or `internal`.
+    pub error: &'static str,
+    /// What went wrong and what to fix.
+    pub message: String,
+}
 
 /// An API failure, each variant with its status.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +85,10 @@ impl IntoResponse for ApiError {
         }
         let mut res = (
             self.status(),
-            Json(json!({"error": self.code(), "message": self.to_string()})),
+            Json(ErrorBody {
+                error: self.code(),
+                message: self.to_string(),
+            }),
         )
             .into_response();
         if matches!(self, ApiError::Unauthorized) {

@@ -16,9 +16,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use chrono_tz::Tz;
 use sqlx::PgPool;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::telemetry::Metrics;
 
@@ -50,33 +53,33 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/portal", get(portal::page))
-        .nest("/api/v1", api_v1())
+        .nest("/api/v1", api_v1().0)
         .with_state(state)
 }
 
-/// `/api/v1`; every route is a row of [`openapi::OPERATIONS`].
-fn api_v1() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(openapi::document()) }),
-        )
-        .route("/compliance", get(compliance::summary))
-        .route("/alerts", get(alerts::list))
-        .route("/alerts/{id}", get(alerts::get))
-        .route("/alerts/{id}/ack", axum::routing::post(alerts::ack))
-        .route("/parks", get(parks::list))
-        .route("/parks/{park}", get(parks::get).put(parks::put))
-        .route("/parks/{park}/points", get(parks::points))
-        .route("/parks/{park}/points/{point}/readings", get(readings::get))
-        .route("/parks/{park}/compliance", get(compliance::now))
-        .route("/parks/{park}/compliance/rates", get(compliance::rates))
-        .route("/parks/{park}/exceedances", get(compliance::exceedances))
-        .route("/parks/{park}/energy", get(compliance::energy))
-        .route(
-            "/parks/{park}/energy-reports",
-            get(energy_reports::list).post(energy_reports::submit),
-        )
+/// `/api/v1` and its OpenAPI document. Every route is added with `routes!`, which documents it
+/// in the same call (see [`openapi`]).
+fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, paths) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(openapi::serve))
+        .routes(routes!(compliance::summary))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::ack))
+        .routes(routes!(parks::list))
+        .routes(routes!(parks::get, parks::put))
+        .routes(routes!(parks::points))
+        .routes(routes!(readings::get))
+        .routes(routes!(compliance::now))
+        .routes(routes!(compliance::rates))
+        .routes(routes!(compliance::exceedances))
+        .routes(routes!(compliance::energy))
+        .routes(routes!(energy_reports::list, energy_reports::submit))
+        .split_for_parts();
+    let doc = openapi::ApiDoc::openapi().nest("/api/v1", paths);
+    let router = router
+        .layer(Extension(Arc::new(doc.clone())))
         .fallback(|| async { error::ApiError::NotFound("no such API endpoint".into()) })
-        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed });
+    (router, doc)
 }

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{not_found_park, Caller, Json, Path};
 use super::AppState;
 use crate::compliance::service::{self, PointNow};
@@ -33,16 +33,52 @@ pub async fn visible_park(
         .ok_or_else(|| not_found_park(park))
 }
 
+/// The parks a token may read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkList {
+    pub parks: Vec<ParkRow>,
+}
+
 /// `GET /api/v1/parks`: every park the caller may read.
+#[utoipa::path(
+    get,
+    path = "/parks",
+    operation_id = "list_parks",
+    tag = "parks",
+    summary = "Parks the token may read",
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "Every park for the bureau, its own for a park token", body = ParkList),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ParkList>, ApiError> {
     let parks = q::parks(&state.pool, caller.scope()).await?;
-    Ok(axum::Json(json!({ "parks": parks })))
+    Ok(axum::Json(ParkList { parks }))
 }
 
 /// `GET /api/v1/parks/{park}`.
+#[utoipa::path(
+    get,
+    path = "/parks/{park}",
+    operation_id = "get_park",
+    tag = "parks",
+    summary = "A park with its energy baseline and target",
+    params(("park" = String, Path, description = "Park id")),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park", body = ParkRow),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,19 +88,42 @@ pub async fn get(
 }
 
 /// A point with its status now and its discharge limits.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PointView {
     #[serde(flatten)]
     pub point: PointNow,
     pub limits: Vec<LimitRow>,
 }
 
+/// A park's points.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointList {
+    pub park_id: String,
+    pub points: Vec<PointView>,
+}
+
 /// `GET /api/v1/parks/{park}/points`: each point's status now, with its limits.
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/points",
+    operation_id = "list_points",
+    tag = "parks",
+    summary = "The park's points with their status now and their discharge limits",
+    params(("park" = String, Path, description = "Park id")),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park's points", body = PointList),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn points(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<PointList>, ApiError> {
     visible_park(&state, &caller, &park).await?;
     let (now, limits) = tokio::try_join!(
         service::parks_now(&state.pool, Some(&park), Utc::now()),
@@ -82,11 +141,37 @@ pub async fn points(
             point,
         })
         .collect();
-    Ok(axum::Json(json!({ "park_id": park, "points": points })))
+    Ok(axum::Json(PointList {
+        park_id: park,
+        points,
+    }))
 }
 
 /// `PUT /api/v1/parks/{park}` (bureau): creates or updates the park, its points, their limits
 /// and its baseline, exactly as `greenmon registry import` does for one park.
+#[utoipa::path(
+    put,
+    path = "/parks/{park}",
+    operation_id = "put_park",
+    tag = "parks",
+    summary = "Create or update a park with its points, limits and baseline (registry entry)",
+    description = "Bureau tokens only. The body is one park of the registry file (see `greenmon registry import`), as JSON; its `id` must be the path's park.",
+    params(("park" = String, Path, description = "Park id")),
+    request_body = ParkEntry,
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("bureau"))),
+    responses(
+        (status = 200, description = "The park existed and was updated", body = ParkRow),
+        (status = 201, description = "The park was created", body = ParkRow),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "Park tokens may not change the registry", body = ErrorBody),
+        (status = 404, description = "Another park's (park tokens)", body = ErrorBody),
+        (status = 409, description = "An MN in the request is used by another point", body = ErrorBody),
+        (status = 422, description = "Unknown fields, wrong types, or registry problems", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,9 +5,10 @@
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::compliance::time_range;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Path, Query};
 use super::AppState;
 use crate::domain::parse_pollutant;
@@ -17,7 +18,7 @@ use crate::store::api_queries::{self, HourlyReading, RawReading};
 pub const MAX_RAW_ROWS: i64 = 10_000;
 
 /// `raw`, `hour`, or `auto` (raw for short ranges).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     #[default]
@@ -27,21 +28,48 @@ pub enum Resolution {
 }
 
 /// Query of a readings request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReadingsQuery {
     /// HJ 212-2017 code or alias (cod, nh3n, tp, tn, ph, flow).
     pub pollutant: String,
+    /// Range start (RFC 3339; default: 24 hours before `to`).
     pub from: Option<DateTime<Utc>>,
+    /// Range end, exclusive (RFC 3339; default: now).
     pub to: Option<DateTime<Utc>>,
+    /// `auto` (default: raw up to `http.raw_max_hours`, hourly beyond), `raw` or `hour`.
     #[serde(default)]
+    #[param(inline)]
     pub resolution: Resolution,
-    /// Raw rows per page (at most 10,000).
+    /// Raw rows per page, 1 to 10,000 (default 10,000); a full page gives `next_from`.
     pub limit: Option<i64>,
 }
 
 /// `GET /api/v1/parks/{park}/points/{point}/readings?pollutant=&from=&to=&resolution=&limit=`
 /// (default: the last 24 hours).
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/points/{point}/readings",
+    operation_id = "get_readings",
+    tag = "readings",
+    summary = "Readings of a point and pollutant: raw for short ranges, hourly rollups for long ones",
+    params(
+        ("park" = String, Path, description = "Park id"),
+        ("point" = String, Path, description = "Monitoring point id"),
+        ReadingsQuery,
+    ),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "Raw readings (`resolution` raw) or hourly rollups (`resolution` hour)", body = ReadingsAnswer),
+        (status = 400, description = "Malformed query string (e.g. no `pollutant`)", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "Unknown park or point, or another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "Unknown pollutant, bad range or limit, raw over a too long range", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,11 +155,13 @@ pub async fn get(
     }))
 }
 
-/// The answer, serialised straight from the rows (a 30-day answer is 720 of them).
-#[derive(Debug, Serialize)]
+/// Readings of one point and pollutant in `[from, to)`.
+// Serialised straight from the rows (a 30-day answer is 720 of them).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReadingsAnswer {
     park_id: String,
     point_id: String,
+    /// HJ 212-2017 code (aliases are resolved).
     pollutant: String,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -140,7 +170,8 @@ pub struct ReadingsAnswer {
 }
 
 /// Raw readings or hourly rollups, tagged by `resolution`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReadingRows)]
 #[serde(tag = "resolution", rename_all = "lowercase")]
 enum Rows {
     Raw {

@@ -145,7 +145,7 @@ pub fn roll_up_year(year: i32, reports: &[EnergyReport]) -> Option<YearFigures> 
 }
 
 /// Where a park stands against its energy-intensity target in one year.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct EnergyStatus {
     pub year: i32,
     /// 12 for a complete year; fewer when the figures are the year to date.

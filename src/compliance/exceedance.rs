@@ -25,7 +25,7 @@ pub struct HourlyAvg {
 }
 
 /// Which limit an episode crosses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Above the upper limit.
@@ -35,7 +35,7 @@ pub enum Direction {
 }
 
 /// Consecutive hours beyond the same limit.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Episode {
     /// Start of the first exceeding hour.
     pub start: DateTime<Utc>,

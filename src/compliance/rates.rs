@@ -36,7 +36,7 @@ pub struct HourSlot {
 /// Slot counts of one point and day, or their sum over points and days.
 ///
 /// As produced by [`daily_rates`] and [`DailyRates::merge`], `valid ≤ received ≤ expected`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct DailyRates {
     /// Completed hours the point owed.
     pub expected: u32,

@@ -21,7 +21,7 @@ use crate::store::compliance::{self as q, ParkRow, PointRow};
 use crate::store::{rollup, StoreError};
 
 /// One point's status now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointNow {
     pub point_id: String,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct PointNow {
 }
 
 /// A park's automatic online monitoring now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkNow {
     pub park_id: String,
     pub name: String,
@@ -122,7 +122,7 @@ fn park_now<'a>(
 }
 
 /// Data rates of one point over a day range.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointRates {
     pub point_id: String,
     pub required: bool,
@@ -132,7 +132,7 @@ pub struct PointRates {
 }
 
 /// Data rates of a park (sums over its required points) over a day range.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkRates {
     pub park_id: String,
     pub from: NaiveDate,
@@ -225,7 +225,7 @@ async fn rates_of(
 }
 
 /// A discharge exceedance episode of one point and pollutant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Exceedance {
     pub park_id: String,
     pub point_id: String,
@@ -303,7 +303,7 @@ pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A park's energy intensity against its path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkEnergy {
     pub park_id: String,
     pub baseline_year: i32,
@@ -375,7 +375,7 @@ async fn energy_of(
 }
 
 /// One line of the bureau's overview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BureauRow {
     pub park_id: String,
     pub name: String,

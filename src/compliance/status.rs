@@ -15,7 +15,7 @@ pub const GAP_INTERVALS: i64 = 3;
 pub const MIN_ALLOWED_GAP_SECS: i64 = 300;
 
 /// A monitoring point's state now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PointStatus {
     /// A valid (flag `N`) reading arrived within the allowed gap.

@@ -43,7 +43,7 @@ pub struct RegistryFile {
 }
 
 /// One park.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParkEntry {
     pub id: String,
@@ -51,20 +51,23 @@ pub struct ParkEntry {
     #[serde(default)]
     pub name_en: Option<String>,
     #[serde(default = "default_baseline_year")]
+    #[schema(default = default_baseline_year)]
     pub baseline_year: i32,
     /// Energy intensity in the baseline year, tce per 10,000 yuan.
     pub baseline_intensity: f64,
     #[serde(default = "default_target_year")]
+    #[schema(default = default_target_year)]
     pub target_year: i32,
     /// Required cut by the target year, as a fraction (0.20 = 20%).
     #[serde(default = "default_target_reduction")]
+    #[schema(default = default_target_reduction)]
     pub target_reduction: f64,
     #[serde(default)]
     pub points: Vec<PointEntry>,
 }
 
 /// One monitoring point of a park.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointEntry {
     pub id: String,
@@ -76,9 +79,11 @@ pub struct PointEntry {
     pub mn: Option<String>,
     /// Counts towards the park's automatic online monitoring rate.
     #[serde(default = "default_true")]
+    #[schema(default = default_true)]
     pub required: bool,
     /// Expected seconds between readings.
     #[serde(default = "default_interval")]
+    #[schema(default = default_interval)]
     pub interval_secs: i32,
     /// Seconds without a valid reading before the point counts as offline (default: 3 ×
     /// interval, at least 5 minutes).
@@ -89,6 +94,7 @@ pub struct PointEntry {
     pub hj212_password: Option<String>,
     /// CRC variants accepted from the logger: `hj212` (default), `modbus`, `modbus_swapped`.
     #[serde(default = "default_crc_modes")]
+    #[schema(default = default_crc_modes)]
     pub crc_modes: Vec<String>,
     /// Discharge limits by pollutant (code or alias).
     #[serde(default)]
@@ -96,7 +102,7 @@ pub struct PointEntry {
 }
 
 /// Discharge limit of one pollutant.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitEntry {
     #[serde(default)]

@@ -14,7 +14,7 @@ use crate::domain::alert::{AlertKey, Condition, RuleKind, Severity};
 use crate::domain::alert::{Event, Lifecycle, State};
 
 /// An alert as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AlertRow {
     pub id: i64,
     pub rule: String,
@@ -474,7 +474,7 @@ pub async fn hour_averages(
 }
 
 /// One event of an alert's history.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EventRow {
     pub at: DateTime<Utc>,
     pub kind: String,

@@ -10,7 +10,7 @@ use super::StoreError;
 use crate::domain::EnergyReport;
 
 /// One raw reading.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RawReading {
     pub time: DateTime<Utc>,
     pub kind: String,
@@ -21,7 +21,7 @@ pub struct RawReading {
 }
 
 /// One hour of a pollutant at a point (from `readings_hourly`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HourlyReading {
     pub hour: DateTime<Utc>,
     pub avg: f64,
@@ -34,7 +34,7 @@ pub struct HourlyReading {
 }
 
 /// An energy report as stored.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EnergyReportRow {
     pub period: String,
     pub period_kind: String,
@@ -136,7 +136,7 @@ pub async fn submit_energy_report(pool: &PgPool, report: &EnergyReport) -> Resul
 }
 
 /// A discharge limit of one point and pollutant.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LimitRow {
     pub point_id: String,
     pub pollutant: String,

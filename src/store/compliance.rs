@@ -10,7 +10,7 @@ use super::StoreError;
 use crate::domain::{EnergyReport, ParkId, Period};
 
 /// A park with its energy target (also the API's view of a park).
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ParkRow {
     pub id: String,
     pub name: String,

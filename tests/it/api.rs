@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use chrono::Duration;
-use greenmon::api::openapi::{Access, OPERATIONS};
+use greenmon::api::openapi::{self, Access, Operation};
 use greenmon::domain::Flag;
 use greenmon::store::tokens::{self, TokenRole};
 use reqwest::{Method, StatusCode};
@@ -70,18 +70,113 @@ fn matrix() -> Vec<Row> {
     ]
 }
 
-fn access_of(row: &Row) -> Access {
-    let path = row
-        .path
+/// Every operation of the generated OpenAPI document.
+fn operations() -> Vec<Operation> {
+    openapi::operations(&openapi::document())
+}
+
+/// The document's path of a matrix row (`{alert}` is the document's `{id}`).
+fn doc_path(row: &Row) -> String {
+    row.path
         .split('?')
         .next()
         .unwrap()
-        .replace("{alert}", "{id}");
-    OPERATIONS
-        .iter()
+        .replace("{alert}", "{id}")
+}
+
+fn access_of(row: &Row) -> Access {
+    let path = doc_path(row);
+    operations()
+        .into_iter()
         .find(|op| op.path == path && op.method == row.method.as_str().to_lowercase())
         .unwrap_or_else(|| panic!("{} {path} is not in the OpenAPI document", row.method))
         .access
+        .unwrap_or_else(|| panic!("{} {path} has no valid x-access", row.method))
+}
+
+/// Checks an answer against the document: its status is documented for the operation, and the
+/// body has every required field of the documented schema, with the documented JSON types, down
+/// through objects and arrays.
+fn assert_documented(doc: &Value, row: &Row, status: StatusCode, body: &Value) {
+    let path = doc_path(row);
+    let method = row.method.as_str().to_lowercase();
+    let what = format!("{method} {path} {status}");
+    let response = &doc["paths"][&path][&method]["responses"][status.as_str()];
+    assert!(response.is_object(), "{what} is not documented");
+    let schema = &response["content"]["application/json"]["schema"];
+    let problems = conformance(doc, schema, body, "$");
+    assert!(problems.is_empty(), "{what}: {problems:?}\n{body}");
+}
+
+/// What in `value` contradicts `schema` (empty when it conforms). Covers what our documents use:
+/// `$ref`, `allOf`, `oneOf`, `type` (or a list of types), `required`, `properties`, `items` and
+/// `prefixItems`.
+fn conformance(doc: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        let target = &doc["components"]["schemas"][name];
+        if target.is_null() {
+            return vec![format!("{at}: dangling {r}")];
+        }
+        return conformance(doc, target, value, at);
+    }
+    let mut problems = Vec::new();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        problems.extend(conformance(doc, part, value, at));
+    }
+    if let Some(variants) = schema["oneOf"].as_array() {
+        if !variants
+            .iter()
+            .any(|v| conformance(doc, v, value, at).is_empty())
+        {
+            problems.push(format!("{at}: matches none of oneOf"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let type_ok = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    if !types.is_empty() && !types.iter().any(|t| type_ok(t)) {
+        problems.push(format!("{at}: {value} is not {types:?}"));
+        return problems;
+    }
+    if let Some(obj) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap_or_default();
+            if !obj.contains_key(name) {
+                problems.push(format!("{at}: lacks required {name}"));
+            }
+        }
+        for (name, sub) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(v) = obj.get(name) {
+                problems.extend(conformance(doc, sub, v, &format!("{at}.{name}")));
+            }
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let prefix = schema["prefixItems"].as_array();
+        for (i, v) in items.iter().enumerate() {
+            let sub = match prefix {
+                Some(p) => p.get(i).unwrap_or(&Value::Null),
+                None => &schema["items"],
+            };
+            if sub.is_object() {
+                problems.extend(conformance(doc, sub, v, &format!("{at}[{i}]")));
+            }
+        }
+    }
+    problems
 }
 
 /// Park and point of each test park.
@@ -251,17 +346,16 @@ fn fill(path: &str, (park, point): (&str, &str)) -> String {
 async fn isolation_matrix() {
     let mut f = fixture().await;
     let rows = matrix();
+    let doc = serde_json::to_value(openapi::document()).unwrap();
     // Every operation of the OpenAPI document that takes a token has a row.
-    for op in OPERATIONS.iter().filter(|op| op.access != Access::Public) {
+    for op in operations()
+        .iter()
+        .filter(|op| op.access != Some(Access::Public))
+    {
         assert!(
-            rows.iter().any(|r| r
-                .path
-                .split('?')
-                .next()
-                .map(|p| p.replace("{alert}", "{id}"))
-                .as_deref()
-                == Some(op.path)
-                && r.method.as_str().eq_ignore_ascii_case(op.method)),
+            rows.iter()
+                .any(|r| doc_path(r) == op.path
+                    && r.method.as_str().eq_ignore_ascii_case(&op.method)),
             "no isolation row for {} {}",
             op.method,
             op.path
@@ -292,6 +386,8 @@ async fn isolation_matrix() {
                 )
                 .await;
             assert!(s.is_success(), "{}: {s} {b}", what("bureau", path));
+            // The live answer has what the document says it has.
+            assert_documented(&doc, r, s, &b);
         }
 
         // The park token on its own park.
@@ -309,6 +405,7 @@ async fn isolation_matrix() {
             Access::Bureau => assert_error(s, &b, StatusCode::FORBIDDEN, &what("park", &own)),
             Access::Public => unreachable!("public operations take no token"),
         }
+        assert_documented(&doc, r, s, &b);
         if r.path.contains("{park}") || r.path.contains("{alert}") {
             // Another park's resource: 404, whatever the operation.
             let (s, b) = f
@@ -321,6 +418,7 @@ async fn isolation_matrix() {
                 )
                 .await;
             assert_error(s, &b, StatusCode::NOT_FOUND, &what("park", &other));
+            assert_documented(&doc, r, s, &b);
         } else {
             // A list: only park-a's rows.
             let text = b.to_string();
@@ -339,6 +437,7 @@ async fn isolation_matrix() {
                 .call(r.method.clone(), &own, token, body_for(r.body, "park-a"))
                 .await;
             assert_error(s, &b, StatusCode::UNAUTHORIZED, &what(who, &own));
+            assert_documented(&doc, r, s, &b);
         }
         let res = f
             .api
@@ -370,20 +469,27 @@ async fn isolation_matrix() {
 async fn endpoints_answer_the_seeded_data() {
     let mut f = fixture().await;
     let t = Some(f.park_a.as_str());
-    // OpenAPI needs no token and lists every operation.
+    // OpenAPI needs no token and lists every operation: it is the generated document.
     let (s, doc) = f
         .api
         .call(Method::GET, "/api/v1/openapi.json", None, None)
         .await;
     assert_eq!(s, StatusCode::OK);
-    for op in OPERATIONS {
+    for op in operations() {
         assert!(
-            doc["paths"][op.path][op.method].is_object(),
+            doc["paths"][&op.path][&op.method].is_object(),
             "{} {}",
             op.method,
             op.path
         );
     }
+    assert_eq!(doc, serde_json::to_value(openapi::document()).unwrap());
+    assert_documented(
+        &doc,
+        &row(Method::GET, "/api/v1/openapi.json", Body::None),
+        s,
+        &doc,
+    );
 
     // Raw readings for a short range: the seeded day at a-out, COD every 10 minutes.
     let base = "/api/v1/parks/park-a/points/a-out/readings?pollutant=cod";
