@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use config::Source as _;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -318,67 +319,69 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
-            .expect("built-in default.toml is valid TOML (unit-tested)");
-        let mut overrides: Vec<(Vec<String>, toml::Value)> = Vec::new();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.message().to_string(),
-            })?;
-            flatten(&mut Vec::new(), &toml::Value::Table(table), &mut overrides);
-        }
-        for (name, value) in env {
-            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
-                let path = rest.split("__").map(str::to_ascii_lowercase).collect();
-                overrides.push((path, env_value(&value)));
-            }
-        }
-
-        // Check every overridden key on its own against the defaults, so that all bad keys are
-        // reported, not just the first serde meets.
-        let mut problems = Vec::new();
-        for (path, value) in &overrides {
-            let mut probe = defaults.clone();
-            if let Err(message) = set_path(&mut probe, path, value.clone()) {
-                problems.push(ConfigProblem {
-                    key: path.join("."),
-                    message,
-                });
-                continue;
-            }
-            if let Err(e) = toml::Value::Table(probe).try_into::<Settings>() {
-                problems.push(ConfigProblem {
-                    key: path.join("."),
-                    message: e.message().trim().to_string(),
-                });
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
-        }
-        let mut merged = defaults;
-        for (path, value) in overrides {
-            set_path(&mut merged, &path, value).expect("path checked above");
-        }
-        let settings: Settings =
-            toml::Value::Table(merged)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    ConfigError::Invalid(vec![ConfigProblem {
-                        key: "(config)".into(),
-                        message: e.message().to_string(),
-                    }])
-                })?;
+        let settings = Self::layered(file, env)?;
         let problems = settings.validate();
         if problems.is_empty() {
             Ok(settings)
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The three layers merged by the `config` crate and deserialised, not yet validated.
+    ///
+    /// Environment values stay strings (no `try_parsing`): a string key gets the value byte for
+    /// byte, and a numeric or boolean key converts the string when it is deserialised.
+    fn layered(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let file_layer = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let layer = config::File::from_str(&text, config::FileFormat::Toml);
+                // Parse once here so that a syntax error names the file.
+                let table = layer.collect().map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                Some((layer, table))
+            }
+            None => None,
+        };
+        let env_layer = config::Environment::with_prefix(ENV_PREFIX.trim_end_matches('_'))
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(env.into_iter().collect()));
+
+        let mut builder = config::Config::builder().add_source(default_layer());
+        if let Some((layer, _)) = &file_layer {
+            builder = builder.add_source(layer.clone());
+        }
+        let merged = builder
+            .add_source(env_layer.clone())
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>);
+        match merged {
+            Ok(settings) => Ok(settings),
+            Err(error) => {
+                // serde stops at the first bad value; find all of them, one key at a time.
+                let mut overrides = Vec::new();
+                if let Some((_, table)) = file_layer {
+                    leaves(String::new(), table, &mut overrides);
+                }
+                let env_values = env_layer.collect().map_err(|e| {
+                    ConfigError::Invalid(vec![ConfigProblem {
+                        key: "(environment)".into(),
+                        message: e.to_string(),
+                    }])
+                })?;
+                overrides.extend(env_values);
+                Err(ConfigError::Invalid(diagnose(overrides, &error)))
+            }
         }
     }
 
@@ -641,66 +644,99 @@ impl IngestConfig {
     }
 }
 
-/// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
-fn flatten(
-    prefix: &mut Vec<String>,
-    value: &toml::Value,
-    out: &mut Vec<(Vec<String>, toml::Value)>,
+/// The built-in defaults as a `config` source.
+fn default_layer() -> config::File<config::FileSourceString, config::FileFormat> {
+    config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml)
+}
+
+/// One overridden key (dotted path) and its value, as a `config` source of its own.
+#[derive(Debug, Clone)]
+struct Override(String, config::Value);
+
+impl config::Source for Override {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        Ok(config::Map::from_iter([(self.0.clone(), self.1.clone())]))
+    }
+}
+
+/// Flattens a table into (dotted path, leaf value) pairs. Arrays and empty tables are leaves.
+fn leaves(
+    prefix: String,
+    table: config::Map<String, config::Value>,
+    out: &mut Vec<(String, config::Value)>,
 ) {
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                prefix.push(k.clone());
-                flatten(prefix, v, out);
-                prefix.pop();
-            }
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value.kind {
+            config::ValueKind::Table(t) if !t.is_empty() => leaves(path, t, out),
+            _ => out.push((path, value)),
         }
-        leaf => out.push((prefix.clone(), leaf.clone())),
     }
 }
 
-/// Reads an environment value as a TOML scalar: integer, float, boolean, else string.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else if let Ok(f) = raw.parse::<f64>() {
-        toml::Value::Float(f)
-    } else if let Ok(b) = raw.parse::<bool>() {
-        toml::Value::Boolean(b)
-    } else {
-        toml::Value::String(raw.to_string())
+/// Applies the overrides one by one on top of the defaults, lowest layer first, and names each
+/// one that makes deserialisation fail (it is then left out, so later keys are judged on their
+/// own). Falls back to the merged error if no single key is to blame.
+fn diagnose(
+    overrides: Vec<(String, config::Value)>,
+    merged: &config::ConfigError,
+) -> Vec<ConfigProblem> {
+    let mut accepted: Vec<Override> = Vec::new();
+    let mut problems = Vec::new();
+    for (key, value) in overrides {
+        let candidate = Override(key, value);
+        let probe = accepted
+            .iter()
+            .chain([&candidate])
+            .fold(
+                config::Config::builder().add_source(default_layer()),
+                |builder, o| builder.add_source(o.clone()),
+            )
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>);
+        match probe {
+            Ok(_) => accepted.push(candidate),
+            Err(e) => problems.push(ConfigProblem {
+                key: candidate.0,
+                message: message_of(&e),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        problems.push(ConfigProblem {
+            key: key_of(merged).unwrap_or_else(|| "(config)".into()),
+            message: message_of(merged),
+        });
+    }
+    problems
+}
+
+/// The error without the " for key `...`" the `config` crate appends (the problem names the key).
+fn message_of(e: &config::ConfigError) -> String {
+    match e {
+        config::ConfigError::At { error, .. } => message_of(error),
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => format!("invalid type: {unexpected}, expected {expected}"),
+        other => other.to_string(),
     }
 }
 
-/// Sets `path` in `table`, creating intermediate tables; refuses to descend into a non-table.
-fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
-    let mut cur = table;
-    for (i, key) in parents.iter().enumerate() {
-        let entry = cur
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("{} is not a section", parents[..=i].join(".")))?;
-    }
-    // Secrets and other strings given as numbers in the environment stay strings where the
-    // default is a string or the key is a password.
-    let value = match (cur.get(last), value) {
-        (Some(toml::Value::String(_)), v) | (None, v @ toml::Value::String(_)) => stringify(v),
-        (None, v) if last == "password" || last == "username" => stringify(v),
-        (_, v) => v,
-    };
-    cur.insert(last.clone(), value);
-    Ok(())
-}
-
-fn stringify(v: toml::Value) -> toml::Value {
-    match v {
-        toml::Value::Integer(i) => toml::Value::String(i.to_string()),
-        toml::Value::Float(f) => toml::Value::String(f.to_string()),
-        toml::Value::Boolean(b) => toml::Value::String(b.to_string()),
-        other => other,
+fn key_of(e: &config::ConfigError) -> Option<String> {
+    match e {
+        config::ConfigError::At { key, .. } | config::ConfigError::Type { key, .. } => key.clone(),
+        config::ConfigError::NotFound(key) => Some(key.clone()),
+        _ => None,
     }
 }
 
@@ -708,6 +744,24 @@ fn stringify(v: toml::Value) -> toml::Value {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    /// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
+    fn flatten(
+        prefix: &mut Vec<String>,
+        value: &toml::Value,
+        out: &mut Vec<(Vec<String>, toml::Value)>,
+    ) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    prefix.push(k.clone());
+                    flatten(prefix, v, out);
+                    prefix.pop();
+                }
+            }
+            leaf => out.push((prefix.clone(), leaf.clone())),
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
