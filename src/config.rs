@@ -923,4 +923,511 @@ threshold = 1.5
         let err = Settings::load_from(Some(&path), env(&[])).unwrap_err();
         assert!(err.to_string().contains("bad.toml"), "{err}");
     }
+
+    /// Values a guessing environment layer would turn into numbers, booleans or floats, or
+    /// otherwise mangle. Each must reach every string key byte for byte.
+    const TRICKY: &[(&str, &str)] = &[
+        ("leading zero", "0123"),
+        (
+            "20 digits (beyond i64, rounded through f64)",
+            "12345678901234567890",
+        ),
+        ("exponent", "1e3"),
+        ("plus sign", "+42"),
+        ("negative zero", "-0"),
+        ("negative", "-17"),
+        ("float with trailing zero", "1.50"),
+        ("hex", "0x1F"),
+        ("infinity", "inf"),
+        ("not a number", "NaN"),
+        ("boolean", "true"),
+        ("boolean, capitals", "FALSE"),
+        ("yes", "yes"),
+        // The empty string is a value like any other: an Option key becomes Some(""), not unset
+        // (as before the config crate; an empty GREENMON__DATABASE__PASSWORD is an empty password).
+        ("empty", ""),
+        ("unicode", "密码ü"),
+        ("spaces", "  a b  "),
+        ("TOML-looking array", "[1, 2]"),
+        ("comma list", "a,b"),
+        ("quotes and backslash", "\"q\" 'x' \\n"),
+        ("hash", "#not-a-comment"),
+    ];
+
+    /// The environment variable of a dotted key: `mqtt.tls.ca_file` → `GREENMON__MQTT__TLS__CA_FILE`.
+    fn env_var(key: &str) -> String {
+        format!(
+            "{ENV_PREFIX}{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        )
+    }
+
+    /// Every key whose value deserialises from a string (`String`, `SecretString`, `PathBuf`, in
+    /// or out of `Option`), found by walking [`Settings`] with a deserializer that records them,
+    /// so that a new string key is covered by the tests below without being listed.
+    fn string_keys() -> Vec<String> {
+        let found = std::cell::RefCell::new(Vec::new());
+        Settings::deserialize(KeyProbe {
+            path: String::new(),
+            found: &found,
+        })
+        .expect("the key probe walks Settings");
+        found.into_inner()
+    }
+
+    struct KeyProbe<'a> {
+        path: String,
+        found: &'a std::cell::RefCell<Vec<String>>,
+    }
+
+    type ProbeError = serde::de::value::Error;
+
+    impl<'de> serde::Deserializer<'de> for KeyProbe<'_> {
+        type Error = ProbeError;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+            Err(serde::de::Error::custom(format!(
+                "{}: a type the key probe does not know",
+                self.path
+            )))
+        }
+        fn deserialize_bool<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_bool(false)
+        }
+        fn deserialize_u8<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u16<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i8<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i16<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_f32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_f64(0.0)
+        }
+        fn deserialize_f64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_f64(0.0)
+        }
+        fn deserialize_str<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            self.found.borrow_mut().push(self.path);
+            v.visit_str("")
+        }
+        fn deserialize_string<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            self.deserialize_str(v)
+        }
+        fn deserialize_option<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_some(self)
+        }
+        fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_newtype_struct(self)
+        }
+        /// Arrays (webhooks, overrides) are walked empty: their keys are not env-addressable.
+        fn deserialize_seq<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_seq(serde::de::value::SeqDeserializer::<_, ProbeError>::new(
+                std::iter::empty::<()>(),
+            ))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_map(ProbeFields {
+                fields: fields.iter(),
+                current: None,
+                path: self.path,
+                found: self.found,
+            })
+        }
+        fn deserialize_enum<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_enum(serde::de::IntoDeserializer::<ProbeError>::into_deserializer(variants[0]))
+        }
+
+        serde::forward_to_deserialize_any! {
+            i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct map identifier
+            ignored_any
+        }
+    }
+
+    struct ProbeFields<'a> {
+        fields: std::slice::Iter<'static, &'static str>,
+        current: Option<&'static str>,
+        path: String,
+        found: &'a std::cell::RefCell<Vec<String>>,
+    }
+
+    impl<'de> serde::de::MapAccess<'de> for ProbeFields<'_> {
+        type Error = ProbeError;
+
+        fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, ProbeError> {
+            let Some(field) = self.fields.next() else {
+                return Ok(None);
+            };
+            self.current = Some(field);
+            seed.deserialize(serde::de::IntoDeserializer::<ProbeError>::into_deserializer(*field))
+                .map(Some)
+        }
+
+        fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, ProbeError> {
+            let field = self.current.take().expect("a key before its value");
+            let path = if self.path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{}.{field}", self.path)
+            };
+            seed.deserialize(KeyProbe {
+                path,
+                found: self.found,
+            })
+        }
+    }
+
+    /// The value of string key `key` in `s`. A new string key fails the tests here until it is
+    /// added.
+    fn string_at(s: &Settings, key: &str) -> Option<String> {
+        let secret = |v: &Option<SecretString>| v.as_ref().map(|p| p.expose_secret().to_string());
+        match key {
+            "database.host" => Some(s.database.host.clone()),
+            "database.user" => Some(s.database.user.clone()),
+            "database.password" => secret(&s.database.password),
+            "database.dbname" => Some(s.database.dbname.clone()),
+            "mqtt.host" => Some(s.mqtt.host.clone()),
+            "mqtt.client_id" => Some(s.mqtt.client_id.clone()),
+            "mqtt.username" => s.mqtt.username.clone(),
+            "mqtt.password" => secret(&s.mqtt.password),
+            "mqtt.topic_prefix" => Some(s.mqtt.topic_prefix.clone()),
+            "mqtt.tls.ca_file" => s.mqtt.tls.ca_file.as_ref().map(|p| {
+                p.to_str()
+                    .expect("a path set from a str is UTF-8")
+                    .to_string()
+            }),
+            "ingest.timezone" => Some(s.ingest.timezone.clone()),
+            "hj212.listen" => Some(s.hj212.listen.clone()),
+            "http.listen" => Some(s.http.listen.clone()),
+            "telemetry.log_format" => Some(s.telemetry.log_format.clone()),
+            "telemetry.log_level" => Some(s.telemetry.log_level.clone()),
+            "alerts.dashboard_url" => Some(s.alerts.dashboard_url.clone()),
+            "alerts.alertmanager.url" => Some(s.alerts.alertmanager.url.clone()),
+            other => panic!("string key {other} has no arm in string_at: add one"),
+        }
+    }
+
+    #[test]
+    fn string_keys_are_found() {
+        let keys = string_keys();
+        for key in [
+            "database.host",
+            "database.user",
+            "database.password",
+            "mqtt.client_id",
+            "mqtt.username",
+            "mqtt.password",
+            "mqtt.topic_prefix",
+            "mqtt.tls.ca_file",
+            "alerts.alertmanager.url",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
+        }
+        assert!(!keys.iter().any(|k| k == "database.port"), "{keys:?}");
+        assert!(
+            !keys.iter().any(|k| k == "alerts.escalate_severity"),
+            "{keys:?}"
+        );
+    }
+
+    /// Every string key, set through the environment, gets the value byte for byte. (Before the
+    /// config crate, `GREENMON__DATABASE__PASSWORD=0123` connected with password `123`.) Checked
+    /// before `validate`, which would refuse most of these values for hosts, zones and addresses.
+    #[test]
+    fn every_string_key_keeps_its_env_value_byte_for_byte() {
+        let mut wrong = Vec::new();
+        for key in string_keys() {
+            let var = env_var(&key);
+            for (what, value) in TRICKY {
+                match Settings::layered(None, env(&[(&var, value)])) {
+                    Ok(s) => {
+                        let got = string_at(&s, &key);
+                        if got.as_deref() != Some(*value) {
+                            wrong.push(format!("{var}={value:?} ({what}) gave {got:?}"));
+                        }
+                    }
+                    Err(e) => wrong.push(format!("{var}={value:?} ({what}) failed: {e}")),
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+    }
+
+    /// The same through a `--config` file: a TOML string is a string (trivially, but in the table).
+    #[test]
+    fn every_string_key_keeps_its_file_value_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strings.toml");
+        let mut wrong = Vec::new();
+        for key in string_keys() {
+            for (what, value) in TRICKY {
+                let quoted = toml::Value::String(value.to_string()).to_string();
+                std::fs::write(&path, format!("{key} = {quoted}\n")).unwrap();
+                match Settings::layered(Some(&path), env(&[])) {
+                    Ok(s) => {
+                        let got = string_at(&s, &key);
+                        if got.as_deref() != Some(*value) {
+                            wrong.push(format!("{key} = {quoted} ({what}) gave {got:?}"));
+                        }
+                    }
+                    Err(e) => wrong.push(format!("{key} = {quoted} ({what}) failed: {e}")),
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+    }
+
+    /// Webhook secrets live in the file's `[[alerts.webhooks]]`; the environment can replace one
+    /// by index, `GREENMON__ALERTS__WEBHOOKS[0]__SECRET`. Either way the secret is exact.
+    #[test]
+    fn webhook_secrets_are_exact_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hooks.toml");
+        for (what, value) in TRICKY {
+            let quoted = toml::Value::String(value.to_string()).to_string();
+            std::fs::write(
+                &path,
+                format!(
+                    "[[alerts.webhooks]]\nname = \"a\"\nurl = \"https://a.example\"\nsecret = {quoted}\n"
+                ),
+            )
+            .unwrap();
+            let s = Settings::layered(Some(&path), env(&[])).unwrap();
+            assert_eq!(
+                s.alerts.webhooks[0].secret.expose_secret(),
+                *value,
+                "{what}"
+            );
+
+            std::fs::write(
+                &path,
+                "[[alerts.webhooks]]\nname = \"a\"\nurl = \"https://a.example\"\nsecret = \"from the file\"\n",
+            )
+            .unwrap();
+            let s = Settings::layered(
+                Some(&path),
+                env(&[("GREENMON__ALERTS__WEBHOOKS[0]__SECRET", value)]),
+            )
+            .unwrap();
+            assert_eq!(
+                s.alerts.webhooks[0].secret.expose_secret(),
+                *value,
+                "{what}"
+            );
+            assert_eq!(s.alerts.webhooks[0].name, "a");
+        }
+    }
+
+    /// End to end through `load_from` (with `validate`): numeric-looking passwords and user names
+    /// connect as typed, and none of the secrets shows in `Debug`.
+    #[test]
+    fn numeric_looking_secrets_load_exactly_and_stay_redacted() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__PASSWORD", "0123"),
+                ("GREENMON__DATABASE__USER", "007"),
+                ("GREENMON__MQTT__USERNAME", "+42"),
+                ("GREENMON__MQTT__PASSWORD", "12345678901234567890"),
+                ("GREENMON__MQTT__CLIENT_ID", "1e3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.database.password.as_ref().unwrap().expose_secret(),
+            "0123"
+        );
+        assert_eq!(s.database.user, "007");
+        assert_eq!(s.mqtt.username.as_deref(), Some("+42"));
+        assert_eq!(
+            s.mqtt.password.as_ref().unwrap().expose_secret(),
+            "12345678901234567890"
+        );
+        assert_eq!(s.mqtt.client_id, "1e3");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("0123"), "{debug}");
+        assert!(!debug.contains("12345678901234567890"), "{debug}");
+
+        // Empty is a value, not "unset": an empty password, and a password without a user name.
+        let s = Settings::load_from(None, env(&[("GREENMON__DATABASE__PASSWORD", "")])).unwrap();
+        assert_eq!(s.database.password.as_ref().unwrap().expose_secret(), "");
+        let Err(ConfigError::Invalid(problems)) =
+            Settings::load_from(None, env(&[("GREENMON__MQTT__PASSWORD", "")]))
+        else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(problems[0].key, "mqtt.password", "{problems:?}");
+    }
+
+    /// A numeric key converts its env string when deserialised: it parses, or the error names the
+    /// key.
+    #[test]
+    fn numeric_env_values_parse_or_name_their_key() {
+        let cases: &[(&str, Option<u16>)] = &[
+            ("5433", Some(5433)),
+            ("0123", Some(123)),
+            ("+42", Some(42)),
+            // The config crate reads true/yes/on as 1 (and false/no/off as 0) for integer keys.
+            ("true", Some(1)),
+            ("abc", None),
+            ("70000", None),
+            ("1e3", None),
+            ("-0", None),
+            ("-1", None),
+            ("5432.0", None),
+            ("12345678901234567890", None),
+            (" 5432", None),
+            ("", None),
+        ];
+        for (value, want) in cases {
+            match (
+                Settings::load_from(None, env(&[("GREENMON__DATABASE__PORT", value)])),
+                want,
+            ) {
+                (Ok(s), Some(port)) => assert_eq!(s.database.port, *port, "{value:?}"),
+                (Err(ConfigError::Invalid(problems)), None) => {
+                    assert_eq!(problems.len(), 1, "{value:?}: {problems:?}");
+                    assert_eq!(problems[0].key, "database.port", "{value:?}");
+                }
+                (other, _) => panic!("GREENMON__DATABASE__PORT={value:?}: {other:?}"),
+            }
+        }
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__MIGRATE_ON_START", "maybe"),
+                (
+                    "GREENMON__ALERTS__RULES__ENERGY_REPORT_OVERDUE__GRACE_DAYS",
+                    "-1",
+                ),
+                (
+                    "GREENMON__ALERTS__RULES__LOW_EFFECTIVE_RATE__THRESHOLD",
+                    "high",
+                ),
+                ("GREENMON__ALERTS__ESCALATE_SEVERITY", "0"),
+            ]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "database.migrate_on_start",
+                "alerts.rules.energy_report_overdue.grace_days",
+                "alerts.rules.low_effective_rate.threshold",
+                "alerts.escalate_severity",
+            ],
+            "{problems:?}"
+        );
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "GREENMON__ALERTS__RULES__LOW_EFFECTIVE_RATE__THRESHOLD",
+                "0.75",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.alerts.rules.low_effective_rate.threshold, Some(0.75));
+    }
+
+    /// Only `__` separates levels; single underscores stay inside key names.
+    #[test]
+    fn nested_env_keys_split_on_double_underscores_only() {
+        let s = Settings::layered(
+            None,
+            env(&[
+                ("GREENMON__MQTT__TLS__ENABLED", "true"),
+                ("GREENMON__MQTT__TLS__CA_FILE", "/etc/greenmon/ca.pem"),
+                ("GREENMON__ALERTS__RULES__POINT_OFFLINE__FOR_SECS", "60"),
+                ("GREENMON__DATABASE__MAX_CONNECTIONS", "9"),
+                ("GREENMON__HJ212__MAX_UNANSWERED_PER_CONNECTION", "7"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.mqtt.tls.enabled);
+        assert_eq!(
+            s.mqtt.tls.ca_file.as_deref(),
+            Some(Path::new("/etc/greenmon/ca.pem"))
+        );
+        assert_eq!(s.alerts.rules.point_offline.for_secs, 60);
+        assert_eq!(s.database.max_connections, 9);
+        assert_eq!(s.hj212.max_unanswered_per_connection, 7);
+
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__PASWORD", "x"),
+                ("GREENMON__MQTT_PORT", "1"),
+                ("GREENMON__NOSUCH__A", "1"),
+                ("GREENMON_DATABASE__HOST", "ignored: not the prefix"),
+            ]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["database.pasword", "mqtt_port", "nosuch.a"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[mqtt]\nport = 1884\nhost = \"broker\"\n").unwrap();
+        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        assert_eq!((s.mqtt.port, s.mqtt.host.as_str()), (1884, "broker"));
+        assert_eq!(s.mqtt.client_id, "greenmon-ingest");
+        let s = Settings::load_from(Some(&path), env(&[("GREENMON__MQTT__PORT", "1885")])).unwrap();
+        assert_eq!((s.mqtt.port, s.mqtt.host.as_str()), (1885, "broker"));
+    }
 }
