@@ -3,6 +3,11 @@
 //! Input: an optional file path and the process environment. Output: a validated [`Settings`] or
 //! every problem found, each naming its key. Secrets are [`SecretString`] and are redacted in
 //! `Debug`.
+//!
+//! The `config` crate merges the layers. Environment values stay strings (no `try_parsing`): a
+//! string key gets its value byte for byte (`GREENMON__DATABASE__PASSWORD=0123` is `0123`), and
+//! a numeric or boolean key converts the string when it is deserialised. Only `__` separates
+//! levels (`GREENMON__DATABASE__MAX_CONNECTIONS`); an empty value is the empty string, not unset.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -728,14 +733,28 @@ fn message_of(e: &config::ConfigError) -> String {
             expected,
             ..
         } => format!("invalid type: {unexpected}, expected {expected}"),
+        config::ConfigError::NotFound(path) => format!("missing key {}", dotted(path)),
         other => other.to_string(),
     }
+}
+
+/// `alerts.webhooks[0]url` (as the `config` crate joins a missing field's path) →
+/// `alerts.webhooks[0].url`.
+fn dotted(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if out.ends_with(']') && c != '[' && c != '.' {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn key_of(e: &config::ConfigError) -> Option<String> {
     match e {
         config::ConfigError::At { key, .. } | config::ConfigError::Type { key, .. } => key.clone(),
-        config::ConfigError::NotFound(key) => Some(key.clone()),
+        config::ConfigError::NotFound(key) => Some(dotted(key)),
         _ => None,
     }
 }
@@ -912,6 +931,22 @@ threshold = 1.5
                 "alerts.webhooks[0].secret",
                 "alerts.rules.low_effective_rate.threshold"
             ]
+        );
+    }
+
+    #[test]
+    fn missing_webhook_field_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hook.toml");
+        std::fs::write(&path, "[[alerts.webhooks]]\nname = \"a\"\nsecret = \"x\"\n").unwrap();
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(Some(&path), env(&[])) else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "alerts.webhooks");
+        assert!(
+            problems[0].message.contains("alerts.webhooks[0].url"),
+            "{problems:?}"
         );
     }
 
