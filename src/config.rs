@@ -3,11 +3,17 @@
 //! Input: an optional file path and the process environment. Output: a validated [`Settings`] or
 //! every problem found, each naming its key. Secrets are [`SecretString`] and are redacted in
 //! `Debug`.
+//!
+//! The `config` crate merges the layers. Environment values stay strings (no `try_parsing`): a
+//! string key gets its value byte for byte (`GREENMON__DATABASE__PASSWORD=0123` is `0123`), and
+//! a numeric or boolean key converts the string when it is deserialised. Only `__` separates
+//! levels (`GREENMON__DATABASE__MAX_CONNECTIONS`); an empty value is the empty string, not unset.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use config::Source as _;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -323,67 +329,69 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
-            .expect("built-in default.toml is valid TOML (unit-tested)");
-        let mut overrides: Vec<(Vec<String>, toml::Value)> = Vec::new();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.message().to_string(),
-            })?;
-            flatten(&mut Vec::new(), &toml::Value::Table(table), &mut overrides);
-        }
-        for (name, value) in env {
-            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
-                let path = rest.split("__").map(str::to_ascii_lowercase).collect();
-                overrides.push((path, env_value(&value)));
-            }
-        }
-
-        // Check every overridden key on its own against the defaults, so that all bad keys are
-        // reported, not just the first serde meets.
-        let mut problems = Vec::new();
-        for (path, value) in &overrides {
-            let mut probe = defaults.clone();
-            if let Err(message) = set_path(&mut probe, path, value.clone()) {
-                problems.push(ConfigProblem {
-                    key: path.join("."),
-                    message,
-                });
-                continue;
-            }
-            if let Err(e) = toml::Value::Table(probe).try_into::<Settings>() {
-                problems.push(ConfigProblem {
-                    key: path.join("."),
-                    message: e.message().trim().to_string(),
-                });
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
-        }
-        let mut merged = defaults;
-        for (path, value) in overrides {
-            set_path(&mut merged, &path, value).expect("path checked above");
-        }
-        let settings: Settings =
-            toml::Value::Table(merged)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    ConfigError::Invalid(vec![ConfigProblem {
-                        key: "(config)".into(),
-                        message: e.message().to_string(),
-                    }])
-                })?;
+        let settings = Self::layered(file, env)?;
         let problems = settings.validate();
         if problems.is_empty() {
             Ok(settings)
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The three layers merged by the `config` crate and deserialised, not yet validated.
+    ///
+    /// Environment values stay strings (no `try_parsing`): a string key gets the value byte for
+    /// byte, and a numeric or boolean key converts the string when it is deserialised.
+    fn layered(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let file_layer = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let layer = config::File::from_str(&text, config::FileFormat::Toml);
+                // Parse once here so that a syntax error names the file.
+                let table = layer.collect().map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                Some((layer, table))
+            }
+            None => None,
+        };
+        let env_layer = config::Environment::with_prefix(ENV_PREFIX.trim_end_matches('_'))
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(env.into_iter().collect()));
+
+        let mut builder = config::Config::builder().add_source(default_layer());
+        if let Some((layer, _)) = &file_layer {
+            builder = builder.add_source(layer.clone());
+        }
+        let merged = builder
+            .add_source(env_layer.clone())
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>);
+        match merged {
+            Ok(settings) => Ok(settings),
+            Err(error) => {
+                // serde stops at the first bad value; find all of them, one key at a time.
+                let mut overrides = Vec::new();
+                if let Some((_, table)) = file_layer {
+                    leaves(String::new(), table, &mut overrides);
+                }
+                let env_values = env_layer.collect().map_err(|e| {
+                    ConfigError::Invalid(vec![ConfigProblem {
+                        key: "(environment)".into(),
+                        message: e.to_string(),
+                    }])
+                })?;
+                overrides.extend(env_values);
+                Err(ConfigError::Invalid(diagnose(overrides, &error)))
+            }
         }
     }
 
@@ -657,66 +665,113 @@ impl IngestConfig {
     }
 }
 
-/// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
-fn flatten(
-    prefix: &mut Vec<String>,
-    value: &toml::Value,
-    out: &mut Vec<(Vec<String>, toml::Value)>,
+/// The built-in defaults as a `config` source.
+fn default_layer() -> config::File<config::FileSourceString, config::FileFormat> {
+    config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml)
+}
+
+/// One overridden key (dotted path) and its value, as a `config` source of its own.
+#[derive(Debug, Clone)]
+struct Override(String, config::Value);
+
+impl config::Source for Override {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        Ok(config::Map::from_iter([(self.0.clone(), self.1.clone())]))
+    }
+}
+
+/// Flattens a table into (dotted path, leaf value) pairs. Arrays and empty tables are leaves.
+fn leaves(
+    prefix: String,
+    table: config::Map<String, config::Value>,
+    out: &mut Vec<(String, config::Value)>,
 ) {
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                prefix.push(k.clone());
-                flatten(prefix, v, out);
-                prefix.pop();
-            }
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value.kind {
+            config::ValueKind::Table(t) if !t.is_empty() => leaves(path, t, out),
+            _ => out.push((path, value)),
         }
-        leaf => out.push((prefix.clone(), leaf.clone())),
     }
 }
 
-/// Reads an environment value as a TOML scalar: integer, float, boolean, else string.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else if let Ok(f) = raw.parse::<f64>() {
-        toml::Value::Float(f)
-    } else if let Ok(b) = raw.parse::<bool>() {
-        toml::Value::Boolean(b)
-    } else {
-        toml::Value::String(raw.to_string())
+/// Applies the overrides one by one on top of the defaults, lowest layer first, and names each
+/// one that makes deserialisation fail (it is then left out, so later keys are judged on their
+/// own). Falls back to the merged error if no single key is to blame.
+fn diagnose(
+    overrides: Vec<(String, config::Value)>,
+    merged: &config::ConfigError,
+) -> Vec<ConfigProblem> {
+    let mut accepted: Vec<Override> = Vec::new();
+    let mut problems = Vec::new();
+    for (key, value) in overrides {
+        let candidate = Override(key, value);
+        let probe = accepted
+            .iter()
+            .chain([&candidate])
+            .fold(
+                config::Config::builder().add_source(default_layer()),
+                |builder, o| builder.add_source(o.clone()),
+            )
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>);
+        match probe {
+            Ok(_) => accepted.push(candidate),
+            Err(e) => problems.push(ConfigProblem {
+                key: candidate.0,
+                message: message_of(&e),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        problems.push(ConfigProblem {
+            key: key_of(merged).unwrap_or_else(|| "(config)".into()),
+            message: message_of(merged),
+        });
+    }
+    problems
+}
+
+/// The error without the " for key `...`" the `config` crate appends (the problem names the key).
+fn message_of(e: &config::ConfigError) -> String {
+    match e {
+        config::ConfigError::At { error, .. } => message_of(error),
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => format!("invalid type: {unexpected}, expected {expected}"),
+        config::ConfigError::NotFound(path) => format!("missing key {}", dotted(path)),
+        other => other.to_string(),
     }
 }
 
-/// Sets `path` in `table`, creating intermediate tables; refuses to descend into a non-table.
-fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
-    let mut cur = table;
-    for (i, key) in parents.iter().enumerate() {
-        let entry = cur
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("{} is not a section", parents[..=i].join(".")))?;
+/// `alerts.webhooks[0]url` (as the `config` crate joins a missing field's path) →
+/// `alerts.webhooks[0].url`.
+fn dotted(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if out.ends_with(']') && c != '[' && c != '.' {
+            out.push('.');
+        }
+        out.push(c);
     }
-    // Secrets and other strings given as numbers in the environment stay strings where the
-    // default is a string or the key is a password.
-    let value = match (cur.get(last), value) {
-        (Some(toml::Value::String(_)), v) | (None, v @ toml::Value::String(_)) => stringify(v),
-        (None, v) if last == "password" || last == "username" => stringify(v),
-        (_, v) => v,
-    };
-    cur.insert(last.clone(), value);
-    Ok(())
+    out
 }
 
-fn stringify(v: toml::Value) -> toml::Value {
-    match v {
-        toml::Value::Integer(i) => toml::Value::String(i.to_string()),
-        toml::Value::Float(f) => toml::Value::String(f.to_string()),
-        toml::Value::Boolean(b) => toml::Value::String(b.to_string()),
-        other => other,
+fn key_of(e: &config::ConfigError) -> Option<String> {
+    match e {
+        config::ConfigError::At { key, .. } | config::ConfigError::Type { key, .. } => key.clone(),
+        config::ConfigError::NotFound(key) => Some(dotted(key)),
+        _ => None,
     }
 }
 
@@ -724,6 +779,24 @@ fn stringify(v: toml::Value) -> toml::Value {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    /// Flattens a TOML table into (path, leaf value) pairs. Arrays count as leaves.
+    fn flatten(
+        prefix: &mut Vec<String>,
+        value: &toml::Value,
+        out: &mut Vec<(Vec<String>, toml::Value)>,
+    ) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    prefix.push(k.clone());
+                    flatten(prefix, v, out);
+                    prefix.pop();
+                }
+            }
+            leaf => out.push((prefix.clone(), leaf.clone())),
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -878,11 +951,540 @@ threshold = 1.5
     }
 
     #[test]
+    fn missing_webhook_field_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hook.toml");
+        std::fs::write(&path, "[[alerts.webhooks]]\nname = \"a\"\nsecret = \"x\"\n").unwrap();
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(Some(&path), env(&[])) else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "alerts.webhooks");
+        assert!(
+            problems[0].message.contains("alerts.webhooks[0].url"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn syntax_error_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[mqtt\n").unwrap();
         let err = Settings::load_from(Some(&path), env(&[])).unwrap_err();
         assert!(err.to_string().contains("bad.toml"), "{err}");
+    }
+
+    /// Values a guessing environment layer would turn into numbers, booleans or floats, or
+    /// otherwise mangle. Each must reach every string key byte for byte.
+    const TRICKY: &[(&str, &str)] = &[
+        ("leading zero", "0123"),
+        (
+            "20 digits (beyond i64, rounded through f64)",
+            "12345678901234567890",
+        ),
+        ("exponent", "1e3"),
+        ("plus sign", "+42"),
+        ("negative zero", "-0"),
+        ("negative", "-17"),
+        ("float with trailing zero", "1.50"),
+        ("hex", "0x1F"),
+        ("infinity", "inf"),
+        ("not a number", "NaN"),
+        ("boolean", "true"),
+        ("boolean, capitals", "FALSE"),
+        ("yes", "yes"),
+        // The empty string is a value like any other: an Option key becomes Some(""), not unset
+        // (as before the config crate; an empty GREENMON__DATABASE__PASSWORD is an empty password).
+        ("empty", ""),
+        ("unicode", "密码ü"),
+        ("spaces", "  a b  "),
+        ("TOML-looking array", "[1, 2]"),
+        ("comma list", "a,b"),
+        ("quotes and backslash", "\"q\" 'x' \\n"),
+        ("hash", "#not-a-comment"),
+    ];
+
+    /// The environment variable of a dotted key: `mqtt.tls.ca_file` → `GREENMON__MQTT__TLS__CA_FILE`.
+    fn env_var(key: &str) -> String {
+        format!(
+            "{ENV_PREFIX}{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        )
+    }
+
+    /// Every key whose value deserialises from a string (`String`, `SecretString`, `PathBuf`, in
+    /// or out of `Option`), found by walking [`Settings`] with a deserializer that records them,
+    /// so that a new string key is covered by the tests below without being listed.
+    fn string_keys() -> Vec<String> {
+        let found = std::cell::RefCell::new(Vec::new());
+        Settings::deserialize(KeyProbe {
+            path: String::new(),
+            found: &found,
+        })
+        .expect("the key probe walks Settings");
+        found.into_inner()
+    }
+
+    struct KeyProbe<'a> {
+        path: String,
+        found: &'a std::cell::RefCell<Vec<String>>,
+    }
+
+    type ProbeError = serde::de::value::Error;
+
+    impl<'de> serde::Deserializer<'de> for KeyProbe<'_> {
+        type Error = ProbeError;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+            Err(serde::de::Error::custom(format!(
+                "{}: a type the key probe does not know",
+                self.path
+            )))
+        }
+        fn deserialize_bool<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_bool(false)
+        }
+        fn deserialize_u8<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u16<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_u64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i8<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i16<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_i64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_u8(0)
+        }
+        fn deserialize_f32<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_f64(0.0)
+        }
+        fn deserialize_f64<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_f64(0.0)
+        }
+        fn deserialize_str<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            self.found.borrow_mut().push(self.path);
+            v.visit_str("")
+        }
+        fn deserialize_string<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            self.deserialize_str(v)
+        }
+        fn deserialize_option<V: serde::de::Visitor<'de>>(
+            self,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_some(self)
+        }
+        fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_newtype_struct(self)
+        }
+        /// Arrays (webhooks, overrides) are walked empty: their keys are not env-addressable.
+        fn deserialize_seq<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_seq(serde::de::value::SeqDeserializer::<_, ProbeError>::new(
+                std::iter::empty::<()>(),
+            ))
+        }
+        /// Tables keyed by the operator (value limits) are walked empty, like arrays.
+        fn deserialize_map<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ProbeError> {
+            v.visit_map(serde::de::value::MapDeserializer::<_, ProbeError>::new(
+                std::iter::empty::<((), ())>(),
+            ))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_map(ProbeFields {
+                fields: fields.iter(),
+                current: None,
+                path: self.path,
+                found: self.found,
+            })
+        }
+        fn deserialize_enum<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, ProbeError> {
+            v.visit_enum(serde::de::IntoDeserializer::<ProbeError>::into_deserializer(variants[0]))
+        }
+
+        serde::forward_to_deserialize_any! {
+            i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct identifier
+            ignored_any
+        }
+    }
+
+    struct ProbeFields<'a> {
+        fields: std::slice::Iter<'static, &'static str>,
+        current: Option<&'static str>,
+        path: String,
+        found: &'a std::cell::RefCell<Vec<String>>,
+    }
+
+    impl<'de> serde::de::MapAccess<'de> for ProbeFields<'_> {
+        type Error = ProbeError;
+
+        fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, ProbeError> {
+            let Some(field) = self.fields.next() else {
+                return Ok(None);
+            };
+            self.current = Some(field);
+            seed.deserialize(serde::de::IntoDeserializer::<ProbeError>::into_deserializer(*field))
+                .map(Some)
+        }
+
+        fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, ProbeError> {
+            let field = self.current.take().expect("a key before its value");
+            let path = if self.path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{}.{field}", self.path)
+            };
+            seed.deserialize(KeyProbe {
+                path,
+                found: self.found,
+            })
+        }
+    }
+
+    /// The value of string key `key` in `s`. A new string key fails the tests here until it is
+    /// added.
+    fn string_at(s: &Settings, key: &str) -> Option<String> {
+        let secret = |v: &Option<SecretString>| v.as_ref().map(|p| p.expose_secret().to_string());
+        match key {
+            "database.host" => Some(s.database.host.clone()),
+            "database.user" => Some(s.database.user.clone()),
+            "database.password" => secret(&s.database.password),
+            "database.dbname" => Some(s.database.dbname.clone()),
+            "mqtt.host" => Some(s.mqtt.host.clone()),
+            "mqtt.client_id" => Some(s.mqtt.client_id.clone()),
+            "mqtt.username" => s.mqtt.username.clone(),
+            "mqtt.password" => secret(&s.mqtt.password),
+            "mqtt.topic_prefix" => Some(s.mqtt.topic_prefix.clone()),
+            "mqtt.tls.ca_file" => s.mqtt.tls.ca_file.as_ref().map(|p| {
+                p.to_str()
+                    .expect("a path set from a str is UTF-8")
+                    .to_string()
+            }),
+            "ingest.timezone" => Some(s.ingest.timezone.clone()),
+            "hj212.listen" => Some(s.hj212.listen.clone()),
+            "http.listen" => Some(s.http.listen.clone()),
+            "telemetry.log_format" => Some(s.telemetry.log_format.clone()),
+            "telemetry.log_level" => Some(s.telemetry.log_level.clone()),
+            "alerts.dashboard_url" => Some(s.alerts.dashboard_url.clone()),
+            "alerts.alertmanager.url" => Some(s.alerts.alertmanager.url.clone()),
+            other => panic!("string key {other} has no arm in string_at: add one"),
+        }
+    }
+
+    #[test]
+    fn string_keys_are_found() {
+        let keys = string_keys();
+        for key in [
+            "database.host",
+            "database.user",
+            "database.password",
+            "mqtt.client_id",
+            "mqtt.username",
+            "mqtt.password",
+            "mqtt.topic_prefix",
+            "mqtt.tls.ca_file",
+            "alerts.alertmanager.url",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
+        }
+        assert!(!keys.iter().any(|k| k == "database.port"), "{keys:?}");
+        assert!(
+            !keys.iter().any(|k| k == "alerts.escalate_severity"),
+            "{keys:?}"
+        );
+    }
+
+    /// Every string key, set through the environment, gets the value byte for byte. (Before the
+    /// config crate, `GREENMON__DATABASE__PASSWORD=0123` connected with password `123`.) Checked
+    /// before `validate`, which would refuse most of these values for hosts, zones and addresses.
+    #[test]
+    fn every_string_key_keeps_its_env_value_byte_for_byte() {
+        let mut wrong = Vec::new();
+        for key in string_keys() {
+            let var = env_var(&key);
+            for (what, value) in TRICKY {
+                match Settings::layered(None, env(&[(&var, value)])) {
+                    Ok(s) => {
+                        let got = string_at(&s, &key);
+                        if got.as_deref() != Some(*value) {
+                            wrong.push(format!("{var}={value:?} ({what}) gave {got:?}"));
+                        }
+                    }
+                    Err(e) => wrong.push(format!("{var}={value:?} ({what}) failed: {e}")),
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+    }
+
+    /// The same through a `--config` file: a TOML string is a string (trivially, but in the table).
+    #[test]
+    fn every_string_key_keeps_its_file_value_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strings.toml");
+        let mut wrong = Vec::new();
+        for key in string_keys() {
+            for (what, value) in TRICKY {
+                let quoted = toml::Value::String(value.to_string()).to_string();
+                std::fs::write(&path, format!("{key} = {quoted}\n")).unwrap();
+                match Settings::layered(Some(&path), env(&[])) {
+                    Ok(s) => {
+                        let got = string_at(&s, &key);
+                        if got.as_deref() != Some(*value) {
+                            wrong.push(format!("{key} = {quoted} ({what}) gave {got:?}"));
+                        }
+                    }
+                    Err(e) => wrong.push(format!("{key} = {quoted} ({what}) failed: {e}")),
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+    }
+
+    /// Webhook secrets live in the file's `[[alerts.webhooks]]`; the environment can replace one
+    /// by index, `GREENMON__ALERTS__WEBHOOKS[0]__SECRET`. Either way the secret is exact.
+    #[test]
+    fn webhook_secrets_are_exact_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hooks.toml");
+        for (what, value) in TRICKY {
+            let quoted = toml::Value::String(value.to_string()).to_string();
+            std::fs::write(
+                &path,
+                format!(
+                    "[[alerts.webhooks]]\nname = \"a\"\nurl = \"https://a.example\"\nsecret = {quoted}\n"
+                ),
+            )
+            .unwrap();
+            let s = Settings::layered(Some(&path), env(&[])).unwrap();
+            assert_eq!(
+                s.alerts.webhooks[0].secret.expose_secret(),
+                *value,
+                "{what}"
+            );
+
+            std::fs::write(
+                &path,
+                "[[alerts.webhooks]]\nname = \"a\"\nurl = \"https://a.example\"\nsecret = \"from the file\"\n",
+            )
+            .unwrap();
+            let s = Settings::layered(
+                Some(&path),
+                env(&[("GREENMON__ALERTS__WEBHOOKS[0]__SECRET", value)]),
+            )
+            .unwrap();
+            assert_eq!(
+                s.alerts.webhooks[0].secret.expose_secret(),
+                *value,
+                "{what}"
+            );
+            assert_eq!(s.alerts.webhooks[0].name, "a");
+        }
+    }
+
+    /// End to end through `load_from` (with `validate`): numeric-looking passwords and user names
+    /// connect as typed, and none of the secrets shows in `Debug`.
+    #[test]
+    fn numeric_looking_secrets_load_exactly_and_stay_redacted() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__PASSWORD", "0123"),
+                ("GREENMON__DATABASE__USER", "007"),
+                ("GREENMON__MQTT__USERNAME", "+42"),
+                ("GREENMON__MQTT__PASSWORD", "12345678901234567890"),
+                ("GREENMON__MQTT__CLIENT_ID", "1e3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.database.password.as_ref().unwrap().expose_secret(),
+            "0123"
+        );
+        assert_eq!(s.database.user, "007");
+        assert_eq!(s.mqtt.username.as_deref(), Some("+42"));
+        assert_eq!(
+            s.mqtt.password.as_ref().unwrap().expose_secret(),
+            "12345678901234567890"
+        );
+        assert_eq!(s.mqtt.client_id, "1e3");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("0123"), "{debug}");
+        assert!(!debug.contains("12345678901234567890"), "{debug}");
+
+        // Empty is a value, not "unset": an empty password, and a password without a user name.
+        let s = Settings::load_from(None, env(&[("GREENMON__DATABASE__PASSWORD", "")])).unwrap();
+        assert_eq!(s.database.password.as_ref().unwrap().expose_secret(), "");
+        let Err(ConfigError::Invalid(problems)) =
+            Settings::load_from(None, env(&[("GREENMON__MQTT__PASSWORD", "")]))
+        else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(problems[0].key, "mqtt.password", "{problems:?}");
+    }
+
+    /// A numeric key converts its env string when deserialised: it parses, or the error names the
+    /// key.
+    #[test]
+    fn numeric_env_values_parse_or_name_their_key() {
+        let cases: &[(&str, Option<u16>)] = &[
+            ("5433", Some(5433)),
+            ("0123", Some(123)),
+            ("+42", Some(42)),
+            // The config crate reads true/yes/on as 1 (and false/no/off as 0) for integer keys.
+            ("true", Some(1)),
+            ("abc", None),
+            ("70000", None),
+            ("1e3", None),
+            ("-0", None),
+            ("-1", None),
+            ("5432.0", None),
+            ("12345678901234567890", None),
+            (" 5432", None),
+            ("", None),
+        ];
+        for (value, want) in cases {
+            match (
+                Settings::load_from(None, env(&[("GREENMON__DATABASE__PORT", value)])),
+                want,
+            ) {
+                (Ok(s), Some(port)) => assert_eq!(s.database.port, *port, "{value:?}"),
+                (Err(ConfigError::Invalid(problems)), None) => {
+                    assert_eq!(problems.len(), 1, "{value:?}: {problems:?}");
+                    assert_eq!(problems[0].key, "database.port", "{value:?}");
+                }
+                (other, _) => panic!("GREENMON__DATABASE__PORT={value:?}: {other:?}"),
+            }
+        }
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__MIGRATE_ON_START", "maybe"),
+                (
+                    "GREENMON__ALERTS__RULES__ENERGY_REPORT_OVERDUE__GRACE_DAYS",
+                    "-1",
+                ),
+                (
+                    "GREENMON__ALERTS__RULES__LOW_EFFECTIVE_RATE__THRESHOLD",
+                    "high",
+                ),
+                ("GREENMON__ALERTS__ESCALATE_SEVERITY", "0"),
+            ]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "database.migrate_on_start",
+                "alerts.rules.energy_report_overdue.grace_days",
+                "alerts.rules.low_effective_rate.threshold",
+                "alerts.escalate_severity",
+            ],
+            "{problems:?}"
+        );
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "GREENMON__ALERTS__RULES__LOW_EFFECTIVE_RATE__THRESHOLD",
+                "0.75",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.alerts.rules.low_effective_rate.threshold, Some(0.75));
+    }
+
+    /// Only `__` separates levels; single underscores stay inside key names.
+    #[test]
+    fn nested_env_keys_split_on_double_underscores_only() {
+        let s = Settings::layered(
+            None,
+            env(&[
+                ("GREENMON__MQTT__TLS__ENABLED", "true"),
+                ("GREENMON__MQTT__TLS__CA_FILE", "/etc/greenmon/ca.pem"),
+                ("GREENMON__ALERTS__RULES__POINT_OFFLINE__FOR_SECS", "60"),
+                ("GREENMON__DATABASE__MAX_CONNECTIONS", "9"),
+                ("GREENMON__HJ212__MAX_UNANSWERED_PER_CONNECTION", "7"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.mqtt.tls.enabled);
+        assert_eq!(
+            s.mqtt.tls.ca_file.as_deref(),
+            Some(Path::new("/etc/greenmon/ca.pem"))
+        );
+        assert_eq!(s.alerts.rules.point_offline.for_secs, 60);
+        assert_eq!(s.database.max_connections, 9);
+        assert_eq!(s.hj212.max_unanswered_per_connection, 7);
+
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__DATABASE__PASWORD", "x"),
+                ("GREENMON__MQTT_PORT", "1"),
+                ("GREENMON__NOSUCH__A", "1"),
+                ("GREENMON_DATABASE__HOST", "ignored: not the prefix"),
+            ]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["database.pasword", "mqtt_port", "nosuch.a"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[mqtt]\nport = 1884\nhost = \"broker\"\n").unwrap();
+        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        assert_eq!((s.mqtt.port, s.mqtt.host.as_str()), (1884, "broker"));
+        assert_eq!(s.mqtt.client_id, "greenmon-ingest");
+        let s = Settings::load_from(Some(&path), env(&[("GREENMON__MQTT__PORT", "1885")])).unwrap();
+        assert_eq!((s.mqtt.port, s.mqtt.host.as_str()), (1885, "broker"));
     }
 }
