@@ -18,16 +18,17 @@ use crate::alerts::engine::Engine;
 use crate::alerts::tap::AlertTap;
 use crate::api::{self, AppState};
 use crate::backoff::Backoff;
+use crate::broker::mqtt_options;
 use crate::config::Settings;
 use crate::ingest::ack::AckGate;
 use crate::ingest::batch::Batcher;
-use crate::ingest::commit::{CommitObserver, Committer};
+use crate::ingest::commit::Committer;
 use crate::ingest::decode::DecodeContext;
 use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
-use crate::ingest::mqtt_options::mqtt_options;
 use crate::store;
 use crate::store::rollup::RollupWorker;
+use crate::store::CommitObserver;
 use crate::telemetry::Metrics;
 
 /// A started service.

@@ -6,12 +6,13 @@
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
 //! - [`alerts`]: rules → lifecycle → outbox → notifiers (Alertmanager, webhooks).
-//! - [`ingest`]: MQTT and HJ 212 over TCP → decode → batch → commit → ack, losing nothing.
 //! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
+//! - [`ingest`]: MQTT and HJ 212 over TCP → decode → batch → commit → ack, losing nothing.
 //! - [`simulate`]: a publisher of realistic demo and load data.
+//! - [`broker`]: MQTT client options (credentials, TLS) for ingest and the simulator.
 //! - [`store`]: PostgreSQL pool, migrations, batch writes, quarantine, registry import.
-//! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
 //! - [`telemetry`]: tracing set-up and the per-instance Prometheus registry.
+//! - [`config`]: layered settings (built-in defaults, file, environment), validated up front.
 //! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, alert vocabulary,
 //!   plausibility limits, the registry file.
 //! - [`backoff`]: jittered exponential retry delays, shared by every retrying path (a leaf).
@@ -23,6 +24,7 @@ pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod backoff;
+pub mod broker;
 pub mod cli;
 pub mod compliance;
 pub mod config;

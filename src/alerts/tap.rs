@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::compliance::exceedance::Limit;
 use crate::compliance::service::floor_hour;
 use crate::domain::{Flag, PollutantCode, ReadingKind};
-use crate::ingest::commit::CommitObserver;
+use crate::store::CommitObserver;
 use crate::store::{BatchItem, BatchOutcome, Content, StoreError};
 
 /// The PostgreSQL channel of the fast path.

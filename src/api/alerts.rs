@@ -1,6 +1,6 @@
 //! Alerts over HTTP: list and filter (a park token sees its own park's only), one alert with its
 //! history, and acknowledgement (bureau tokens only). The lifecycle itself is the alert engine's
-//! (`crate::alerts`); these handlers read and acknowledge through `store::alerts`.
+//! (the `alerts` module); these handlers read and acknowledge through `store::alerts`.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Path, Query};
 use super::AppState;
-use crate::alerts::RuleKind;
+use crate::domain::alert::RuleKind;
 use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow, EventRow, STATE_FILTERS};
 
 /// Filters of the alert list.

@@ -18,7 +18,7 @@ use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
 use super::Ack;
 use crate::backoff::Backoff;
-use crate::store::{write_batch, BatchItem, BatchOutcome, Content};
+use crate::store::{write_batch, BatchOutcome, CommitObserver, Content};
 use crate::telemetry::Metrics;
 
 /// Writes batches and acks them.
@@ -34,11 +34,6 @@ pub struct Committer {
     pub parallel: usize,
     /// Shown every committed batch (the alert engine's exceedance fast path).
     pub observer: Option<Arc<dyn CommitObserver>>,
-}
-
-/// Sees every committed batch, after its commit and before its acks. Must not block.
-pub trait CommitObserver: Send + Sync {
-    fn committed(&self, items: &[BatchItem], outcome: &BatchOutcome);
 }
 
 impl Committer {

@@ -19,7 +19,6 @@ pub mod commit;
 pub mod decode;
 pub mod hj212_tcp;
 pub mod mqtt;
-pub mod mqtt_options;
 pub mod split;
 
 use bytes::Bytes;

@@ -228,7 +228,7 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
         .client_id
         .clone()
         .unwrap_or_else(|| format!("greenmon-sim-{}", std::process::id()));
-    let mut opts = crate::ingest::mqtt_options::mqtt_options(&settings.mqtt, &client_id, true)
+    let mut opts = crate::broker::mqtt_options(&settings.mqtt, &client_id, true)
         .context("building MQTT options")?;
     opts.set_inflight(INFLIGHT)
         .set_request_channel_capacity(CHANNEL_CAPACITY);

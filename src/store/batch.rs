@@ -73,6 +73,13 @@ pub struct BatchOutcome {
     pub verdicts: Vec<Option<&'static str>>,
 }
 
+/// Sees every committed batch, after its commit and before its acks (the alert engine's
+/// exceedance fast path). Must not block. Defined here, beside the batch it observes, so that
+/// ingest (which calls it) and alerts (which implement it) both depend only on the store.
+pub trait CommitObserver: Send + Sync {
+    fn committed(&self, items: &[BatchItem], outcome: &BatchOutcome);
+}
+
 /// Writes the batch in one transaction. A permanent error (constraint or data) splits the batch
 /// so one bad message cannot block the others; that message is quarantined.
 ///

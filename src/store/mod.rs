@@ -17,7 +17,7 @@ pub mod registry;
 pub mod rollup;
 pub mod tokens;
 
-pub use batch::{write_batch, BatchItem, BatchOutcome, Content};
+pub use batch::{write_batch, BatchItem, BatchOutcome, CommitObserver, Content};
 pub use error::StoreError;
 pub use readings::latest_reading_time;
 

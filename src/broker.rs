@@ -1,5 +1,5 @@
 //! Broker connection options from [`MqttConfig`]: credentials, TLS with a custom CA, keep-alive.
-//! Shared by ingest and by the `simulate` publisher.
+//! Shared by ingest and by the `simulate` publisher, so it sits below both.
 
 use std::time::Duration;
 
