@@ -16,7 +16,12 @@ Needs: PostgreSQL on 127.0.0.1:5432 (user postgres), mosquitto and mosquitto_sub
 release build (the script runs `cargo build --release`). It starts its own Mosquitto from
 config/mosquitto.conf on a free port.
 
-Usage: python3 bench/ingest/run.py [--readings 1000000] [--runs 3]
+Usage: python3 bench/ingest/run.py [--readings 1000000] [--runs 3] [--base REV]
+
+With --base REV, the drain phase also runs the binary built from git revision REV (in a worktree
+of its own under /var/tmp, with its own target directory), alternating with the current one run by
+run, so both are measured in the same session on the same machine: the before/after comparison.
+Each binary migrates its own fresh database; the publisher is always the current binary.
 """
 
 import argparse
@@ -87,7 +92,7 @@ class Broker:
 
 
 class Service:
-    def __init__(self, broker, http_port, client_id="greenmon-bench"):
+    def __init__(self, broker, http_port, client_id="greenmon-bench", bin=BIN):
         env = dict(os.environ,
                    GREENMON__DATABASE__DBNAME=DB,
                    GREENMON__MQTT__PORT=str(broker.port),
@@ -95,7 +100,7 @@ class Service:
                    GREENMON__HTTP__LISTEN=f"127.0.0.1:{http_port}",
                    RUST_LOG="warn")
         self.http_port = http_port
-        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([bin, "serve"], env=env, stdout=subprocess.DEVNULL)
         wait_port(http_port, 30)
 
     def metric(self, name):
@@ -130,17 +135,29 @@ def simulate(broker, messages, rate=0, seed=1):
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def reset_db():
+def reset_db(bin=BIN):
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
     env = dict(os.environ, GREENMON__DATABASE__DBNAME=DB, RUST_LOG="warn")
-    subprocess.run([BIN, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-    subprocess.run([BIN, "registry", "import", "config/demo-registry.toml"], env=env, check=True,
+    subprocess.run([bin, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run([bin, "registry", "import", "config/demo-registry.toml"], env=env, check=True,
                    stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
-def create_sessions(broker, http_port):
+def build_base(rev):
+    """Builds greenmon at `rev` in a worktree of its own; returns the binary's path."""
+    tree = "/var/tmp/greenmon-bench-base"
+    target = "/var/tmp/greenmon-bench-base-target"
+    subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, capture_output=True)
+    subprocess.run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT, check=True,
+                   capture_output=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "greenmon"], cwd=tree, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=target))
+    return os.path.join(target, "release", "greenmon")
+
+
+def create_sessions(broker, http_port, bin=BIN):
     """Persistent sessions for greenmon and the counting subscriber, then both go away."""
-    svc = Service(broker, http_port)
+    svc = Service(broker, http_port, bin=bin)
     end = time.time() + 20
     while svc.metric("greenmon_mqtt_connected") != 1.0:
         if time.time() > end:
@@ -168,12 +185,12 @@ def wait_readings(svc, target, timeout=600):
         time.sleep(0.02)
 
 
-def run_once(messages, http_port, csv_path):
+def run_once(messages, http_port, csv_path, bin=BIN):
     readings = messages * PER_MESSAGE
-    reset_db()
+    reset_db(bin)
     broker = Broker()
     try:
-        create_sessions(broker, http_port)
+        create_sessions(broker, http_port, bin)
         t0 = time.time()
         pub = simulate(broker, messages)
         pub_out, _ = pub.communicate()
@@ -188,7 +205,7 @@ def run_once(messages, http_port, csv_path):
         broker_rps = readings / (time.time() - t0)
 
         # greenmon draining the backlog.
-        svc = Service(broker, http_port)
+        svc = Service(broker, http_port, bin=bin)
         first, last = wait_readings(svc, readings)
         drain_rps = readings / max(last - first, 1e-6)
         hwm_mb = svc.status("VmHWM") / 1024
@@ -275,18 +292,30 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--skip-outage", action="store_true")
+    ap.add_argument("--base", help="git revision to compare the drain against, in the same runs")
     a = ap.parse_args()
     messages = a.readings // PER_MESSAGE
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "greenmon"], cwd=ROOT, check=True)
+    base_bin = build_base(a.base) if a.base else None
     http_port = free_port()
     csv_path = os.path.join(tempfile.mkdtemp(prefix="gm-bench-"), "readings.csv")
 
     print(f"ingest benchmark: {messages} messages x {PER_MESSAGE} readings = {messages * PER_MESSAGE} readings, "
           f"{a.runs} runs, {os.cpu_count()} cpus", flush=True)
     runs = []
+    base_runs = []
     for i in range(a.runs):
+        # Alternate which binary goes first, so a drift of the machine favours neither.
+        if base_bin and i % 2 == 0:
+            base_runs.append(run_once(messages, http_port, csv_path, base_bin))
         r = run_once(messages, http_port, csv_path)
         runs.append(r)
+        if base_bin and i % 2 == 1:
+            base_runs.append(run_once(messages, http_port, csv_path, base_bin))
+        if base_bin:
+            b = base_runs[-1]
+            print(f"run {i + 1} base {a.base}: greenmon drain {b['drain']:,.0f} readings/s | "
+                  f"database ceiling {b['copy']:,.0f} rows/s | peak RSS {b['rss']:.0f} MB", flush=True)
         print(f"run {i + 1}: broker ceiling {r['broker']:,.0f} readings/s | database ceiling {r['copy']:,.0f} rows/s | "
               f"greenmon drain {r['drain']:,.0f} readings/s = {r['drain'] / min(r['broker'], r['copy']):.0%} of the lower ceiling | "
               f"peak RSS {r['rss']:.0f} MB | publish took {r['publish']:.1f} s", flush=True)
@@ -301,6 +330,13 @@ def main():
     print(f"greenmon drain   readings/s: {summary('drain')}")
     print(f"greenmon / lower ceiling:    median {statistics.median(ratios):.0%} (min {min(ratios):.0%}, max {max(ratios):.0%})")
     print(f"greenmon peak RSS MB:        {summary('rss')}")
+    if base_bin:
+        base = [r["drain"] for r in base_runs]
+        new = [r["drain"] for r in runs]
+        print(f"base {a.base} drain readings/s: median {statistics.median(base):,.0f} "
+              f"(min {min(base):,.0f}, max {max(base):,.0f})")
+        print(f"current / base drain:        median {statistics.median(new) / statistics.median(base):.2f}; "
+              f"per run {', '.join(f'{n / b:.2f}' for n, b in zip(new, base))}")
     if not a.skip_live:
         l = live(messages, http_port)
         print(f"live (publisher running): {l['rps']:,.0f} readings/s first publish to last commit; "

@@ -12,6 +12,7 @@ mod grafana;
 mod helpers;
 mod hj212;
 mod ingest;
+mod layout;
 mod portal;
 mod resilience;
 mod timescale;

@@ -68,18 +68,13 @@ async fn nul_bytes_are_quarantined_and_the_batch_goes_on() {
 async fn a_row_the_database_refuses_is_quarantined_and_the_rest_committed() {
     let mut app = TestApp::spawn_with(1883, |s| s.ingest.linger_ms = 300).await;
     // A database that refuses one row: any reading of 666.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.value = 666 THEN RAISE EXCEPTION 'poison reading refused'; END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER refuse_666 BEFORE INSERT ON readings
-             FOR EACH ROW EXECUTE FUNCTION refuse_666();",
+    refuse(
+        &app.db.pool,
+        "readings",
+        "NEW.value = 666",
+        "poison reading refused",
     )
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
+    .await;
     let mut publisher = Publisher::connect(app.mqtt_port).await;
     let topic = app.topic("park-a", "a-out");
     let poison = |minute: u32| {
@@ -109,18 +104,13 @@ async fn a_row_the_database_refuses_is_quarantined_and_the_rest_committed() {
 
     // Now the database refuses even its quarantine row: the message is acknowledged (logged),
     // and ingest goes on.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.detail LIKE '%poison%' THEN RAISE EXCEPTION 'no room for poison'; END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER refuse_poison BEFORE INSERT ON quarantine
-             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+    refuse(
+        &app.db.pool,
+        "quarantine",
+        "NEW.detail LIKE '%poison%'",
+        "no room for poison",
     )
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
+    .await;
     publisher.publish(&topic, poison(6)).await;
     publisher.publish(&topic, reading_payload(120)).await;
     publisher.flush().await;
@@ -138,4 +128,20 @@ async fn a_row_the_database_refuses_is_quarantined_and_the_rest_committed() {
         2.0
     );
     app.shutdown().await;
+}
+
+/// Makes the database refuse the rows of `table` for which `condition` holds, with `message`.
+async fn refuse(pool: &sqlx::PgPool, table: &str, condition: &str, message: &str) {
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF {condition} THEN RAISE EXCEPTION '{message}'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}
+             FOR EACH ROW EXECUTE FUNCTION refuse_{table}();"
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
 }
