@@ -19,6 +19,7 @@ use crate::alerts::tap::AlertTap;
 use crate::api::{self, AppState};
 use crate::backoff::Backoff;
 use crate::broker::mqtt_options;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::ack::AckGate;
 use crate::ingest::batch::Batcher;
@@ -93,6 +94,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
 /// # Errors
 /// When the HTTP listener cannot bind or the broker options are invalid.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
+    start_with(settings, Clock::System).await
+}
+
+/// [`start`] with the alert engine and rollup worker on `clock` (tests pass a manual one).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<RunningApp> {
     let metrics = Metrics::new();
     let pool = store::pool(&settings.database);
     let shutdown = CancellationToken::new();
@@ -189,6 +198,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
             metrics: metrics.clone(),
             tap: tap.clone(),
             http: reqwest::Client::new(),
+            clock: clock.clone(),
         };
         tracker.spawn(engine.run(shutdown.clone()));
     }
@@ -212,6 +222,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         pool: pool.clone(),
         interval: settings.rollup.fold_interval(),
         metrics: metrics.clone(),
+        clock,
     };
     tracker.spawn(rollup.run(drained_for_rollup));
 

@@ -16,6 +16,7 @@
 //! - [`domain`]: ids, pollutant codes, HJ 212 flags, periods, readings, alert vocabulary,
 //!   plausibility limits, the registry file.
 //! - [`backoff`]: jittered exponential retry delays, shared by every retrying path (a leaf).
+//! - [`clock`]: the alert engine's and rollup worker's time source, manual in tests (a leaf).
 //!
 //! The HJ 212 data-logger protocol codec (pure) is the `hj212` crate (`crates/hj212`), below
 //! all of these.
@@ -26,6 +27,7 @@ pub mod app;
 pub mod backoff;
 pub mod broker;
 pub mod cli;
+pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod domain;

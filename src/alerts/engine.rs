@@ -23,6 +23,7 @@ use super::notify::Notification;
 use super::plan::{plan, resolve, OpenAlert, Scope};
 use super::rules;
 use super::tap::{self, AlertTap, HourKey};
+use crate::clock::Clock;
 use crate::compliance::exceedance::Episode;
 use crate::compliance::service::{self, Exceedance};
 use crate::config::AlertsConfig;
@@ -42,6 +43,8 @@ pub struct Engine {
     pub metrics: Metrics,
     pub tap: Arc<AlertTap>,
     pub http: reqwest::Client,
+    /// "Now" of every evaluation: the system clock in production, a manual one in tests.
+    pub clock: Clock,
 }
 
 impl Engine {
@@ -115,8 +118,9 @@ impl Engine {
             let applied = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = tick.tick() => {
-                    let (conditions, scope) = self.conditions(Utc::now()).await;
-                    self.apply(conn, conditions, scope, wake).await
+                    let now = self.clock.now();
+                    let (conditions, scope) = self.conditions(now).await;
+                    self.apply(conn, conditions, scope, now, wake).await
                 }
                 n = listener.recv() => {
                     let n = n?;
@@ -127,7 +131,8 @@ impl Engine {
                     match self.fast_conditions(&keys).await {
                         Ok(conditions) if conditions.is_empty() => Ok(()),
                         Ok(conditions) => {
-                            self.apply(conn, conditions, Scope::ConditionsOnly, wake).await
+                            let now = self.clock.now();
+                            self.apply(conn, conditions, Scope::ConditionsOnly, now, wake).await
                         }
                         Err(e) => {
                             // The next full evaluation covers these hours too.
@@ -158,16 +163,17 @@ impl Engine {
         tracing::error!(error = %e, step, "Alert evaluation step failed; the other rules go on, and it is retried at the next evaluation.");
     }
 
-    /// Writes one evaluation's changes in one transaction on the leader's connection.
+    /// Writes one evaluation's changes, as of `now`, in one transaction on the leader's
+    /// connection.
     async fn apply(
         &self,
         conn: &mut PgConnection,
         conditions: Vec<Condition>,
         scope: Scope,
+        now: DateTime<Utc>,
         wake: &Notify,
     ) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let now = Utc::now();
         let mut tx = conn.begin().await?;
         let open: Vec<OpenAlert> = q::open_alerts(&mut tx)
             .await?

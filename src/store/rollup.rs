@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::StoreError;
+use crate::clock::Clock;
 use crate::telemetry::Metrics;
 
 /// Folds every committed pending aggregate into the rollup tables; returns the number of
@@ -58,6 +59,9 @@ pub struct RollupWorker {
     /// Time between the end of one fold and the start of the next (`rollup.fold_interval_ms`).
     pub interval: Duration,
     pub metrics: Metrics,
+    /// Times the interval: the system clock in production; a manual clock in tests, where a
+    /// fold follows each move of the clock by `interval`.
+    pub clock: Clock,
 }
 
 impl RollupWorker {
@@ -66,7 +70,7 @@ impl RollupWorker {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             let stop = tokio::select! {
-                () = tokio::time::sleep(self.interval) => false,
+                () = self.clock.sleep(self.interval) => false,
                 () = shutdown.cancelled() => true,
             };
             self.tick().await;

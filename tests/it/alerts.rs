@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use greenmon::alerts::notify::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use greenmon::clock::ManualClock;
 use greenmon::config::{Settings, WebhookConfig};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
 use crate::helpers::{
-    env_for, eventually, free_port, metric_value, unique, Publisher, ServiceProcess, TestApp,
-    TestDb,
+    env_for, eventually, free_port, metric_value, mid_hour_before_now, unique, Publisher,
+    ServiceProcess, TestApp, TestDb,
 };
 
 const SECRET: &str = "a-test-secret-of-some-length";
@@ -224,51 +225,82 @@ fn payload(ts: DateTime<Utc>, cod: f64, ph: f64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Waits until the current hour is at least a minute old, so readings "a few seconds ago" fall
-/// in the same hour as "now".
-async fn away_from_the_hour() {
-    let secs = Utc::now().minute() * 60 + Utc::now().second();
-    if secs < 60 {
-        tokio::time::sleep(Duration::from_secs(u64::from(61 - secs))).await;
-    }
+/// Publishes a reading of a-out with COD 500 against its upper limit of 50, timed now, and waits
+/// for the broker's ack. Its hour's average is above the limit, an exceedance that stays open
+/// (the latest exceeding hour) until the end of the next hour.
+pub(crate) async fn publish_cod_exceedance(app: &TestApp) {
+    publish_cod_exceedance_at(app, Utc::now()).await;
 }
 
-/// Publishes a reading of a-out with COD 500 against its upper limit of 50 (so the hour's
-/// average so far is above it), away from an hour boundary, and waits for the broker's ack.
-pub(crate) async fn publish_cod_exceedance(app: &TestApp) {
-    away_from_the_hour().await;
+/// [`publish_cod_exceedance`] with the reading timed `ts`.
+async fn publish_cod_exceedance_at(app: &TestApp, ts: DateTime<Utc>) {
     let mut publisher = Publisher::connect(1883).await;
     publisher
-        .publish(
-            &app.topic("park-a", "a-out"),
-            payload(Utc::now(), 500.0, 7.0),
-        )
+        .publish(&app.topic("park-a", "a-out"), payload(ts, 500.0, 7.0))
         .await;
     publisher.flush().await;
+}
+
+/// Waits until the engine has finished `n` more evaluations than `before`, so at least one
+/// began after whatever the caller did last (say, moving the clock).
+async fn evaluations_after(app: &TestApp, before: u64, n: u64) {
+    let metrics = app.registry().clone();
+    eventually(Duration::from_secs(30), "alert evaluations", || {
+        let done = metrics.alert_evaluations.get();
+        async move { (done >= before + n).then_some(()) }
+    })
+    .await;
+}
+
+/// Waits until no notification waits for delivery: each has been delivered or dead-lettered,
+/// and its receiver has had the request.
+async fn outbox_settled(db: &TestDb) {
+    eventually(Duration::from_secs(30), "an idle outbox", || async {
+        (db.count("SELECT count(*) FROM notification_outbox WHERE status = 'pending'")
+            .await
+            == 0)
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn alertmanager_shows_a_silent_point_and_its_resolution() {
     let am = Alertmanager::start().await;
     let am_url = am.url.clone();
-    let app = TestApp::spawn_with(1883, |s| {
+    let clock = ManualClock::new(mid_hour_before_now());
+    // No point counts until a-out has reported, so nothing is offline for never reporting.
+    let db = TestDb::new().await;
+    sqlx::query("UPDATE monitoring_points SET required = false")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(db, 1883, clock.clone(), |s| {
         only_rules(s, &["point_offline"]);
         s.alerts.alertmanager.url = am_url;
         s.alerts.alertmanager.repost_secs = 1;
     })
     .await;
     let db = &app.db;
-    // Only a-out counts, and it goes offline 2 s after its last valid reading.
+    let mut publisher = Publisher::connect(1883).await;
+    let topic = app.topic("park-a", "a-out");
+    publisher
+        .publish(&topic, payload(clock.now(), 20.0, 7.0))
+        .await;
+    publisher.flush().await;
+    eventually(Duration::from_secs(30), "a-out's reading stored", || async {
+        (db.count("SELECT count(*) FROM point_last_seen WHERE point_id = 'a-out' AND last_valid IS NOT NULL")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    // Only a-out counts, and it goes offline 2 s after its last valid reading: 3 s on, it is.
     sqlx::query("UPDATE monitoring_points SET required = (id = 'a-out'), interval_secs = 1, allowed_gap_secs = 2")
         .execute(&db.pool)
         .await
         .unwrap();
-    let mut publisher = Publisher::connect(1883).await;
-    let topic = app.topic("park-a", "a-out");
-    publisher
-        .publish(&topic, payload(Utc::now(), 20.0, 7.0))
-        .await;
-    publisher.flush().await;
+    clock.advance(Duration::from_secs(3));
 
     let filter = r#"point="a-out""#;
     let shown = eventually(
@@ -296,7 +328,7 @@ async fn alertmanager_shows_a_silent_point_and_its_resolution() {
 
     // The point reports again: the alert resolves here and there.
     publisher
-        .publish(&topic, payload(Utc::now(), 20.0, 7.0))
+        .publish(&topic, payload(clock.now(), 20.0, 7.0))
         .await;
     publisher.flush().await;
     eventually(
@@ -326,7 +358,8 @@ async fn alertmanager_shows_a_silent_point_and_its_resolution() {
 async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
     let receiver = Receiver::start(&[("flaky", 3), ("down", u32::MAX)]).await;
     let hooks = vec![receiver.webhook("flaky"), receiver.webhook("down")];
-    let mut app = TestApp::spawn_with(1883, |s| {
+    let clock = ManualClock::new(mid_hour_before_now());
+    let mut app = TestApp::spawn_clocked(1883, clock.clone(), |s| {
         only_rules(s, &["discharge_exceedance"]);
         s.alerts.webhooks = hooks;
         s.alerts.delivery.retry_initial_ms = 100;
@@ -334,7 +367,7 @@ async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
         s.alerts.delivery.max_attempts = 4;
     })
     .await;
-    publish_cod_exceedance(&app).await;
+    publish_cod_exceedance_at(&app, clock.now()).await;
 
     let ok = eventually(
         Duration::from_secs(30),
@@ -379,7 +412,20 @@ async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
     assert_eq!(dead.0, 4);
     assert!(dead.1.contains("503"), "{}", dead.1);
     assert_eq!(receiver.requests("down").len(), 4);
-    let metrics = app.metrics().await;
+    // Both outcomes of the last round are counted once each is recorded, in either order.
+    let metrics = eventually(Duration::from_secs(10), "both outcomes counted", || async {
+        let m = app.metrics().await;
+        let n = |outcome: &str| {
+            metric_value(
+                &m,
+                &format!(
+                    r#"greenmon_notifications_total{{notifier="webhook",outcome="{outcome}"}}"#
+                ),
+            )
+        };
+        (n("dead") > 0.0 && n("delivered") > 0.0).then_some(m)
+    })
+    .await;
     assert_eq!(
         metric_value(
             &metrics,
@@ -402,8 +448,9 @@ async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
         1.0
     );
 
-    // Nothing more arrives: exactly once.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Nothing more arrives: exactly once, through two more evaluations and their deliveries.
+    evaluations_after(&app, app.registry().alert_evaluations.get(), 2).await;
+    outbox_settled(&app.db).await;
     assert_eq!(receiver.requests("flaky").len(), 4);
 
     // On-call acknowledges from the shell.
@@ -526,14 +573,14 @@ async fn a_standby_takes_over_and_each_transition_is_notified_once() {
     .await;
     // Both instances ingest (their own MQTT sessions); the primary key absorbs the repeats.
     crate::helpers::wait_subscribed(&db.pool, 1883, &prefix).await;
-    away_from_the_hour().await;
+    // The service processes run on the system clock: every reading is timed in one hour, which
+    // stays open (the latest exceeding hour) for the rest of the test.
+    let at = mid_hour_before_now();
     let topic = format!("{prefix}/parks/park-a/points/a-out/readings");
     let mut publisher = Publisher::connect(1883).await;
 
     // COD above its limit: A notifies.
-    publisher
-        .publish(&topic, payload(Utc::now(), 500.0, 7.0))
-        .await;
+    publisher.publish(&topic, payload(at, 500.0, 7.0)).await;
     publisher.flush().await;
     let firing = |pollutant: &'static str| {
         let receiver = &receiver;
@@ -550,12 +597,22 @@ async fn a_standby_takes_over_and_each_transition_is_notified_once() {
     };
     eventually(Duration::from_secs(30), "COD firing", firing("w01018")).await;
 
-    // pH below its lower limit, and the leader killed while it evaluates.
-    publisher
-        .publish(&topic, payload(Utc::now(), 20.0, 3.0))
-        .await;
+    // pH below its lower limit, and the leader killed once the reading is stored, while the
+    // exceedance it announced is being evaluated.
+    let ph_at = at + chrono::Duration::seconds(1);
+    publisher.publish(&topic, payload(ph_at, 20.0, 3.0)).await;
     publisher.flush().await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    eventually(Duration::from_secs(30), "the pH reading stored", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM readings WHERE point_id = 'a-out' AND pollutant = 'w01001' AND time = $1",
+        )
+        .bind(ph_at)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        (n > 0).then_some(())
+    })
+    .await;
     a.kill9();
     let killed = Instant::now();
     eventually(Duration::from_secs(30), "instance B leading", || async {
@@ -570,12 +627,11 @@ async fn a_standby_takes_over_and_each_transition_is_notified_once() {
     eventually(Duration::from_secs(30), "pH firing", firing("w01001")).await;
 
     // Normal readings earlier in the hour bring both hourly averages back within limits.
-    let now = Utc::now();
     for i in 1..=30 {
         publisher
             .publish(
                 &topic,
-                payload(now - chrono::Duration::seconds(i), 10.0, 7.5),
+                payload(at - chrono::Duration::seconds(i), 10.0, 7.5),
             )
             .await;
     }
@@ -589,7 +645,16 @@ async fn a_standby_takes_over_and_each_transition_is_notified_once() {
         (n >= 2).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Let any repeat show: B evaluates twice more and delivers everything it queued.
+    let evaluations = "greenmon_alert_evaluations_total";
+    let before = metric_of(port_b, evaluations).await.unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "two more evaluations on B",
+        || async { (metric_of(port_b, evaluations).await? >= before + 2.0).then_some(()) },
+    )
+    .await;
+    outbox_settled(&db).await;
 
     // Every transition once in alert_events, and each notified exactly once.
     let transitions: Vec<(i64, String)> = sqlx::query_as(
@@ -632,7 +697,8 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
     let mut pager = receiver.webhook("pager");
     pager.escalation_only = true;
     let hooks = vec![receiver.webhook("all"), pager];
-    let mut app = TestApp::spawn_with(1883, |s| {
+    let clock = ManualClock::new(mid_hour_before_now());
+    let mut app = TestApp::spawn_clocked(1883, clock.clone(), |s| {
         only_rules(s, &["discharge_exceedance"]);
         s.alerts.rules.discharge_exceedance.severity = greenmon::alerts::Severity::Warning;
         s.alerts.renotify_secs = 1;
@@ -641,7 +707,7 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
         s.alerts.webhooks = hooks;
     })
     .await;
-    publish_cod_exceedance(&app).await;
+    publish_cod_exceedance_at(&app, clock.now()).await;
     let events = |path: &str| -> Vec<(String, String, String)> {
         receiver
             .requests(path)
@@ -656,6 +722,13 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
             })
             .collect()
     };
+    // It fires, and while the clock stands still nothing else happens to it.
+    eventually(Duration::from_secs(30), "the firing", || async {
+        (!events("all").is_empty()).then_some(())
+    })
+    .await;
+    // Unacknowledged 2 s after firing, it escalates.
+    clock.advance(Duration::from_secs(2));
     let pager_events = eventually(Duration::from_secs(30), "the escalation", || async {
         let e = events("pager");
         (!e.is_empty()).then_some(e)
@@ -673,6 +746,7 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
     );
     assert!(all.contains(&("escalated".into(), "critical".into(), "warning".into())));
     // Unacknowledged, it is re-notified (every second here) to both.
+    clock.advance(Duration::from_secs(1));
     eventually(
         Duration::from_secs(20),
         "re-notification to the pager",
@@ -696,10 +770,13 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
         acked,
         greenmon::store::alerts::AckOutcome::Acknowledged(_)
     ));
-    // One evaluation may have been under way; after that, silence.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The clock stood still since the re-notification, so no evaluation under way could
+    // re-notify. Long past several re-notification periods on, silence.
+    outbox_settled(&app.db).await;
     let settled = receiver.requests("all").len();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    clock.advance(Duration::from_secs(10));
+    evaluations_after(&app, app.registry().alert_evaluations.get(), 2).await;
+    outbox_settled(&app.db).await;
     assert_eq!(
         receiver.requests("all").len(),
         settled,

@@ -71,6 +71,14 @@ fn make_certs(dir: &Path) {
         ]));
 }
 
+/// How many connections the broker refused for bad credentials (from its log).
+fn refused(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("mosquitto.log"))
+        .unwrap_or_default()
+        .matches("not authorised")
+        .count()
+}
+
 struct TlsBroker {
     port: u16,
     child: Child,
@@ -95,6 +103,7 @@ fn start_tls_broker(dir: &Path) -> TlsBroker {
         format!(
             "listener {port} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n\
              allow_anonymous false\npassword_file {d}/passwd\npersistence false\n\
+             log_dest file {d}/mosquitto.log\n\
              # run as root, mosquitto would switch to its own user, which cannot read these keys\nuser root\n"
         ),
     )
@@ -163,17 +172,28 @@ async fn tls_with_a_custom_ca_and_a_password() {
     app.wait().await.unwrap();
 
     // The wrong password: greenmon keeps retrying, reports the broker down, and stops cleanly.
+    // The broker's log shows the attempts it refused; so far it has refused none.
+    assert_eq!(refused(dir.path()), 0, "only right passwords so far");
     settings.mqtt.password = Some("wrong".into());
     settings.mqtt.client_id = unique("gm-tls-bad");
     let app = greenmon::app::start(settings).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually(
+        Duration::from_secs(20),
+        "the broker refusing greenmon twice",
+        || async { (refused(dir.path()) >= 2).then_some(()) },
+    )
+    .await;
     let ready = reqwest::get(format!("http://{}/readyz", app.http_addr))
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["broker"], "down");
-    assert!(app.metrics.mqtt_connections.get() == 0);
+    assert_eq!(app.metrics.mqtt_connections.get(), 0, "never connected");
+    let health = reqwest::get(format!("http://{}/healthz", app.http_addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "still serving");
     app.shutdown_token().cancel();
     app.wait().await.unwrap();
 }

@@ -604,6 +604,7 @@ async fn rollup_worker_folds_at_its_cadence() {
         pool: pool.clone(),
         interval: std::time::Duration::from_millis(200),
         metrics: metrics.clone(),
+        clock: Default::default(),
     };
     let handle = tokio::spawn(worker.run(stop.clone()));
     seed_day(&pool).await;
@@ -634,6 +635,7 @@ async fn rollup_worker_folds_at_its_cadence() {
         pool: pool.clone(),
         interval: std::time::Duration::from_secs(3600),
         metrics,
+        clock: Default::default(),
     };
     stop.cancel();
     handle.await.unwrap();

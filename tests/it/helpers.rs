@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use greenmon::app::{self, RunningApp};
+use greenmon::clock::Clock;
 use greenmon::config::Settings;
 use greenmon::domain::registry::RegistryFile;
 use greenmon::store;
@@ -221,6 +222,47 @@ impl TestApp {
         t
     }
 
+    /// As [`spawn_with`](Self::spawn_with), with the alert engine and the rollup worker on
+    /// `clock`.
+    pub async fn spawn_clocked(
+        mqtt_port: u16,
+        clock: impl Into<Clock>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        Self::spawn_on(TestDb::new().await, mqtt_port, clock, tweak).await
+    }
+
+    /// As [`spawn_clocked`](Self::spawn_clocked), on a database the test has prepared (say,
+    /// registry changes that must hold before the first alert evaluation).
+    pub async fn spawn_on(
+        db: TestDb,
+        mqtt_port: u16,
+        clock: impl Into<Clock>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let prefix = format!("t/{}", unique("p"));
+        let client_id = unique("gm");
+        let mut settings = settings_for(&db.name, mqtt_port, &prefix, &client_id);
+        tweak(&mut settings);
+        let app = app::start_with(settings, clock.into()).await.unwrap();
+        let http = format!("http://{}", app.http_addr);
+        let t = Self {
+            db,
+            prefix,
+            client_id,
+            mqtt_port,
+            app: Some(app),
+            http,
+        };
+        t.wait_subscribed().await;
+        t
+    }
+
+    /// The app's own metrics (no HTTP round trip).
+    pub fn registry(&self) -> &greenmon::telemetry::Metrics {
+        &self.app.as_ref().expect("the app is running").metrics
+    }
+
     /// Waits until the app receives a probe message (to an unregistered point), so the
     /// subscription is in place. The probe is quarantined when its batch commits.
     pub async fn wait_subscribed(&self) {
@@ -255,6 +297,22 @@ impl TestApp {
             app.shutdown_token().cancel();
             app.wait().await.unwrap();
         }
+    }
+}
+
+/// A time at least a minute before now and at least half an hour from either end of its UTC
+/// hour: half past the current hour once that is a minute gone, else half past the previous one.
+/// Readings up to half an hour before it share its hour, which stays the latest exceeding hour
+/// (an open exceedance) for at least the next half hour of real time, and ingest accepts them
+/// (they are not from the future).
+pub fn mid_hour_before_now() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    let hour = greenmon::compliance::service::floor_hour(now);
+    let half_past = hour + chrono::Duration::minutes(30);
+    if now - half_past >= chrono::Duration::minutes(1) {
+        half_past
+    } else {
+        half_past - chrono::Duration::hours(1)
     }
 }
 

@@ -91,8 +91,12 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
     let valid = (total - invalid) as i64;
     assert!(valid * 6 >= 100_000);
     wait_for_counts(&db, valid * 6, invalid as i64, Duration::from_secs(120)).await;
-    // Nothing more trickles in afterwards.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Nothing more trickles in afterwards: the service stops cleanly, committing whatever it
+    // still held (redeliveries, if any), and the counts are unchanged.
+    assert!(
+        service.take().unwrap().terminate(),
+        "graceful exit after SIGTERM"
+    );
     assert_eq!(db.readings().await, valid * 6);
     let distinct = db
         .count("SELECT count(*) FROM (SELECT DISTINCT point_id, pollutant, time FROM readings) d")
@@ -106,10 +110,6 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
         "crash test: {total} messages published, service killed twice; {} distinct readings \
          stored, {invalid} malformed messages quarantined",
         valid * 6
-    );
-    assert!(
-        service.take().unwrap().terminate(),
-        "graceful exit after SIGTERM"
     );
 }
 
@@ -172,18 +172,21 @@ async fn broker_that_lost_the_session_gets_a_new_subscription() {
     .await;
     // The broker has no session and no subscription for greenmon any more; greenmon subscribes
     // again, so what is published now arrives.
-    let mut publisher = Publisher::connect(broker.port).await;
-    let started = Instant::now();
-    while app.db.readings().await < 6 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no readings after the restart"
-        );
-        publisher
-            .publish(&topic(&app.prefix, 0), reading_payload(0))
-            .await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let publisher = tokio::sync::Mutex::new(Publisher::connect(broker.port).await);
+    let topic = topic(&app.prefix, 0);
+    eventually(
+        Duration::from_secs(20),
+        "readings published after the restart",
+        || async {
+            publisher
+                .lock()
+                .await
+                .publish(&topic, reading_payload(0))
+                .await;
+            (app.db.readings().await >= 6).then_some(())
+        },
+    )
+    .await;
     assert_eq!(app.db.readings().await, 6);
     app.shutdown().await;
 }
@@ -210,7 +213,11 @@ async fn database_outage_acks_nothing_and_stores_everything_after() {
     let load = tokio::spawn(async move {
         publish_load(&mut publisher, &load_prefix, n, 1000, 2_000, |_| {}).await
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The database goes away once the load is under way.
+    eventually(Duration::from_secs(30), "the first readings", || async {
+        (app.db.readings().await > 0).then_some(())
+    })
+    .await;
     sqlx::query(&format!("ALTER DATABASE {dbname} ALLOW_CONNECTIONS false"))
         .execute(&admin)
         .await
@@ -220,14 +227,28 @@ async fn database_outage_acks_nothing_and_stores_everything_after() {
         .execute(&admin)
         .await
         .unwrap();
-    // A commit that finished just before the outage may still be acking; then nothing moves.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A commit that finished just before the outage may still be acking: the count is taken
+    // once the committer has failed three times on the outage. Then nothing moves while it
+    // fails five times more (each retry at most ingest.retry_max_ms apart), the load finished.
+    eventually(
+        Duration::from_secs(30),
+        "the committer retrying",
+        || async { (metrics.commit_retries.get() >= 3).then_some(()) },
+    )
+    .await;
     let acked_during = metrics.mqtt_acked.get();
+    let retries = metrics.commit_retries.get();
     let mut max_unacked = 0;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        max_unacked = max_unacked.max(metrics.unacked.get());
-    }
+    eventually(
+        Duration::from_secs(60),
+        "five more retries after the load",
+        || {
+            max_unacked = max_unacked.max(metrics.unacked.get());
+            let done = load.is_finished() && metrics.commit_retries.get() >= retries + 5;
+            async move { done.then_some(()) }
+        },
+    )
+    .await;
     assert_eq!(
         metrics.mqtt_acked.get(),
         acked_during,
