@@ -143,6 +143,13 @@ pub struct HttpConfig {
     pub raw_max_hours: i64,
     /// Longest range any API query may ask for.
     pub max_range_days: i64,
+    /// Connections of the API's own pool, apart from ingest's (`database.max_connections`), so
+    /// slow API queries cannot starve ingest commits.
+    pub max_db_connections: u32,
+    /// Largest request body accepted; larger ones answer 413.
+    pub max_body_bytes: usize,
+    /// A request not answered within this answers 503.
+    pub request_timeout_secs: u64,
 }
 
 /// Logging.
@@ -534,6 +541,15 @@ impl Settings {
         }
         if !(1..=3660).contains(&self.http.max_range_days) {
             bad("http.max_range_days", "must be 1 to 3660");
+        }
+        if !(1..=100).contains(&self.http.max_db_connections) {
+            bad("http.max_db_connections", "must be 1 to 100");
+        }
+        if !(1024..=64 << 20).contains(&self.http.max_body_bytes) {
+            bad("http.max_body_bytes", "must be 1024 to 67108864 (64 MiB)");
+        }
+        if !(1..=600).contains(&self.http.request_timeout_secs) {
+            bad("http.request_timeout_secs", "must be 1 to 600");
         }
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             bad("telemetry.log_format", "must be \"text\" or \"json\"");

@@ -50,7 +50,7 @@ pub struct ParkList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "Every park for the bureau, its own for a park token", body = ParkList),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
@@ -74,7 +74,7 @@ pub async fn list(
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park", body = ParkRow),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -114,7 +114,7 @@ pub struct PointList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's points", body = PointList),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -163,12 +163,12 @@ pub async fn points(
     responses(
         (status = 200, description = "The park existed and was updated", body = ParkRow),
         (status = 201, description = "The park was created", body = ParkRow),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or a malformed park id", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 403, description = "Park tokens may not change the registry", body = ErrorBody),
         (status = 404, description = "Another park's (park tokens)", body = ErrorBody),
         (status = 409, description = "An MN in the request is used by another point", body = ErrorBody),
-        (status = 422, description = "Unknown fields, wrong types, or registry problems", body = ErrorBody),
+        (status = 422, description = "Unknown fields, wrong types, a NUL character, or registry problems", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
