@@ -1,5 +1,5 @@
-//! One park whose figures cannot be computed is marked erroneous in the bureau's summary, and
-//! every other park is computed as usual.
+//! One park whose figures cannot be computed is marked erroneous in the bureau's summary (and
+//! listed apart in the park list), and every other park is computed as usual.
 
 use greenmon::store::tokens::{self, TokenRole};
 use serde_json::Value;
@@ -64,10 +64,28 @@ async fn a_park_that_cannot_be_computed_is_marked_and_the_others_are_not() {
     assert_eq!(body["parks"][0]["park_id"], "park-b");
     assert!(body["parks"][0]["error"].is_null(), "{body}");
 
+    // The park list leaves park-a out, says so, and lists park-b.
+    let r = http
+        .get(format!("{}/api/v1/parks", app.http))
+        .bearer_auth(&bureau)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let ids: Vec<&str> = body["parks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["park-b"], "{body}");
+    assert_eq!(body["errors"][0]["park_id"], "park-a", "{body}");
+
     let metrics = app.metrics().await;
     assert_eq!(
         metric_value(&metrics, "greenmon_http_park_failures_total"),
-        1.0,
+        2.0,
         "{metrics}"
     );
     app.shutdown().await;
