@@ -885,6 +885,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn http_limits_name_their_keys() {
+        let bad = [
+            ("GREENMON__HTTP__MAX_DB_CONNECTIONS", "0"),
+            ("GREENMON__HTTP__MAX_BODY_BYTES", "10"),
+            ("GREENMON__HTTP__REQUEST_TIMEOUT_SECS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "http.max_db_connections",
+                "http.max_body_bytes",
+                "http.request_timeout_secs"
+            ],
+            "{problems:?}"
+        );
+    }
+
     /// The README's configuration table lists exactly the keys of config/default.toml (plus the
     /// optional ones that default to unset), with the same defaults.
     #[test]
