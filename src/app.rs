@@ -113,14 +113,23 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
         .await
         .with_context(|| format!("binding http.listen {}", settings.http.listen))?;
     let http_addr = listener.local_addr()?;
+    // The API has a pool of its own, so slow API queries cannot take the connections ingest
+    // commits with.
+    let http_db = crate::config::DatabaseConfig {
+        max_connections: settings.http.max_db_connections,
+        ..settings.database.clone()
+    };
     let router = api::router(AppState {
-        pool: pool.clone(),
+        pool: store::pool(&http_db),
         metrics: metrics.clone(),
+        http_metrics: crate::telemetry::HttpMetrics::register(&metrics.registry),
         broker_connected: connected.clone(),
         tz: settings.timezone(),
         limits: api::QueryLimits {
             raw_max_hours: settings.http.raw_max_hours,
             max_range_days: settings.http.max_range_days,
+            max_body_bytes: settings.http.max_body_bytes,
+            request_timeout: Duration::from_secs(settings.http.request_timeout_secs),
         },
     });
     let http_shutdown = shutdown.clone();

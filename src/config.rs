@@ -143,6 +143,13 @@ pub struct HttpConfig {
     pub raw_max_hours: i64,
     /// Longest range any API query may ask for.
     pub max_range_days: i64,
+    /// Connections of the API's own pool, apart from ingest's (`database.max_connections`), so
+    /// slow API queries cannot starve ingest commits.
+    pub max_db_connections: u32,
+    /// Largest request body accepted; larger ones answer 413.
+    pub max_body_bytes: usize,
+    /// A request not answered within this answers 503.
+    pub request_timeout_secs: u64,
 }
 
 /// Logging.
@@ -535,6 +542,15 @@ impl Settings {
         if !(1..=3660).contains(&self.http.max_range_days) {
             bad("http.max_range_days", "must be 1 to 3660");
         }
+        if !(1..=100).contains(&self.http.max_db_connections) {
+            bad("http.max_db_connections", "must be 1 to 100");
+        }
+        if !(1024..=64 << 20).contains(&self.http.max_body_bytes) {
+            bad("http.max_body_bytes", "must be 1024 to 67108864 (64 MiB)");
+        }
+        if !(1..=600).contains(&self.http.request_timeout_secs) {
+            bad("http.request_timeout_secs", "must be 1 to 600");
+        }
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             bad("telemetry.log_format", "must be \"text\" or \"json\"");
         }
@@ -865,6 +881,28 @@ mod tests {
         assert_eq!(
             keys,
             ["ingest.batch_max_rows", "ingest.timezone", "http.listen"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn http_limits_name_their_keys() {
+        let bad = [
+            ("GREENMON__HTTP__MAX_DB_CONNECTIONS", "0"),
+            ("GREENMON__HTTP__MAX_BODY_BYTES", "10"),
+            ("GREENMON__HTTP__REQUEST_TIMEOUT_SECS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "http.max_db_connections",
+                "http.max_body_bytes",
+                "http.request_timeout_secs"
+            ],
             "{problems:?}"
         );
     }

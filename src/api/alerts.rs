@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Path, Query};
-use super::AppState;
+use super::{params, AppState};
 use crate::domain::alert::RuleKind;
 use crate::store::alerts::{self as q, AckOutcome, AlertFilter, AlertRow, EventRow, STATE_FILTERS};
 
@@ -45,8 +45,8 @@ pub struct AlertList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The matching alerts", body = AlertList),
-        (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed query string, or a malformed `park`, `state` or `rule`", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "`park` is another park's (park tokens)", body = ErrorBody),
         (status = 422, description = "Unknown state or rule, or a limit outside 1 to 1000", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
@@ -58,6 +58,17 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<AlertList>, ApiError> {
     let wanted = q.state.unwrap_or_else(|| "open".into());
+    // Names are short lowercase words; anything else is malformed, and not echoed back.
+    let word = |v: &str| {
+        !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    };
+    for (name, value) in [("state", Some(&wanted)), ("rule", q.rule.as_ref())] {
+        if value.is_some_and(|v| !word(v)) {
+            return Err(ApiError::BadRequest(format!(
+                "`{name}` must be a name of lowercase letters and '_'"
+            )));
+        }
+    }
     if !STATE_FILTERS.contains(&wanted.as_str()) {
         return Err(ApiError::Unprocessable(format!(
             "state must be one of {}, not {wanted:?}",
@@ -116,8 +127,8 @@ pub struct AlertDetail {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The alert and its events", body = AlertDetail),
-        (status = 400, description = "An id that is not an integer", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "An id that is not a positive integer", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown alert, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -125,8 +136,9 @@ pub struct AlertDetail {
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<axum::Json<AlertDetail>, ApiError> {
+    let id = params::alert_id(&id)?;
     let alert = visible_alert(&state, &caller, id).await?;
     let events = q::events(&state.pool, id).await?;
     Ok(axum::Json(AlertDetail { alert, events }))
@@ -139,8 +151,12 @@ pub async fn get(
 pub struct AckBody {
     /// Who acknowledges (name or on-call handle), 1 to 200 characters.
     pub by: String,
+    /// At most 2,000 characters.
     pub comment: Option<String>,
 }
+
+/// Longest acknowledgement comment.
+const MAX_COMMENT_CHARS: usize = 2000;
 
 /// The acknowledged alert.
 #[derive(Debug, Serialize, ToSchema)]
@@ -162,21 +178,22 @@ pub struct Acknowledged {
     extensions(("x-access" = json!("bureau"))),
     responses(
         (status = 200, description = "The alert, acknowledged", body = Acknowledged),
-        (status = 400, description = "An id that is not an integer, or malformed JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "An id that is not a positive integer, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 403, description = "Park tokens may not acknowledge alerts", body = ErrorBody),
         (status = 404, description = "Unknown alert, or another park's (park tokens)", body = ErrorBody),
         (status = 409, description = "Already acknowledged, or resolved", body = ErrorBody),
-        (status = 422, description = "Unknown fields, or an empty or too long `by`", body = ErrorBody),
+        (status = 422, description = "Unknown fields, an empty or too long `by`, a too long `comment`, or control characters", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
 pub async fn ack(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     Json(body): Json<AckBody>,
 ) -> Result<axum::Json<Acknowledged>, ApiError> {
+    let id = params::alert_id(&id)?;
     visible_alert(&state, &caller, id).await?;
     caller.require_bureau("acknowledge alerts")?;
     let by = body.by.trim();
@@ -184,6 +201,10 @@ pub async fn ack(
         return Err(ApiError::Unprocessable(
             "by must name who acknowledges (1 to 200 characters)".into(),
         ));
+    }
+    params::text("by", by, 200)?;
+    if let Some(c) = &body.comment {
+        params::text("comment", c, MAX_COMMENT_CHARS)?;
     }
     match q::acknowledge(&state.pool, id, by, body.comment.as_deref()).await? {
         AckOutcome::Acknowledged(alert) => Ok(axum::Json(Acknowledged { alert })),

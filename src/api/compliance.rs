@@ -10,13 +10,68 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{not_found_park, Caller, Path, Query};
 use super::parks::visible_park;
-use super::AppState;
-use crate::compliance::service::{self, BureauRow, Exceedance, ParkEnergy, ParkNow, ParkRates};
+use super::{params, AppState};
+use crate::compliance::energy::EnergyStatus;
+use crate::compliance::service::{self, Exceedance, ParkEnergy, ParkNow, ParkRates, ParkSummary};
+use crate::domain::limits::earliest_time;
 
 /// The bureau's overview: one row per visible park.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceSummary {
-    pub parks: Vec<BureauRow>,
+    pub parks: Vec<SummaryRow>,
+}
+
+/// One park's line of the overview. When its figures could not be computed, `error` says so and
+/// the figures are null; the other parks' lines are computed as usual.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BureauRow)]
+pub struct SummaryRow {
+    pub park_id: String,
+    pub name: Option<String>,
+    pub required_points: Option<u32>,
+    pub online_required_points: Option<u32>,
+    pub monitoring_rate: Option<f64>,
+    /// Effective transmission rate of the current local day so far (completed hours).
+    pub effective_today: Option<f64>,
+    /// Effective transmission rate of the previous local day.
+    pub effective_yesterday: Option<f64>,
+    pub open_exceedances: Option<usize>,
+    pub energy: Option<EnergyStatus>,
+    /// Null when the line was computed; otherwise why not (the cause is logged, not sent).
+    pub error: Option<String>,
+}
+
+impl SummaryRow {
+    fn from_summary(s: ParkSummary) -> Self {
+        match s.row {
+            Ok(r) => Self {
+                park_id: r.park_id,
+                name: Some(r.name),
+                required_points: Some(r.required_points),
+                online_required_points: Some(r.online_required_points),
+                monitoring_rate: Some(r.monitoring_rate),
+                effective_today: r.effective_today,
+                effective_yesterday: r.effective_yesterday,
+                open_exceedances: Some(r.open_exceedances),
+                energy: r.energy,
+                error: None,
+            },
+            Err(_) => Self {
+                park_id: s.park_id,
+                name: None,
+                required_points: None,
+                online_required_points: None,
+                monitoring_rate: None,
+                effective_today: None,
+                effective_yesterday: None,
+                open_exceedances: None,
+                energy: None,
+                error: Some(
+                    "this park's figures could not be computed; the cause is logged".into(),
+                ),
+            },
+        }
+    }
 }
 
 /// `GET /api/v1/compliance`: the bureau's overview (a park token sees its own row only).
@@ -26,12 +81,12 @@ pub struct ComplianceSummary {
     operation_id = "compliance_summary",
     tag = "compliance",
     summary = "Every visible park's monitoring rate, data rates, open exceedances and energy status",
-    description = "A park token sees its own park's row only.",
+    description = "A park token sees its own park's row only. A park whose figures cannot be computed has `error` set and null figures; the other parks are answered as usual.",
     security(("bearer" = [])),
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "One row per visible park", body = ComplianceSummary),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
@@ -39,10 +94,18 @@ pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<ComplianceSummary>, ApiError> {
-    let rows = service::bureau_summary(&state.pool, state.tz, Utc::now()).await?;
+    // A park token's summary computes its own park only.
+    let rows =
+        service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), Utc::now()).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
+        .inspect(|r| {
+            if r.row.is_err() {
+                state.http_metrics.park_failures.inc();
+            }
+        })
+        .map(SummaryRow::from_summary)
         .collect();
     Ok(axum::Json(ComplianceSummary { parks }))
 }
@@ -59,7 +122,7 @@ pub async fn summary(
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's monitoring rate and points", body = ParkNow),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -104,8 +167,8 @@ pub struct DaysQuery {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's rates, summed and per point and day", body = ParkRates),
-        (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed query string, a malformed park id, or a day outside 2000 to 2100", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 422, description = "`from` after `to`, or a range over `http.max_range_days`", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
@@ -117,15 +180,18 @@ pub async fn rates(
     Path(park): Path<String>,
     Query(q): Query<DaysQuery>,
 ) -> Result<axum::Json<Option<ParkRates>>, ApiError> {
+    let from = q.from.map(|d| params::date("from", d)).transpose()?;
+    let to = q.to.map(|d| params::date("to", d)).transpose()?;
     visible_park(&state, &caller, &park).await?;
     let now = Utc::now();
     let today = now.with_timezone(&state.tz).date_naive();
-    let to = q.to.unwrap_or(today);
-    let from = q.from.unwrap_or(to);
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to);
     if from > to {
         return Err(ApiError::Unprocessable("from is after to".into()));
     }
-    if (to - from).num_days() >= state.limits.max_range_days {
+    // Both days lie in 2000 to 2100: the difference cannot overflow.
+    if to.signed_duration_since(from).num_days() >= state.limits.max_range_days {
         return Err(too_long(state.limits.max_range_days));
     }
     let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, now).await?;
@@ -143,22 +209,32 @@ pub struct TimeQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// `[from, to)` of a query: `to` defaults to now, `from` to `default_span` before `to`.
+/// `[from, to)` of a query: `to` defaults to now, `from` to `default_span` before `to` (but not
+/// before 2000). Both must lie in the span greenmon stores (2000 to 2100), so neither the
+/// arithmetic here nor PostgreSQL can overflow.
 ///
 /// # Errors
-/// 422 when `from` is not before `to` or the range exceeds `http.max_range_days`.
+/// 400 naming `from` or `to` outside the span; 422 when `from` is not before `to` or the range
+/// exceeds `http.max_range_days`.
 pub fn time_range(
     state: &AppState,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     default_span: Duration,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - default_span);
+    let from = from.map(|f| params::time("from", f)).transpose()?;
+    let to = params::time("to", to.unwrap_or_else(Utc::now))?;
+    let from = match from {
+        Some(f) => f,
+        None => to
+            .checked_sub_signed(default_span)
+            .map_or(earliest_time(), |f| f.max(earliest_time())),
+    };
     if from >= to {
         return Err(ApiError::Unprocessable("from must be before to".into()));
     }
-    if to - from > Duration::days(state.limits.max_range_days) {
+    let longest = Duration::try_days(state.limits.max_range_days).unwrap_or(Duration::MAX);
+    if to.signed_duration_since(from) > longest {
         return Err(too_long(state.limits.max_range_days));
     }
     Ok((from, to))
@@ -191,8 +267,8 @@ pub struct ExceedanceList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "Episodes of hourly valid averages outside the limits", body = ExceedanceList),
-        (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed query string, a malformed park id, or a time outside 2000 to 2100", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 422, description = "`from` not before `to`, or a range over `http.max_range_days`", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
@@ -204,8 +280,8 @@ pub async fn exceedances(
     Path(park): Path<String>,
     Query(q): Query<TimeQuery>,
 ) -> Result<axum::Json<ExceedanceList>, ApiError> {
-    visible_park(&state, &caller, &park).await?;
     let (from, to) = time_range(&state, q.from, q.to, Duration::days(7))?;
+    visible_park(&state, &caller, &park).await?;
     let list = service::exceedances(&state.pool, Some(&park), from, to, Utc::now()).await?;
     Ok(axum::Json(ExceedanceList {
         park_id: park,
@@ -220,7 +296,7 @@ pub async fn exceedances(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct YearQuery {
-    /// 1990 to 2100 (default: the current year, to date).
+    /// 2000 to 2100 (default: the current year, to date).
     pub year: Option<i32>,
 }
 
@@ -237,10 +313,9 @@ pub struct YearQuery {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's target and its status in the year", body = ParkEnergy),
-        (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed query string, a malformed park id, or a year outside 2000 to 2100", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
-        (status = 422, description = "A year outside 1990 to 2100", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
@@ -250,12 +325,11 @@ pub async fn energy(
     Path(park): Path<String>,
     Query(q): Query<YearQuery>,
 ) -> Result<axum::Json<Option<ParkEnergy>>, ApiError> {
+    let year = q.year.map(|y| params::year("year", y)).transpose()?;
     visible_park(&state, &caller, &park).await?;
     let today = Utc::now().with_timezone(&state.tz).date_naive();
-    let year = q.year.unwrap_or(today.year());
-    if !(1990..=2100).contains(&year) {
-        return Err(ApiError::Unprocessable("year must be 1990 to 2100".into()));
-    }
+    let year = year.unwrap_or(today.year());
+    // 2000 to 2100: the next year exists.
     let year_end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(today);
     let energy = service::energy(&state.pool, Some(&park), year, today.min(year_end)).await?;
     Ok(axum::Json(energy.into_iter().next()))

@@ -1,14 +1,13 @@
 //! A park's energy reports: listed, and submitted over HTTP by the park itself (or the bureau),
 //! validated exactly as the MQTT energy topic is.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Caller, Path};
+use super::extract::{Body, Caller, Path};
 use super::parks::visible_park;
 use super::AppState;
 use crate::domain::{EnergyPayloadError, EnergyReport, ParkId};
@@ -33,7 +32,7 @@ pub struct ReportList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's reports", body = ReportList),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -100,8 +99,8 @@ pub struct SubmittedReport {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 201, description = "The report, stored", body = SubmittedReport),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "The body is not JSON, or a malformed park id", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 422, description = "Unknown fields, a bad period or out-of-range values", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
@@ -111,7 +110,7 @@ pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
     Path(park): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<(StatusCode, axum::Json<SubmittedReport>), ApiError> {
     visible_park(&state, &caller, &park).await?;
     let id = ParkId::parse(&park).map_err(|e| ApiError::Unprocessable(e.to_string()))?;

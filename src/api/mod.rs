@@ -1,19 +1,26 @@
 //! HTTP: `/healthz`, `/readyz`, `/metrics`, the API under `/api/v1` (bearer tokens, park
 //! isolation, OpenAPI document) and the park portal at `/portal`.
+//!
+//! Every answer passes through [`harden`]: a request body limit, a timeout, a catch-panic
+//! layer, and a last layer that turns any error answer that is not yet JSON (axum's own
+//! rejections, unknown paths, the layers' answers) into the API's `{error, message}`.
 
 mod alerts;
 mod compliance;
 mod energy_reports;
 pub mod error;
 mod extract;
+mod harden;
 mod health;
 pub mod openapi;
+mod params;
 mod parks;
 mod portal;
 mod readings;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -23,22 +30,31 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::telemetry::Metrics;
+pub use harden::harden;
 
-/// Bounds of API queries (from `[http]`).
+use crate::telemetry::{HttpMetrics, Metrics};
+
+/// Bounds of API requests (from `[http]`).
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
     /// Ranges up to this many hours are served raw; longer ones from hourly rollups.
     pub raw_max_hours: i64,
     /// Longest range of any query.
     pub max_range_days: i64,
+    /// Largest request body (`http.max_body_bytes`).
+    pub max_body_bytes: usize,
+    /// Longest a request may take (`http.request_timeout_secs`).
+    pub request_timeout: Duration,
 }
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The API's own pool (`http.max_db_connections`), apart from ingest's.
     pub pool: PgPool,
     pub metrics: Metrics,
+    /// The API's counters, registered in `metrics.registry`.
+    pub http_metrics: HttpMetrics,
     /// True while the MQTT source is connected to the broker.
     pub broker_connected: Arc<AtomicBool>,
     /// Local zone of calendar days (`ingest.timezone`).
@@ -48,13 +64,17 @@ pub struct AppState {
 
 /// The router of every endpoint.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let limits = state.limits;
+    let metrics = state.http_metrics.clone();
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/portal", get(portal::page))
         .nest("/api/v1", api_v1().0)
-        .with_state(state)
+        .fallback(|| async { error::ApiError::NotFound("no such path".into()) })
+        .with_state(state);
+    harden(router, limits, metrics)
 }
 
 /// `/api/v1` and its OpenAPI document. Every route is added with `routes!`, which documents it
@@ -76,7 +96,7 @@ fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::energy))
         .routes(routes!(energy_reports::list, energy_reports::submit))
         .split_for_parts();
-    let doc = openapi::ApiDoc::openapi().nest("/api/v1", paths);
+    let doc = openapi::with_common_errors(openapi::ApiDoc::openapi().nest("/api/v1", paths));
     let router = router
         .layer(Extension(Arc::new(doc.clone())))
         .fallback(|| async { error::ApiError::NotFound("no such API endpoint".into()) })

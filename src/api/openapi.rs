@@ -121,6 +121,68 @@ pub async fn serve(Extension(doc): Extension<Arc<Document>>) -> axum::Json<Arc<D
     axum::Json(doc)
 }
 
+/// The error answers any operation may give, whatever its handler: 400 (a malformed path
+/// parameter or query string) where it takes parameters, 413 and 415 where it takes a body, 500
+/// and 503 (the database unreachable, or no answer within `http.request_timeout_secs`)
+/// everywhere. Each is added where the handler's own attribute does not document it already.
+pub fn with_common_errors(mut doc: Document) -> Document {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiError")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let body = op.request_body.is_some();
+            let common = [
+                (
+                    "400",
+                    params,
+                    "Malformed path or query: a parameter outside its range names itself",
+                ),
+                ("413", body, "The body is larger than `http.max_body_bytes`"),
+                (
+                    "415",
+                    body,
+                    "A JSON body without `Content-Type: application/json`",
+                ),
+                ("500", true, "Database failure or a server bug (logged)"),
+                (
+                    "503",
+                    true,
+                    "The database is unreachable or busy, or no answer within \
+                     `http.request_timeout_secs`",
+                ),
+            ];
+            for (status, applies, description) in common {
+                if applies && !op.responses.responses.contains_key(status) {
+                    op.responses
+                        .responses
+                        .insert(status.to_string(), error(description).into());
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// The document, as `/api/v1/openapi.json` serves it.
 pub fn document() -> Document {
     super::api_v1().1

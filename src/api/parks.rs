@@ -37,6 +37,16 @@ pub async fn visible_park(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ParkList {
     pub parks: Vec<ParkRow>,
+    /// Parks that could not be read (left out of `parks`; the cause is logged). Empty normally.
+    pub errors: Vec<ParkFailure>,
+}
+
+/// A park a multi-park answer could not compute or read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkFailure {
+    pub park_id: String,
+    /// What could not be done (the cause is logged, not sent).
+    pub error: String,
 }
 
 /// `GET /api/v1/parks`: every park the caller may read.
@@ -49,8 +59,8 @@ pub struct ParkList {
     security(("bearer" = [])),
     extensions(("x-access" = json!("park_scoped"))),
     responses(
-        (status = 200, description = "Every park for the bureau, its own for a park token", body = ParkList),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 200, description = "Every park for the bureau, its own for a park token; a park that cannot be read is listed in `errors`", body = ParkList),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]
@@ -58,8 +68,40 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<ParkList>, ApiError> {
-    let parks = q::parks(&state.pool, caller.scope()).await?;
-    Ok(axum::Json(ParkList { parks }))
+    let (parks, errors) = match q::parks(&state.pool, caller.scope()).await {
+        Ok(parks) => (parks, Vec::new()),
+        Err(e) if e.is_retriable() => return Err(e.into()),
+        // One park's row must not hide the others: read them one by one.
+        Err(e) => {
+            tracing::warn!(error = %e, "The parks could not be read together; reading them one by one.");
+            parks_one_by_one(&state, caller.scope()).await?
+        }
+    };
+    Ok(axum::Json(ParkList { parks, errors }))
+}
+
+/// Every park (or `scope`'s), each read on its own; those that fail are counted, logged with
+/// their id, and returned as failures.
+async fn parks_one_by_one(
+    state: &AppState,
+    scope: Option<&str>,
+) -> Result<(Vec<ParkRow>, Vec<ParkFailure>), ApiError> {
+    let (mut parks, mut errors) = (Vec::new(), Vec::new());
+    for id in api_queries::park_ids(&state.pool, scope).await? {
+        match q::parks(&state.pool, Some(&id)).await {
+            Ok(rows) => parks.extend(rows),
+            Err(e) if e.is_retriable() => return Err(e.into()),
+            Err(e) => {
+                tracing::error!(park = %id, error = %e, "A park's row could not be read; it is left out of the list.");
+                state.http_metrics.park_failures.inc();
+                errors.push(ParkFailure {
+                    park_id: id,
+                    error: "this park could not be read; the cause is logged".into(),
+                });
+            }
+        }
+    }
+    Ok((parks, errors))
 }
 
 /// `GET /api/v1/parks/{park}`.
@@ -74,7 +116,7 @@ pub async fn list(
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park", body = ParkRow),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -114,7 +156,7 @@ pub struct PointList {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "The park's points", body = PointList),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
@@ -163,12 +205,12 @@ pub async fn points(
     responses(
         (status = 200, description = "The park existed and was updated", body = ParkRow),
         (status = 201, description = "The park was created", body = ParkRow),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or a malformed park id", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 403, description = "Park tokens may not change the registry", body = ErrorBody),
         (status = 404, description = "Another park's (park tokens)", body = ErrorBody),
         (status = 409, description = "An MN in the request is used by another point", body = ErrorBody),
-        (status = 422, description = "Unknown fields, wrong types, or registry problems", body = ErrorBody),
+        (status = 422, description = "Unknown fields, wrong types, a NUL character, or registry problems", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
     )
 )]

@@ -10,8 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::compliance::time_range;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Path, Query};
-use super::AppState;
-use crate::domain::parse_pollutant;
+use super::{params, AppState};
 use crate::store::api_queries::{self, HourlyReading, RawReading};
 
 /// Most raw readings one page holds.
@@ -63,8 +62,8 @@ pub struct ReadingsQuery {
     extensions(("x-access" = json!("park_scoped"))),
     responses(
         (status = 200, description = "Raw readings (`resolution` raw) or hourly rollups (`resolution` hour)", body = ReadingsAnswer),
-        (status = 400, description = "Malformed query string (e.g. no `pollutant`)", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 400, description = "Malformed query string (e.g. no `pollutant`), a malformed park, point or pollutant id, or a time outside 2000 to 2100", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
         (status = 404, description = "Unknown park or point, or another park's (park tokens)", body = ErrorBody),
         (status = 422, description = "Unknown pollutant, bad range or limit, raw over a too long range", body = ErrorBody),
         (status = 500, description = "Database failure", body = ErrorBody),
@@ -76,9 +75,13 @@ pub async fn get(
     Path((park, point)): Path<(String, String)>,
     Query(q): Query<ReadingsQuery>,
 ) -> Result<axum::Json<ReadingsAnswer>, ApiError> {
+    // Every parameter is checked before the first query.
+    caller.may_read(&park)?;
+    params::point(&point)?;
+    let pollutant = params::pollutant(&q.pollutant)?;
+    let (from, to) = time_range(&state, q.from, q.to, Duration::hours(24))?;
     // The point's own park decides: one query answers both "is the park visible" and "is the
     // point in it".
-    caller.may_read(&park)?;
     if api_queries::point_park(&state.pool, &point)
         .await?
         .as_deref()
@@ -88,12 +91,11 @@ pub async fn get(
             "point {point:?} not found in park {park:?}"
         )));
     }
-    let pollutant =
-        parse_pollutant(&q.pollutant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let (from, to) = time_range(&state, q.from, q.to, Duration::hours(24))?;
-    let raw_max = Duration::hours(state.limits.raw_max_hours);
+    let raw_max = Duration::try_hours(state.limits.raw_max_hours).unwrap_or(Duration::MAX);
+    // Both ends lie in 2000 to 2100 (`time_range`): the span cannot overflow.
+    let span = to.signed_duration_since(from);
     let raw = match q.resolution {
-        Resolution::Raw if to - from > raw_max => {
+        Resolution::Raw if span > raw_max => {
             return Err(ApiError::Unprocessable(format!(
                 "raw readings are served for ranges up to {} hours; use resolution=hour",
                 state.limits.raw_max_hours
@@ -101,7 +103,7 @@ pub async fn get(
         }
         Resolution::Raw => true,
         Resolution::Hour => false,
-        Resolution::Auto => to - from <= raw_max,
+        Resolution::Auto => span <= raw_max,
     };
     let rows = if raw {
         let limit = q.limit.unwrap_or(MAX_RAW_ROWS);

@@ -18,7 +18,7 @@ use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
 use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot};
 use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
 use crate::store::compliance::{self as q, ParkRow, PointRow};
-use crate::store::{rollup, StoreError};
+use crate::store::{api_queries, rollup, StoreError};
 
 /// One point's status now.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -400,22 +400,102 @@ pub async fn bureau_summary(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Vec<BureauRow>, StoreError> {
-    let today = now.with_timezone(&tz).date_naive();
-    let yesterday = today - Duration::days(1);
     let (reg, _) = tokio::try_join!(Registry::load(pool, None), rollup::fold(pool))?;
-    let parks_now = statuses(&reg, now);
-    let (rates_yesterday, rates_today, open, energy) = tokio::try_join!(
-        rates_of(pool, &reg, tz, None, yesterday, yesterday, now),
-        rates_of(pool, &reg, tz, None, today, today, now),
-        exceedances_of(
-            pool,
-            None,
-            // Only open episodes count: those reaching the latest complete hour.
-            floor_hour(now) - Duration::hours(1),
-            now + Duration::hours(1),
-            now,
+    summary_of(pool, &reg, tz, None, now).await
+}
+
+/// One park's line of the overview, or the reason it could not be computed.
+#[derive(Debug)]
+pub struct ParkSummary {
+    pub park_id: String,
+    pub row: Result<BureauRow, StoreError>,
+}
+
+/// [`bureau_summary`] of every park (or one) in which one park's failure fails only its own
+/// line: when the parks cannot be computed together, each is computed on its own, and a park
+/// that fails is returned with its error (and logged, naming it) while the others are answered.
+///
+/// # Errors
+/// Transient database errors (unreachable, pool exhausted), which would fail every park alike.
+pub async fn bureau_summary_by_park(
+    pool: &PgPool,
+    tz: Tz,
+    park: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ParkSummary>, StoreError> {
+    // Figures a fold behind are better than none.
+    if let Err(e) = rollup::fold(pool).await {
+        if e.is_retriable() {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, "Could not fold the rollups before the summary; it may lag.");
+    }
+    let all = async {
+        let reg = Registry::load(pool, park).await?;
+        summary_of(pool, &reg, tz, park, now).await
+    };
+    match all.await {
+        Ok(rows) => return Ok(rows.into_iter().map(ParkSummary::ok).collect()),
+        Err(e) if e.is_retriable() => return Err(e),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "The parks' summary failed as a whole; computing it park by park."
         ),
-        energy_of(pool, &reg.parks, None, today.year(), today),
+    }
+    let mut out = Vec::new();
+    for id in api_queries::park_ids(pool, park).await? {
+        let one = async {
+            let reg = Registry::load(pool, Some(&id)).await?;
+            summary_of(pool, &reg, tz, Some(&id), now).await
+        };
+        match one.await {
+            Ok(rows) => out.extend(rows.into_iter().map(ParkSummary::ok)),
+            Err(e) if e.is_retriable() => return Err(e),
+            Err(e) => {
+                tracing::error!(
+                    park = %id,
+                    error = %e,
+                    "A park's compliance figures could not be computed; its line is marked."
+                );
+                out.push(ParkSummary {
+                    park_id: id,
+                    row: Err(e),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl ParkSummary {
+    fn ok(row: BureauRow) -> Self {
+        Self {
+            park_id: row.park_id.clone(),
+            row: Ok(row),
+        }
+    }
+}
+
+/// The overview's lines of the parks in `reg` (every park, or `park`'s).
+async fn summary_of(
+    pool: &PgPool,
+    reg: &Registry,
+    tz: Tz,
+    park: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<BureauRow>, StoreError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let yesterday = today.pred_opt().unwrap_or(today);
+    let parks_now = statuses(reg, now);
+    // Only open episodes count: those reaching the latest complete hour.
+    let hour = Duration::hours(1);
+    let open_from = floor_hour(now).checked_sub_signed(hour).unwrap_or(now);
+    let open_to = now.checked_add_signed(hour).unwrap_or(now);
+    let (rates_yesterday, rates_today, open, energy) = tokio::try_join!(
+        rates_of(pool, reg, tz, park, yesterday, yesterday, now),
+        rates_of(pool, reg, tz, park, today, today, now),
+        exceedances_of(pool, park, open_from, open_to, now),
+        energy_of(pool, &reg.parks, park, today.year(), today),
     )?;
     let effective = |rates: &[ParkRates], id: &str| {
         rates

@@ -1,6 +1,7 @@
 //! Reads and writes of the HTTP API that the compliance engine does not already offer: which park
 //! a point belongs to, readings of one point and pollutant over a range (raw, or hourly rollups
-//! for long ranges), the energy reports of a park, and energy reports submitted over HTTP.
+//! for long ranges), the energy reports of a park, energy reports submitted over HTTP, and the
+//! park ids a multi-park answer computes one by one when it must.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -43,6 +44,20 @@ pub struct EnergyReportRow {
     pub price_index: f64,
     pub source: String,
     pub received_at: DateTime<Utc>,
+}
+
+/// The ids of every park (or of `park`, when it exists), in order: what a multi-park answer
+/// computes park by park when the parks cannot be computed together.
+///
+/// # Errors
+/// Database errors.
+pub async fn park_ids(pool: &PgPool, park: Option<&str>) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM parks WHERE $1::text IS NULL OR id = $1 ORDER BY id")
+            .bind(park)
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 /// The park a point is registered to, or `None` for an unknown point.

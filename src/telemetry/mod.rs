@@ -1,9 +1,11 @@
 //! Logging (tracing) and metrics (one prometheus registry per app instance).
 
+mod http;
 mod metrics;
 
 use std::io::IsTerminal;
 
+pub use http::{HttpMetrics, AUTH_FAILURE_REASONS};
 pub use metrics::Metrics;
 
 use crate::config::TelemetryConfig;

@@ -728,7 +728,7 @@ async fn malformed_input_gets_clear_errors() {
         (Method::GET, "/api/v1/parks/park-a/points/nope/readings?pollutant=cod".into(), None, StatusCode::NOT_FOUND),
         (Method::GET, "/api/v1/parks/park-a/compliance/rates?from=10%2F03%2F2026".into(), None, StatusCode::BAD_REQUEST),
         (Method::GET, "/api/v1/parks/park-a/compliance/rates?from=2026-03-11&to=2026-03-10".into(), None, StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::GET, "/api/v1/parks/park-a/energy?year=1066".into(), None, StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::GET, "/api/v1/parks/park-a/energy?year=1066".into(), None, StatusCode::BAD_REQUEST),
         (Method::GET, "/api/v1/parks/park-a/energy?year=soon".into(), None, StatusCode::BAD_REQUEST),
         (
             Method::POST,

@@ -2,9 +2,12 @@
 //! message, value, row, request or receiver is set aside with its reason while everything else
 //! goes on (issue "No single message, logger, park or request can stop greenmon").
 
+mod bad_params;
 mod extreme_values;
 mod migrations;
 mod oversized;
 mod park_isolation;
+mod park_summary;
 mod poison_rows;
 mod receivers;
+mod tokens;
