@@ -203,23 +203,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(mqtt_port: u16, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let db = TestDb::new().await;
-        let prefix = format!("t/{}", unique("p"));
-        let client_id = unique("gm");
-        let mut settings = settings_for(&db.name, mqtt_port, &prefix, &client_id);
-        tweak(&mut settings);
-        let app = app::start(settings).await.unwrap();
-        let http = format!("http://{}", app.http_addr);
-        let t = Self {
-            db,
-            prefix,
-            client_id,
-            mqtt_port,
-            app: Some(app),
-            http,
-        };
-        t.wait_subscribed().await;
-        t
+        Self::spawn_on(TestDb::new().await, mqtt_port, Clock::System, tweak).await
     }
 
     /// As [`spawn_with`](Self::spawn_with), with the alert engine and the rollup worker on
