@@ -134,7 +134,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     // Every ack is one request; when the channel is full the committer waits for room.
     let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
     let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
-    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    // One bounded queue per source (docs/operations.md, "Queues and limits"): a source that
+    // finds its queue full waits.
+    let (in_tx, in_rx) = mpsc::channel(settings.ingest.queue);
+    let (tcp_tx, tcp_rx) = mpsc::channel(settings.ingest.queue);
     let (batch_tx, batch_rx) = mpsc::channel(settings.ingest.parallel_commits);
     let drained = CancellationToken::new();
     let drained_for_rollup = drained.clone();
@@ -142,7 +145,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let hj212_addr = if settings.hj212.listen.is_empty() {
         None
     } else {
-        let listener = Hj212Listener::bind(settings.hj212.clone(), in_tx.clone(), metrics.clone())
+        let listener = Hj212Listener::bind(settings.hj212.clone(), tcp_tx, metrics.clone())
             .await
             .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
         let addr = listener.local_addr()?;
@@ -171,12 +174,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         max_rows: settings.ingest.batch_max_rows,
         linger: settings.ingest.linger(),
     };
-    tracker.spawn(batcher.run(in_rx, batch_tx));
+    tracker.spawn(batcher.run(vec![in_rx, tcp_rx], batch_tx));
     let tap = settings
         .alerts
         .enabled
-        .then(|| Arc::new(AlertTap::new(pool.clone())));
+        .then(|| Arc::new(AlertTap::new(pool.clone(), metrics.clone())));
     if let Some(tap) = &tap {
+        // One announcer for the fast path, fed by a bounded queue; it ends once ingest drained.
+        tracker.spawn(tap.clone().announce_until(drained.clone()));
         tracker.spawn(tap.clone().refresh(
             Duration::from_secs(settings.alerts.evaluate_interval_secs),
             shutdown.clone(),

@@ -9,9 +9,17 @@
 //!   unavailable, then acknowledges: PUBACKs in receive order, and HJ 212 answers (9014, or a 9011
 //!   naming the problem) to each logger.
 //!
-//! Memory is bounded by the broker's in-flight window (greenmon acknowledges only after commit,
-//! and the broker sends no more than its window of unacknowledged messages) and, for TCP, by the
-//! connection limit and a per-connection limit of unanswered frames.
+//! Every queue between these tasks has a hard cap (docs/operations.md, "Queues and limits"):
+//! - each source's queue to the batcher holds `ingest.queue` messages; a source that finds it
+//!   full waits (backpressure), so the queue never grows. For MQTT the broker's in-flight window
+//!   bounds it first (greenmon acknowledges only after commit, and the broker sends no more than
+//!   its window of unacknowledged messages), so with `ingest.queue` at least that window the
+//!   event loop practically never waits;
+//! - batches to the committer: `ingest.parallel_commits`;
+//! - for TCP, the connection limit, a per-connection limit of unanswered frames, and the
+//!   per-connection queue of answers ([`TcpReply`]), which the committer never waits on: when it
+//!   is full, or an answer cannot be written within `hj212.write_timeout_secs`, the connection is
+//!   closed.
 
 pub mod ack;
 pub mod batch;
@@ -23,6 +31,9 @@ pub mod split;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::Metrics;
 
 /// One message on its way from a source to the committer.
 #[derive(Debug)]
@@ -45,8 +56,37 @@ pub enum Ack {
 /// Where a TCP frame's answers go.
 #[derive(Debug)]
 pub struct TcpReply {
-    /// The connection's writer.
-    pub tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// The connection's writer; as deep as `hj212.max_unanswered_per_connection`.
+    pub tx: mpsc::Sender<Vec<u8>>,
+    /// Cancelled to close the connection.
+    pub close: CancellationToken,
     /// Bounds the connection's unanswered frames; released once answered.
     pub _permit: OwnedSemaphorePermit,
+}
+
+impl TcpReply {
+    /// Queues `answer` for the connection's writer without waiting: the committer must not be
+    /// held up by a logger that does not read. When the writer is that far behind, the
+    /// connection is closed (counted as `answers_full`); the logger resends what it was not
+    /// answered, and the primary key absorbs the repeat. Returns whether it was queued.
+    pub fn answer(&self, answer: Vec<u8>, metrics: &Metrics) -> bool {
+        match self.tx.try_send(answer) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.close.is_cancelled() {
+                    self.close.cancel();
+                    metrics
+                        .hj212_connections_closed
+                        .with_label_values(&["answers_full"])
+                        .inc();
+                    tracing::warn!(
+                        "HJ 212 logger not reading its answers; closing its connection."
+                    );
+                }
+                false
+            }
+            // The connection is gone: nothing to do.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
 }
