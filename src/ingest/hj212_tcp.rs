@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Ack, Inbound, TcpReply};
+use super::{Ack, CloseHandle, Inbound, TcpReply};
 use crate::config::Hj212Config;
 use crate::telemetry::Metrics;
 
@@ -147,7 +147,7 @@ impl Connection {
         // a writer that keeps up never lets this fill; the committer closes the connection when
         // it does (TcpReply::answer).
         let (answers_tx, answers_rx) = mpsc::channel::<Vec<u8>>(self.max_unanswered);
-        let close = CancellationToken::new();
+        let close = CloseHandle::default();
         let write = tokio::spawn(write_answers(
             writer,
             answers_rx,
@@ -162,17 +162,14 @@ impl Connection {
             let read = tokio::select! {
                 r = tokio::time::timeout(self.idle, reader.read(&mut buf)) => r,
                 () = shutdown.cancelled() => break,
-                () = close.cancelled() => break,
+                () = close.closed() => break,
             };
             let n = match read {
                 Ok(Ok(0)) | Ok(Err(_)) => break, // closed or reset
                 Ok(Ok(n)) => n,
                 Err(_) => {
                     tracing::debug!(peer = %self.peer, "HJ 212 connection idle; closing.");
-                    self.metrics
-                        .hj212_connections_closed
-                        .with_label_values(&["idle"])
-                        .inc();
+                    close.close("idle", &self.metrics);
                     break;
                 }
             };
@@ -189,7 +186,7 @@ impl Connection {
                         Err(_) => break 'read,
                     },
                     () = shutdown.cancelled() => break 'read,
-                    () = close.cancelled() => break 'read,
+                    () = close.closed() => break 'read,
                 };
                 let inbound = Inbound {
                     topic: topic.clone(),
@@ -215,7 +212,7 @@ impl Connection {
                                 Err(_) => break 'read, // ingest is shutting down
                             },
                             () = shutdown.cancelled() => break 'read,
-                            () = close.cancelled() => break 'read,
+                            () = close.closed() => break 'read,
                         }
                     }
                     Err(mpsc::error::TrySendError::Closed(())) => break 'read,
@@ -238,7 +235,7 @@ async fn write_answers(
     mut writer: OwnedWriteHalf,
     mut answers: mpsc::Receiver<Vec<u8>>,
     write_timeout: Duration,
-    close: CancellationToken,
+    close: CloseHandle,
     metrics: Metrics,
 ) {
     loop {
@@ -247,28 +244,25 @@ async fn write_answers(
                 Some(b) => b,
                 None => break,
             },
-            () = close.cancelled() => return,
+            () = close.closed() => return,
         };
         let written = tokio::select! {
             w = tokio::time::timeout(write_timeout, writer.write_all(&bytes)) => w,
-            () = close.cancelled() => return,
+            () = close.closed() => return,
         };
         match written {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
-                close.cancel();
+                close.hang_up();
                 return;
             }
             Err(_) => {
-                tracing::warn!(
-                    timeout_secs = write_timeout.as_secs(),
-                    "HJ 212 logger not reading its answers; closing its connection."
-                );
-                metrics
-                    .hj212_connections_closed
-                    .with_label_values(&["write_timeout"])
-                    .inc();
-                close.cancel();
+                if close.close("write_timeout", &metrics) {
+                    tracing::warn!(
+                        timeout_secs = write_timeout.as_secs(),
+                        "HJ 212 logger not reading its answers; closing its connection."
+                    );
+                }
                 return;
             }
         }

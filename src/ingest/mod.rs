@@ -29,6 +29,8 @@ pub mod hj212_tcp;
 pub mod mqtt;
 pub mod split;
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
@@ -58,8 +60,8 @@ pub enum Ack {
 pub struct TcpReply {
     /// The connection's writer; as deep as `hj212.max_unanswered_per_connection`.
     pub tx: mpsc::Sender<Vec<u8>>,
-    /// Cancelled to close the connection.
-    pub close: CancellationToken,
+    /// Closes the connection.
+    pub close: CloseHandle,
     /// Bounds the connection's unanswered frames; released once answered.
     pub _permit: OwnedSemaphorePermit,
 }
@@ -67,18 +69,13 @@ pub struct TcpReply {
 impl TcpReply {
     /// Queues `answer` for the connection's writer without waiting: the committer must not be
     /// held up by a logger that does not read. When the writer is that far behind, the
-    /// connection is closed (counted as `answers_full`); the logger resends what it was not
-    /// answered, and the primary key absorbs the repeat. Returns whether it was queued.
+    /// connection is closed (`answers_full`); the logger resends what it was not answered, and
+    /// the primary key absorbs the repeat. Returns whether it was queued.
     pub fn answer(&self, answer: Vec<u8>, metrics: &Metrics) -> bool {
         match self.tx.try_send(answer) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.close.is_cancelled() {
-                    self.close.cancel();
-                    metrics
-                        .hj212_connections_closed
-                        .with_label_values(&["answers_full"])
-                        .inc();
+                if self.close.close("answers_full", metrics) {
                     tracing::warn!(
                         "HJ 212 logger not reading its answers; closing its connection."
                     );
@@ -88,5 +85,39 @@ impl TcpReply {
             // The connection is gone: nothing to do.
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+}
+
+/// Closes one HJ 212 connection, once, counting the first reason given in
+/// `greenmon_hj212_connections_closed_total{reason}`.
+#[derive(Debug, Clone, Default)]
+pub struct CloseHandle {
+    token: CancellationToken,
+    reason: Arc<OnceLock<&'static str>>,
+}
+
+impl CloseHandle {
+    /// Closes the connection for `reason`; true if this call closed it (and counted it).
+    pub fn close(&self, reason: &'static str, metrics: &Metrics) -> bool {
+        let first = self.reason.set(reason).is_ok();
+        if first {
+            metrics
+                .hj212_connections_closed
+                .with_label_values(&[reason])
+                .inc();
+        }
+        self.token.cancel();
+        first
+    }
+
+    /// Closes the connection without counting it (the logger hung up).
+    pub fn hang_up(&self) {
+        let _ = self.reason.set("hung_up");
+        self.token.cancel();
+    }
+
+    /// Completes once the connection is being closed.
+    pub async fn closed(&self) {
+        self.token.cancelled().await;
     }
 }

@@ -184,11 +184,11 @@ impl MqttSource {
             keep_alive_secs = self.cfg.keep_alive_secs,
             "Ingest queue full for a keep-alive; dropping the broker connection until there is room (the broker redelivers)."
         );
-        self.metrics.mqtt_queue_stalls.inc();
         self.connected.store(false, Ordering::Relaxed);
         self.metrics.mqtt_connected.set(0);
         // Drops the network connection and every PUBACK still queued for it.
         self.gate.invalidate(&mut self.eventloop);
+        self.metrics.mqtt_queue_stalls.inc();
         tokio::select! {
             // Only waits for room; the permit is given back at once.
             _ = sender.reserve() => {}

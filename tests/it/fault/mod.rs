@@ -3,6 +3,7 @@
 //! goes on (issue "No single message, logger, park or request can stop greenmon").
 
 mod extreme_values;
+mod full_queues;
 mod migrations;
 mod oversized;
 mod park_isolation;
