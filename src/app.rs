@@ -131,7 +131,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
 
     let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
     opts.set_manual_acks(true);
-    // Every ack is one request; when the channel is full the committer waits for room.
+    // Every ack is one request. Room for one per MQTT packet id (ingest.ack_queue >= 65536), so
+    // the committer never waits here while the event loop waits for room in its queue.
     let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
     let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
     // One bounded queue per source (docs/operations.md, "Queues and limits"): a source that

@@ -4,10 +4,11 @@
 //! in-flight window (Mosquitto `max_inflight_messages`): the broker sends no more until greenmon
 //! acks, and greenmon acks only after commit. With `ingest.queue` at least that window the queue
 //! never fills; if it does (a broker that sends past its window while the database is down), the
-//! task waits for room: backpressure, the queue does not grow. A wait of a whole keep-alive means
-//! no PINGREQ went out and the committer's acks may be stuck behind this task, so it drops the
-//! connection (the acks of that connection are dropped, the broker redelivers), waits for room,
-//! and reconnects. It reconnects with capped backoff, subscribes again when the broker has no
+//! task waits for room: backpressure, the queue does not grow. The committer's acks never wait
+//! for this task meanwhile (`ingest.ack_queue` has room for one per packet id). A wait of a whole
+//! keep-alive means no PINGREQ went out and the broker is about to drop the connection, so this
+//! task drops it first (the acks of that connection are dropped, the broker redelivers), waits
+//! for room, and reconnects. It reconnects with capped backoff, subscribes again when the broker has no
 //! session for it, and on shutdown stops forwarding but keeps polling until the committer's last
 //! acks are flushed, then disconnects.
 
@@ -172,9 +173,8 @@ impl MqttSource {
         }
     }
 
-    /// The queue stayed full for a keep-alive: drop the connection, so that the committer's acks
-    /// of it are dropped instead of waiting for this task, wait for room, then let the next poll
-    /// reconnect.
+    /// The queue stayed full for a keep-alive (no PINGREQ went out): drop the connection and its
+    /// queued acks, wait for room, then let the next poll reconnect.
     async fn stall_reconnect(
         &mut self,
         sender: &mpsc::Sender<Inbound>,
