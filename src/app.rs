@@ -149,10 +149,14 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
 
     let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
     opts.set_manual_acks(true);
-    // Every ack is one request; when the channel is full the committer waits for room.
+    // Every ack is one request. Room for one per MQTT packet id (ingest.ack_queue >= 65536), so
+    // the committer never waits here while the event loop waits for room in its queue.
     let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
     let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
-    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    // One bounded queue per source (docs/operations.md, "Queues and limits"): a source that
+    // finds its queue full waits.
+    let (in_tx, in_rx) = mpsc::channel(settings.ingest.queue);
+    let (tcp_tx, tcp_rx) = mpsc::channel(settings.ingest.queue);
     let (batch_tx, batch_rx) = mpsc::channel(settings.ingest.parallel_commits);
     let drained = CancellationToken::new();
     let drained_for_rollup = drained.clone();
@@ -160,7 +164,7 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
     let hj212_addr = if settings.hj212.listen.is_empty() {
         None
     } else {
-        let listener = Hj212Listener::bind(settings.hj212.clone(), in_tx.clone(), metrics.clone())
+        let listener = Hj212Listener::bind(settings.hj212.clone(), tcp_tx, metrics.clone())
             .await
             .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
         let addr = listener.local_addr()?;
@@ -189,12 +193,14 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
         max_rows: settings.ingest.batch_max_rows,
         linger: settings.ingest.linger(),
     };
-    tracker.spawn(batcher.run(in_rx, batch_tx));
+    tracker.spawn(batcher.run(vec![in_rx, tcp_rx], batch_tx));
     let tap = settings
         .alerts
         .enabled
-        .then(|| Arc::new(AlertTap::new(pool.clone())));
+        .then(|| Arc::new(AlertTap::new(pool.clone(), metrics.clone())));
     if let Some(tap) = &tap {
+        // One announcer for the fast path, fed by a bounded queue; it ends once ingest drained.
+        tracker.spawn(tap.clone().announce_until(drained.clone()));
         tracker.spawn(tap.clone().refresh(
             Duration::from_secs(settings.alerts.evaluate_interval_secs),
             shutdown.clone(),

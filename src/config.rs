@@ -89,8 +89,13 @@ pub struct IngestConfig {
     pub linger_ms: u64,
     /// Batches committing at once (acks still go out in receive order).
     pub parallel_commits: usize,
-    /// PUBACKs queued for the event loop; the committer waits when it is full.
+    /// PUBACKs queued for the event loop; the committer waits when it is full. At least 65536:
+    /// the broker cannot have more QoS 1 messages unacknowledged than there are packet ids, so
+    /// it never fills.
     pub ack_queue: usize,
+    /// Messages each source (MQTT, the HJ 212 listener) may queue for the batcher; when it is
+    /// full the source waits (backpressure). At least the broker's in-flight window.
+    pub queue: usize,
     pub max_payload_bytes: usize,
     pub max_future_secs: i64,
     pub timezone: String,
@@ -110,6 +115,9 @@ pub struct Hj212Config {
     pub listen: String,
     pub max_connections: usize,
     pub idle_timeout_secs: u64,
+    /// Seconds one answer may take to be written before greenmon closes the connection (a
+    /// logger that stops reading its socket).
+    pub write_timeout_secs: u64,
     /// Frames of one connection waiting for their answers before greenmon stops reading it.
     pub max_unanswered_per_connection: usize,
     /// Largest data segment accepted (the standard's limit is 1024; real loggers exceed it).
@@ -470,8 +478,16 @@ impl Settings {
         if self.ingest.batch_max_rows == 0 {
             bad("ingest.batch_max_rows", "must be positive");
         }
-        if !(1..=1_000_000).contains(&self.ingest.ack_queue) {
-            bad("ingest.ack_queue", "must be 1 to 1000000");
+        if !(65_536..=1_000_000).contains(&self.ingest.ack_queue) {
+            bad(
+                "ingest.ack_queue",
+                "must be 65536 to 1000000 (room for an ack of every MQTT packet id, so the \
+                 committer never waits for the event loop while the event loop waits for room \
+                 in ingest.queue)",
+            );
+        }
+        if !(1..=1_000_000).contains(&self.ingest.queue) {
+            bad("ingest.queue", "must be 1 to 1000000");
         }
         if self.ingest.max_payload_bytes == 0
             || self.ingest.max_payload_bytes > self.mqtt.max_packet_bytes
@@ -514,6 +530,14 @@ impl Settings {
         }
         if self.hj212.idle_timeout_secs == 0 {
             bad("hj212.idle_timeout_secs", "must be positive");
+        }
+        if self.hj212.write_timeout_secs == 0
+            || self.hj212.write_timeout_secs > self.hj212.idle_timeout_secs
+        {
+            bad(
+                "hj212.write_timeout_secs",
+                "must be positive and not above hj212.idle_timeout_secs",
+            );
         }
         if self.hj212.max_unanswered_per_connection == 0 {
             bad("hj212.max_unanswered_per_connection", "must be positive");

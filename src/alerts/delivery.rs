@@ -80,7 +80,11 @@ impl Delivery {
     /// One round: claims due notifications, sends them concurrently, and records each outcome
     /// as soon as it is known. Returns how many it claimed.
     async fn round(&self, hooks: &HashMap<String, WebhookConfig>) -> Result<usize, StoreError> {
-        // The lease outlasts one request, so nothing is sent twice by the same leader.
+        // The lease outlasts one request (`timeout_ms`) plus 5 s for recording the outcome, so
+        // nothing is sent twice by the same leader. A leader that dies mid-send leaves its claims
+        // to the next leader once the lease ends: `timeout_ms` + 5 s, 10 s by default
+        // (docs/alerts.md). At most `alerts.delivery.batch` notifications are claimed and held in
+        // memory per round.
         let lease = chrono::Duration::milliseconds(
             i64::try_from(self.cfg.delivery.timeout_ms).unwrap_or(i64::MAX / 2) + 5_000,
         );
@@ -200,11 +204,16 @@ impl Delivery {
             })
             .collect();
         let timeout = Duration::from_millis(self.cfg.delivery.timeout_ms);
-        match post_alertmanager(&self.http, &self.cfg.alertmanager.url, &am, timeout).await {
-            Ok(()) => self.count("alertmanager", "reposted"),
-            Err(e) => {
-                tracing::warn!(error = %e, "Re-posting firing alerts to Alertmanager failed.");
-                self.count("alertmanager", "repost_failed");
+        // At most `alerts.delivery.batch` alerts per request, so one request stays small however
+        // many alerts fire (there is at most one per rule, point and pollutant).
+        for chunk in am.chunks(self.cfg.delivery.batch as usize) {
+            match post_alertmanager(&self.http, &self.cfg.alertmanager.url, chunk, timeout).await {
+                Ok(()) => self.count("alertmanager", "reposted"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Re-posting firing alerts to Alertmanager failed.");
+                    self.count("alertmanager", "repost_failed");
+                    return;
+                }
             }
         }
     }

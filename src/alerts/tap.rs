@@ -3,13 +3,22 @@
 //! average can only cross a limit if some reading in the hour does) and announces their
 //! (point, pollutant, hour) on a PostgreSQL channel. Whichever instance leads the alert engine
 //! listens there and evaluates those hours at once, instead of at its next periodic evaluation.
+//!
+//! The committer must never wait for the announcement (it holds the acks), and an announcement
+//! may be lost without harm: the periodic evaluation (`alerts.evaluate_interval_secs`) looks at
+//! every hour anyway, the fast path only makes it sooner. So the committer hands the hours to one
+//! long-lived announcer task through a queue of [`ANNOUNCE_QUEUE`] batches with `try_send`, and
+//! when the queue is full (the database is slow or down) the hours are dropped and counted
+//! (`greenmon_alert_announcements_dropped_total`) rather than queued without bound or spawned
+//! as one task per batch.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::compliance::exceedance::Limit;
@@ -17,9 +26,16 @@ use crate::compliance::service::floor_hour;
 use crate::domain::{Flag, PollutantCode, ReadingKind};
 use crate::store::CommitObserver;
 use crate::store::{BatchItem, BatchOutcome, Content, StoreError};
+use crate::telemetry::Metrics;
 
 /// The PostgreSQL channel of the fast path.
 pub const CHANNEL: &str = "greenmon_exceedance_check";
+
+/// Committed batches whose exceeding hours may wait for the announcer; more are dropped.
+pub const ANNOUNCE_QUEUE: usize = 64;
+
+/// How long the announcer may take, once ingest has drained, to announce what is still queued.
+const FINAL_ANNOUNCE: Duration = Duration::from_secs(2);
 
 /// Largest NOTIFY payload sent (PostgreSQL's limit is 8000 bytes).
 const MAX_PAYLOAD: usize = 7000;
@@ -94,29 +110,69 @@ pub type HourKey = (String, String, DateTime<Utc>);
 pub struct AlertTap {
     index: RwLock<Arc<LimitIndex>>,
     pool: PgPool,
+    /// `greenmon_alert_announcements_dropped_total`.
+    dropped: prometheus::IntCounter,
+    /// To the announcer task ([`AlertTap::announce_until`]).
+    announcements: mpsc::Sender<Vec<HourKey>>,
+    /// Taken by the announcer task when it starts.
+    announcer: Mutex<Option<mpsc::Receiver<Vec<HourKey>>>>,
 }
 
 impl CommitObserver for AlertTap {
-    /// Announces the hours whose readings crossed a limit, without holding up the acks.
+    /// Queues the hours whose readings crossed a limit for the announcer, without waiting.
     fn committed(&self, items: &[BatchItem], outcome: &BatchOutcome) {
         let keys = self.exceeding(items, outcome);
         if keys.is_empty() {
             return;
         }
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            if let Err(e) = announce(&pool, &keys).await {
-                tracing::debug!(error = %e, "Cannot announce exceeding readings; the periodic evaluation will find them.");
-            }
-        });
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.announcements.try_send(keys) {
+            self.dropped.inc();
+            tracing::debug!(
+                "Exceedance announcements queue full; the periodic evaluation will find these."
+            );
+        }
     }
 }
 
 impl AlertTap {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, metrics: Metrics) -> Self {
+        let (announcements, announcer) = mpsc::channel(ANNOUNCE_QUEUE);
         Self {
             index: RwLock::default(),
             pool,
+            dropped: metrics.alert_announcements_dropped,
+            announcements,
+            announcer: Mutex::new(Some(announcer)),
+        }
+    }
+
+    /// The announcer task: announces each queued batch of hours until `until` (ingest has
+    /// drained), then what is still queued, for at most two seconds. Runs once; a second call
+    /// returns at once.
+    pub async fn announce_until(self: Arc<Self>, until: CancellationToken) {
+        let rx = self.announcer.lock().ok().and_then(|mut rx| rx.take());
+        let Some(mut rx) = rx else { return };
+        loop {
+            let keys = tokio::select! {
+                k = rx.recv() => match k {
+                    Some(k) => k,
+                    None => return,
+                },
+                () = until.cancelled() => break,
+            };
+            self.announce_logged(&keys).await;
+        }
+        let rest = async {
+            while let Ok(keys) = rx.try_recv() {
+                self.announce_logged(&keys).await;
+            }
+        };
+        let _ = tokio::time::timeout(FINAL_ANNOUNCE, rest).await;
+    }
+
+    async fn announce_logged(&self, keys: &[HourKey]) {
+        if let Err(e) = announce(&self.pool, keys).await {
+            tracing::debug!(error = %e, "Cannot announce exceeding readings; the periodic evaluation will find them.");
         }
     }
 

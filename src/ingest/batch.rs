@@ -35,12 +35,15 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Inbound>, tx: mpsc::Sender<Batch>) {
+    /// Runs until every source has closed its queue, then flushes and ends. `sources` are the
+    /// bounded queues of the MQTT source and the HJ 212 listener; each keeps its own order (MQTT
+    /// acks go out in receive order), and one source's backlog never fills the other's queue.
+    pub async fn run(self, mut sources: Vec<mpsc::Receiver<Inbound>>, tx: mpsc::Sender<Batch>) {
         let mut batch = Batch::default();
         let mut deadline = Instant::now();
-        loop {
+        while !sources.is_empty() {
             tokio::select! {
-                msg = rx.recv() => match msg {
+                (msg, i) = next(&mut sources) => match msg {
                     Some(msg) => {
                         if batch.acks.is_empty() {
                             deadline = Instant::now() + self.linger;
@@ -50,7 +53,9 @@ impl Batcher {
                             return;
                         }
                     }
-                    None => break,
+                    None => {
+                        sources.swap_remove(i);
+                    }
                 },
                 () = tokio::time::sleep_until(deadline), if !batch.acks.is_empty() => {
                     if tx.send(std::mem::take(&mut batch)).await.is_err() {
@@ -144,6 +149,27 @@ impl Batcher {
         let last = batch.items.len();
         batch.acks.push((msg.ack, first..last));
     }
+}
+
+/// The next message of any source, with the index of its source (`None`: that source closed).
+/// Polling starts from a random source, so a busy one cannot starve the other.
+async fn next(sources: &mut [mpsc::Receiver<Inbound>]) -> (Option<Inbound>, usize) {
+    std::future::poll_fn(|cx| {
+        let n = sources.len();
+        let start = if n > 1 {
+            rand::random::<u32>() as usize % n
+        } else {
+            0
+        };
+        for k in 0..n {
+            let i = (start + k) % n;
+            if let std::task::Poll::Ready(msg) = sources[i].poll_recv(cx) {
+                return std::task::Poll::Ready((msg, i));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// The quarantine reason of an oversized message.

@@ -132,11 +132,13 @@ impl Committer {
                             None => batch.replies[i].stored(),
                             Some(reason) => batch.replies[i].for_reason(reason),
                         };
+                        // Never waits: a logger that does not read has its connection closed
+                        // instead. A closed connection is fine: the logger resends what it was
+                        // not answered, and the primary key absorbs the repeat.
                         if let Some(bytes) = answer {
-                            // A closed connection is fine: the logger resends what it was not
-                            // answered, and the primary key absorbs the repeat.
-                            let _ = reply.tx.send(bytes);
-                            self.metrics.hj212_answers.inc();
+                            if reply.answer(bytes, &self.metrics) {
+                                self.metrics.hj212_answers.inc();
+                            }
                         }
                     }
                 }

@@ -1,9 +1,15 @@
 //! The HJ 212 TCP listener: data loggers connect directly, as most Chinese online-monitoring
-//! equipment does. One task per connection (bounded by `hj212.max_connections`), an idle
-//! timeout, frames found by length across fragmented and concatenated reads, and answers written
-//! only after the data are committed (the committer sends them back through the connection's
-//! writer). A logger that disconnects mid-packet loses nothing that was answered: the partial
-//! frame was never forwarded, and the logger resends what was not answered.
+//! equipment does. One task per connection (bounded by `hj212.max_connections`: the next logger
+//! is accepted only when a slot is free), an idle timeout on reads, frames found by length across
+//! fragmented and concatenated reads, and answers written only after the data are committed (the
+//! committer sends them back through the connection's writer). A logger that disconnects
+//! mid-packet loses nothing that was answered: the partial frame was never forwarded, and the
+//! logger resends what was not answered.
+//!
+//! A logger that stops reading its socket cannot hold a task or memory: each connection's answers
+//! wait in a queue of `hj212.max_unanswered_per_connection`, each write has
+//! `hj212.write_timeout_secs`, and when the queue is full or a write times out the connection is
+//! closed (`greenmon_hj212_connections_closed_total{reason}`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,12 +18,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use hj212::Deframer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Ack, Inbound, TcpReply};
+use super::{Ack, CloseHandle, Inbound, TcpReply};
 use crate::config::Hj212Config;
 use crate::telemetry::Metrics;
 
@@ -28,7 +35,7 @@ const LISTEN_BACKLOG: u32 = 4096;
 pub struct Hj212Listener {
     pub listener: TcpListener,
     pub cfg: Hj212Config,
-    pub tx: mpsc::UnboundedSender<Inbound>,
+    pub tx: mpsc::Sender<Inbound>,
     pub metrics: Metrics,
 }
 
@@ -39,7 +46,7 @@ impl Hj212Listener {
     /// When the address cannot be bound.
     pub async fn bind(
         cfg: Hj212Config,
-        tx: mpsc::UnboundedSender<Inbound>,
+        tx: mpsc::Sender<Inbound>,
         metrics: Metrics,
     ) -> std::io::Result<Self> {
         let addr: SocketAddr = cfg
@@ -105,6 +112,8 @@ impl Hj212Listener {
                 tx: self.tx.clone(),
                 metrics: self.metrics.clone(),
                 idle: Duration::from_secs(self.cfg.idle_timeout_secs),
+                write_timeout: Duration::from_secs(self.cfg.write_timeout_secs),
+                max_unanswered: self.cfg.max_unanswered_per_connection,
                 max_frame: self.cfg.max_frame_bytes,
                 unanswered: Arc::new(Semaphore::new(self.cfg.max_unanswered_per_connection)),
             };
@@ -121,9 +130,11 @@ impl Hj212Listener {
 
 struct Connection {
     peer: SocketAddr,
-    tx: mpsc::UnboundedSender<Inbound>,
+    tx: mpsc::Sender<Inbound>,
     metrics: Metrics,
     idle: Duration,
+    write_timeout: Duration,
+    max_unanswered: usize,
     max_frame: usize,
     unanswered: Arc<Semaphore>,
 }
@@ -131,18 +142,19 @@ struct Connection {
 impl Connection {
     async fn run(self, socket: TcpStream, shutdown: CancellationToken) {
         self.metrics.hj212_connections.inc();
-        let (mut reader, mut writer) = socket.into_split();
-        let (answers_tx, mut answers_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        // The writer ends when every sender (this task's and those in pending replies) is gone:
-        // after the last answer of this connection has been written.
-        let write = tokio::spawn(async move {
-            while let Some(bytes) = answers_rx.recv().await {
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            let _ = writer.shutdown().await;
-        });
+        let (mut reader, writer) = socket.into_split();
+        // One answer per frame at most, and at most `max_unanswered` frames are unanswered, so
+        // a writer that keeps up never lets this fill; the committer closes the connection when
+        // it does (TcpReply::answer).
+        let (answers_tx, answers_rx) = mpsc::channel::<Vec<u8>>(self.max_unanswered);
+        let close = CloseHandle::default();
+        let write = tokio::spawn(write_answers(
+            writer,
+            answers_rx,
+            self.write_timeout,
+            close.clone(),
+            self.metrics.clone(),
+        ));
         let topic = format!("tcp://{}", self.peer);
         let mut deframer = Deframer::new(self.max_frame);
         let mut buf = vec![0u8; 8192];
@@ -150,12 +162,14 @@ impl Connection {
             let read = tokio::select! {
                 r = tokio::time::timeout(self.idle, reader.read(&mut buf)) => r,
                 () = shutdown.cancelled() => break,
+                () = close.closed() => break,
             };
             let n = match read {
                 Ok(Ok(0)) | Ok(Err(_)) => break, // closed or reset
                 Ok(Ok(n)) => n,
                 Err(_) => {
                     tracing::debug!(peer = %self.peer, "HJ 212 connection idle; closing.");
+                    close.close("idle", &self.metrics);
                     break;
                 }
             };
@@ -172,18 +186,38 @@ impl Connection {
                         Err(_) => break 'read,
                     },
                     () = shutdown.cancelled() => break 'read,
+                    () = close.closed() => break 'read,
                 };
                 let inbound = Inbound {
                     topic: topic.clone(),
                     payload: Bytes::from(raw),
                     ack: Ack::Tcp(TcpReply {
                         tx: answers_tx.clone(),
+                        close: close.clone(),
                         _permit: permit,
                     }),
                 };
-                if self.tx.send(inbound).is_err() {
-                    break 'read; // ingest is shutting down
-                }
+                // The queue to the batcher is bounded: when it is full this connection waits,
+                // and so, through TCP flow control, does its logger.
+                let permit = match self.tx.try_reserve() {
+                    Ok(p) => p,
+                    Err(mpsc::error::TrySendError::Full(())) => {
+                        self.metrics
+                            .ingest_queue_full
+                            .with_label_values(&["tcp"])
+                            .inc();
+                        tokio::select! {
+                            p = self.tx.reserve() => match p {
+                                Ok(p) => p,
+                                Err(_) => break 'read, // ingest is shutting down
+                            },
+                            () = shutdown.cancelled() => break 'read,
+                            () = close.closed() => break 'read,
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(())) => break 'read,
+                };
+                permit.send(inbound);
             }
         }
         // Bytes of an incomplete frame are dropped: they were never answered, so the logger
@@ -192,4 +226,47 @@ impl Connection {
         let _ = write.await;
         self.metrics.hj212_connections.dec();
     }
+}
+
+/// Writes a connection's answers until every sender is gone (after the last answer of the
+/// connection) or the connection is closed. A write that does not finish within
+/// `write_timeout` (the logger stopped reading and the socket buffers are full) closes it.
+async fn write_answers(
+    mut writer: OwnedWriteHalf,
+    mut answers: mpsc::Receiver<Vec<u8>>,
+    write_timeout: Duration,
+    close: CloseHandle,
+    metrics: Metrics,
+) {
+    loop {
+        let bytes = tokio::select! {
+            b = answers.recv() => match b {
+                Some(b) => b,
+                None => break,
+            },
+            () = close.closed() => return,
+        };
+        let written = tokio::select! {
+            w = tokio::time::timeout(write_timeout, writer.write_all(&bytes)) => w,
+            () = close.closed() => return,
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                close.hang_up();
+                return;
+            }
+            Err(_) => {
+                if close.close("write_timeout", &metrics) {
+                    tracing::warn!(
+                        timeout_secs = write_timeout.as_secs(),
+                        "HJ 212 logger not reading its answers; closing its connection."
+                    );
+                }
+                return;
+            }
+        }
+    }
+    // Bounded too: a logger that stops reading cannot hold the close either.
+    let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
 }

@@ -1,10 +1,16 @@
-//! The MQTT source: one task that polls rumqttc's event loop, forwards each publish with an ack
-//! token, and never blocks: it must keep polling for the committer's acks to reach the broker.
-//! What it holds is bounded by the broker's in-flight window (Mosquitto `max_inflight_messages`):
-//! the broker sends no more until greenmon acks, and greenmon acks only after commit. It
-//! reconnects with capped backoff, subscribes again when the broker has no session for it, and on
-//! shutdown stops forwarding but keeps polling until the committer's last acks are flushed, then
-//! disconnects.
+//! The MQTT source: one task that polls rumqttc's event loop and forwards each publish with an ack
+//! token into a queue of `ingest.queue` messages. It must keep polling for the committer's acks
+//! to reach the broker, so it never awaits the database. What it holds is bounded by the broker's
+//! in-flight window (Mosquitto `max_inflight_messages`): the broker sends no more until greenmon
+//! acks, and greenmon acks only after commit. With `ingest.queue` at least that window the queue
+//! never fills; if it does (a broker that sends past its window while the database is down), the
+//! task waits for room: backpressure, the queue does not grow. The committer's acks never wait
+//! for this task meanwhile (`ingest.ack_queue` has room for one per packet id). A wait of a whole
+//! keep-alive means no PINGREQ went out and the broker is about to drop the connection, so this
+//! task drops it first (the acks of that connection are dropped, the broker redelivers), waits
+//! for room, and reconnects. It reconnects with capped backoff, subscribes again when the broker has no
+//! session for it, and on shutdown stops forwarding but keeps polling until the committer's last
+//! acks are flushed, then disconnects.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,6 +27,15 @@ use crate::backoff::Backoff;
 use crate::config::MqttConfig;
 use crate::telemetry::Metrics;
 
+/// Whether there is room in the queue to the batcher.
+enum Room<'a> {
+    Permit(mpsc::Permit<'a, Inbound>),
+    /// The batcher is gone, or shutdown began.
+    Closed,
+    /// Full for a whole keep-alive.
+    Stalled,
+}
+
 /// Owns the event loop.
 pub struct MqttSource {
     pub eventloop: EventLoop,
@@ -36,7 +51,7 @@ impl MqttSource {
     /// Runs until `shutdown` is cancelled and `drained` (the committer finished) fires.
     pub async fn run(
         mut self,
-        tx: mpsc::UnboundedSender<Inbound>,
+        tx: mpsc::Sender<Inbound>,
         shutdown: CancellationToken,
         drained: CancellationToken,
     ) {
@@ -80,13 +95,25 @@ impl MqttSource {
                         // Shutting down: not acked, so the broker keeps it for the next session.
                         continue;
                     };
-                    let inbound = Inbound {
-                        ack: Ack::Mqtt(self.gate.token(&publish)),
-                        topic: publish.topic,
-                        payload: publish.payload,
+                    let closed = match self.reserve(sender, &shutdown).await {
+                        Room::Permit(permit) => {
+                            // The token only now, so `greenmon_unacked_messages` counts what
+                            // was forwarded.
+                            permit.send(Inbound {
+                                ack: Ack::Mqtt(self.gate.token(&publish)),
+                                topic: publish.topic,
+                                payload: publish.payload,
+                            });
+                            false
+                        }
+                        Room::Closed => true,
+                        Room::Stalled => {
+                            // Not acked: the broker redelivers it on the next connection.
+                            self.stall_reconnect(sender, &shutdown).await;
+                            false
+                        }
                     };
-                    // Unbounded so this task never waits: the broker's window bounds it.
-                    if sender.send(inbound).is_err() {
+                    if closed {
                         tx = None;
                     }
                 }
@@ -115,6 +142,57 @@ impl MqttSource {
                     }
                 }
             }
+        }
+    }
+
+    /// Room in the queue to the batcher: at once when there is some; otherwise waits, up to one
+    /// keep-alive.
+    async fn reserve<'a>(
+        &mut self,
+        sender: &'a mpsc::Sender<Inbound>,
+        shutdown: &CancellationToken,
+    ) -> Room<'a> {
+        match sender.try_reserve() {
+            Ok(p) => return Room::Permit(p),
+            Err(mpsc::error::TrySendError::Closed(())) => return Room::Closed,
+            Err(mpsc::error::TrySendError::Full(())) => {}
+        }
+        self.metrics
+            .ingest_queue_full
+            .with_label_values(&["mqtt"])
+            .inc();
+        let keep_alive = Duration::from_secs(self.cfg.keep_alive_secs);
+        tokio::select! {
+            p = sender.reserve() => match p {
+                Ok(p) => Room::Permit(p),
+                Err(_) => Room::Closed,
+            },
+            () = tokio::time::sleep(keep_alive) => Room::Stalled,
+            // Shutting down: the message is not acked, and the broker keeps it.
+            () = shutdown.cancelled() => Room::Closed,
+        }
+    }
+
+    /// The queue stayed full for a keep-alive (no PINGREQ went out): drop the connection and its
+    /// queued acks, wait for room, then let the next poll reconnect.
+    async fn stall_reconnect(
+        &mut self,
+        sender: &mpsc::Sender<Inbound>,
+        shutdown: &CancellationToken,
+    ) {
+        tracing::warn!(
+            keep_alive_secs = self.cfg.keep_alive_secs,
+            "Ingest queue full for a keep-alive; dropping the broker connection until there is room (the broker redelivers)."
+        );
+        self.connected.store(false, Ordering::Relaxed);
+        self.metrics.mqtt_connected.set(0);
+        // Drops the network connection and every PUBACK still queued for it.
+        self.gate.invalidate(&mut self.eventloop);
+        self.metrics.mqtt_queue_stalls.inc();
+        tokio::select! {
+            // Only waits for room; the permit is given back at once.
+            _ = sender.reserve() => {}
+            () = shutdown.cancelled() => {}
         }
     }
 

@@ -25,6 +25,10 @@ pub const HJ212_ANSWERS: &str = "greenmon_hj212_answers_sent_total";
 pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
 pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
 pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
+pub const HJ212_CONNECTIONS_CLOSED: &str = "greenmon_hj212_connections_closed_total";
+pub const INGEST_QUEUE_FULL: &str = "greenmon_ingest_queue_full_total";
+pub const MQTT_QUEUE_STALLS: &str = "greenmon_mqtt_queue_stalls_total";
+pub const ALERT_ANNOUNCEMENTS_DROPPED: &str = "greenmon_alert_announcements_dropped_total";
 pub const ROLLUP_FOLDED: &str = "greenmon_rollup_readings_folded_total";
 pub const ROLLUP_FOLD_SECONDS: &str = "greenmon_rollup_fold_seconds";
 pub const ROLLUP_FOLD_FAILURES: &str = "greenmon_rollup_fold_failures_total";
@@ -62,6 +66,14 @@ pub struct Metrics {
     pub hj212_ignored: IntCounter,
     pub hj212_connections: IntGauge,
     pub hj212_split_gaps: IntCounter,
+    /// Logger connections greenmon closed, by reason (idle, write_timeout, answers_full).
+    pub hj212_connections_closed: IntCounterVec,
+    /// Times a source found its queue to the batcher full and waited, by source (mqtt, tcp).
+    pub ingest_queue_full: IntCounterVec,
+    /// Broker connections dropped because the MQTT queue stayed full for a keep-alive.
+    pub mqtt_queue_stalls: IntCounter,
+    /// Exceedance announcements of the fast path dropped because its queue was full.
+    pub alert_announcements_dropped: IntCounter,
     pub rollup_readings_folded: IntCounter,
     pub rollup_fold_seconds: Histogram,
     pub rollup_fold_failures: IntCounter,
@@ -151,6 +163,24 @@ impl Metrics {
         registry
             .register(Box::new(notifications.clone()))
             .expect("unique metric name");
+        let counter_vec = |name: &str, help: &str, label: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric name");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric name");
+            c
+        };
+        let hj212_connections_closed = counter_vec(
+            HJ212_CONNECTIONS_CLOSED,
+            "HJ 212 logger connections closed by greenmon, by reason (idle, write_timeout, \
+             answers_full).",
+            "reason",
+        );
+        let ingest_queue_full = counter_vec(
+            INGEST_QUEUE_FULL,
+            "Times a source found its queue to the batcher full and waited, by source (mqtt, tcp).",
+            "source",
+        );
         let outbox_oldest_seconds = Gauge::new(
             OUTBOX_OLDEST_SECONDS,
             "Age of the oldest undelivered notification (on the leader).",
@@ -232,6 +262,18 @@ impl Metrics {
             hj212_split_gaps: counter(
                 HJ212_SPLIT_GAPS,
                 "Split HJ 212 uploads whose parts did not all arrive in time.",
+            ),
+            hj212_connections_closed,
+            ingest_queue_full,
+            mqtt_queue_stalls: counter(
+                MQTT_QUEUE_STALLS,
+                "Broker connections dropped because the ingest queue stayed full for a keep-alive \
+                 (the broker redelivers).",
+            ),
+            alert_announcements_dropped: counter(
+                ALERT_ANNOUNCEMENTS_DROPPED,
+                "Exceedance announcements dropped because the fast path's queue was full (the \
+                 periodic evaluation covers them).",
             ),
             registry,
         }

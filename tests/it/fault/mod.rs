@@ -4,6 +4,7 @@
 
 mod bad_params;
 mod extreme_values;
+mod full_queues;
 mod migrations;
 mod oversized;
 mod park_isolation;
