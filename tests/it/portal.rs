@@ -143,6 +143,14 @@ async fn portal_shows_the_parks_own_numbers_only() {
         // Its own open alert, acknowledged.
         "监测点 a-in 离线",
         "duty officer",
+    ] {
+        assert!(dom.contains(needle), "portal lacks {needle:?}:\n{dom}");
+    }
+    // Times in Asia/Shanghai, 24-hour, zh-CN: 2026/12/02 15:00:09, never 12/2/2026, 3:00:09 PM.
+    let zh_time = regex_like_zh_time(&dom);
+    assert!(zh_time, "no zh-CN 24-hour time in the portal:\n{dom}");
+    assert!(!dom.contains(" AM<") && !dom.contains(" PM<"), "{dom}");
+    for needle in [
         // Energy: 52 / 100 = 0.520 tce per 10,000 yuan against a baseline of 0.8.
         "<td id=\"energy-intensity\">0.520</td>",
     ] {
@@ -178,4 +186,18 @@ async fn portal_shows_the_parks_own_numbers_only() {
     assert!(dom.contains("not valid"), "{dom}");
     assert!(!dom.contains("A 园区"), "{dom}");
     app.shutdown().await;
+}
+
+/// Whether the page shows a time as `YYYY/MM/DD hh:mm:ss` (zh-CN, 24-hour) in a table cell.
+fn regex_like_zh_time(dom: &str) -> bool {
+    dom.split("<td class=\"time\">").skip(1).any(|cell| {
+        let b = cell.as_bytes();
+        b.len() >= 19
+            && b[..19].iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'/',
+                10 => *c == b' ',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+    })
 }
