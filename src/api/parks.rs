@@ -233,7 +233,7 @@ pub async fn put(
         .validate()
         .map_err(|problems| ApiError::Unprocessable(problems.join("; ")))?;
     let existed = !q::parks(&state.pool, Some(&park)).await?.is_empty();
-    store::registry::import(&state.pool, &registry)
+    store::registry::import(&state.pool, &registry, state.tz)
         .await
         .map_err(registry_conflict)?;
     let row = q::parks(&state.pool, Some(&park))

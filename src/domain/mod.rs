@@ -14,7 +14,7 @@ pub mod registry;
 
 pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
-pub use period::{Period, PeriodError};
+pub use period::{local_midnight, Period, PeriodError};
 pub use pollutant::{parse_pollutant, PollutantError};
 
 use chrono::{DateTime, Utc};
