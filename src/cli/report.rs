@@ -4,6 +4,7 @@
 use anyhow::Context;
 
 use crate::compliance::report as r;
+use crate::compliance::report_text as t;
 use crate::config::Settings;
 use crate::domain::Period;
 use crate::store;
@@ -68,8 +69,8 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
     .await
     .context("building the report")?;
     match format {
-        ReportFormat::Table => print!("{}", r::render_table(&reports)),
-        ReportFormat::Csv => print!("{}", r::render_csv(&reports)),
+        ReportFormat::Table => print!("{}", t::render_table(&reports)),
+        ReportFormat::Csv => print!("{}", t::render_csv(&reports)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
     }
     Ok(())

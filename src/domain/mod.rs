@@ -11,6 +11,7 @@ pub mod limits;
 mod period;
 mod pollutant;
 pub mod registry;
+pub mod units;
 
 pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
