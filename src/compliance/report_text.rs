@@ -176,3 +176,68 @@ pub fn render_csv(reports: &[MonthlyReport]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compliance::rates::DailyRates;
+    use crate::compliance::report::{MonitoringVerdict, PointBelow};
+
+    fn sample() -> MonthlyReport {
+        let hours = DailyRates {
+            expected: 80,
+            received: 2,
+            valid: 1,
+        };
+        MonthlyReport {
+            park_id: "park-a".into(),
+            month: "2018-03".into(),
+            verdict: MonitoringVerdict::BelowTarget,
+            monitoring_rate: Some(0.5),
+            threshold: 0.9,
+            required_points: 2,
+            required_points_owing: 2,
+            required_points_short: 1,
+            hours,
+            transmission: Some(0.025),
+            validity: Some(0.5),
+            effective: Some(0.0125),
+            points_below_threshold: vec![PointBelow {
+                point_id: "a-out".into(),
+                effective: Some(0.0125),
+            }],
+            points: Vec::new(),
+            exceedance_episodes: 1,
+            exceedance_hours: 3,
+            energy_baseline_year: Some(2015),
+            energy_target_year: Some(2020),
+            energy_target_reduction: Some(0.2),
+            energy: None,
+        }
+    }
+
+    #[test]
+    fn table_rounds_and_csv_is_exact() {
+        let t = render_table(&[sample()]);
+        let row: Vec<&str> = t.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "park-a", "2018-03", "below", "target", "50.0", "2", "1", "2.5", "50.0", "1.3",
+                "3", "-", "-", "-", "-", "a-out"
+            ],
+            "{t}"
+        );
+        let c = render_csv(&[sample()]);
+        let lines: Vec<&str> = c.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+        assert!(
+            lines[1].starts_with(
+                "park-a,2018-03,2,below_target,0.5,2,1,80,2,1,0.025,0.5,0.0125,1,3,2015,2020,0.2,"
+            ),
+            "{}",
+            lines[1]
+        );
+    }
+}

@@ -110,6 +110,17 @@ impl fmt::Display for Period {
     }
 }
 
+/// The first instant of local day `day` in `tz`: its midnight, or, when midnight falls in a
+/// daylight-saving gap (skipped in some zones), the first local minute after the gap.
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = day.and_time(chrono::NaiveTime::MIN);
+    // Real gaps last at most a few hours; search a day to stay total.
+    (0..=24 * 60)
+        .filter_map(|m| naive.checked_add_signed(chrono::Duration::minutes(m)))
+        .find_map(|n| tz.from_local_datetime(&n).earliest())
+        .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,15 +154,4 @@ mod tests {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }
-}
-
-/// The first instant of local day `day` in `tz`: its midnight, or, when midnight falls in a
-/// daylight-saving gap (skipped in some zones), the first local minute after the gap.
-pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = day.and_time(chrono::NaiveTime::MIN);
-    // Real gaps last at most a few hours; search a day to stay total.
-    (0..=24 * 60)
-        .filter_map(|m| naive.checked_add_signed(chrono::Duration::minutes(m)))
-        .find_map(|n| tz.from_local_datetime(&n).earliest())
-        .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
 }
