@@ -26,10 +26,11 @@ pub fn render_table(reports: &[MonthlyReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<7} {:<24} {:>19} {:>8} {:>5} {:>16} {:>12} {:>13} {:>20} {:>25} {:>17} {:>17} {:>14}  points below threshold",
+        "{:<18} {:<7} {:<24} {:>19} {:>8} {:>5} {:>16} {:>12} {:>13} {:>20} {:>25} {:>28} {:>17} {:>14} {:>7}  points below threshold",
         "park", "month", "verdict", "monitoring rate (%)", "required", "short",
         "transmission (%)", "validity (%)", "effective (%)", "exceedance hours (h)",
-        "intensity (tce/10^4 yuan)", "reduction (%)", "path requires (%)", "on path to cut",
+        "intensity (tce/10^4 yuan)", "reduction since baseline (%)", "path requires (%)",
+        "target cut (%)", "on path",
     );
     for r in reports {
         let (intensity, reduction, required) =
@@ -48,7 +49,7 @@ pub fn render_table(reports: &[MonthlyReport]) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{:<18} {:<7} {:<24} {:>19} {:>8} {:>5} {:>16} {:>12} {:>13} {:>20} {:>25} {:>17} {:>17} {:>14}  {}",
+            "{:<18} {:<7} {:<24} {:>19} {:>8} {:>5} {:>16} {:>12} {:>13} {:>20} {:>25} {:>28} {:>17} {:>14} {:>7}  {}",
             r.park_id,
             r.month,
             r.verdict.label(),
@@ -62,6 +63,7 @@ pub fn render_table(reports: &[MonthlyReport]) -> String {
             intensity,
             reduction,
             required,
+            percent(r.energy_target_reduction),
             on_path(r),
             if below.is_empty() { "-".to_string() } else { below.join(" ") }
         );
@@ -224,7 +226,7 @@ mod tests {
             row,
             [
                 "park-a", "2018-03", "below", "target", "50.0", "2", "1", "2.5", "50.0", "1.3",
-                "3", "-", "-", "-", "-", "a-out"
+                "3", "-", "-", "-", "20.0", "-", "a-out"
             ],
             "{t}"
         );

@@ -360,12 +360,13 @@ async fn report_cli_shows_the_rounded_month() {
             .unwrap_or_else(|| panic!("no row {first} {second}:\n{table}"))
     };
     // park, month, verdict (2 words), monitoring rate, required, short, transmission, validity,
-    // effective, exceedance hours, intensity, reduction, path requires, on path, below.
+    // effective, exceedance hours, intensity, reduction since 2015, path requires by 2018, target
+    // cut by 2020, on path, below.
     assert_eq!(
         row("park-m", "2018-03"),
         [
             "park-m", "2018-03", "below", "target", "66.7", "4", "1", "88.9", "99.7", "88.6", "3",
-            "0.8000", "20.0", "12.5", "yes", "m-late"
+            "0.8000", "20.0", "12.5", "20.0", "yes", "m-late"
         ]
     );
     let none = row("park-none", "2018-03");
