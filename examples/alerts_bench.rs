@@ -156,7 +156,7 @@ async fn main() {
         .unwrap()
         .validate()
         .unwrap();
-    greenmon::store::registry::import(&pool, &reg)
+    greenmon::store::registry::import(&pool, &reg, chrono_tz::Asia::Shanghai)
         .await
         .unwrap();
 

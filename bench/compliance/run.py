@@ -212,11 +212,13 @@ SELECT (i - 1) * {POINTS_PER_PARK} + j,
        j BETWEEN 3 AND 19
 FROM generate_series(1, {PARKS}) i, generate_series(1, {POINTS_PER_PARK}) j;
 
-INSERT INTO monitoring_points (id, park_id, name, kind, mn, required, interval_secs, registered_at)
+INSERT INTO monitoring_points (id, park_id, name, kind, mn, required, interval_secs, registered_at,
+                               monitored_since)
 SELECT b.id, format('bench-p%s', lpad(b.park_idx::text, 2, '0')), format('监测点 %s', b.idx),
        CASE WHEN b.j <= 2 THEN 'treatment_inlet' WHEN b.j <= 4 THEN 'treatment_outlet'
             WHEN b.j = 20 THEN 'other' ELSE 'sewage_outlet' END,
-       'BENCH' || lpad(b.idx::text, 6, '0'), b.j <> 20, 60, m.anchor - interval '100 days'
+       'BENCH' || lpad(b.idx::text, 6, '0'), b.j <> 20, 60, m.anchor - interval '100 days',
+       m.anchor - interval '100 days'
 FROM bench_points b CROSS JOIN bench_meta m;
 
 INSERT INTO discharge_limits (point_id, pollutant, lower, upper)
@@ -374,7 +376,7 @@ EXCEEDING = """SELECT p.park_id, h.point_id, h.pollutant, h.hour, h.valid_avg, l
            AND (h.valid_avg > l.upper OR h.valid_avg < l.lower)
          ORDER BY h.point_id, h.pollutant, h.hour"""
 POINTS = """SELECT p.id, p.park_id, p.name, p.kind, p.required, p.interval_secs, p.allowed_gap_secs,
-                p.registered_at, s.last_reading, s.last_valid
+                p.monitored_since, p.retired_at, s.last_reading, s.last_valid
          FROM monitoring_points p LEFT JOIN point_last_seen s ON s.point_id = p.id
          WHERE $1::text IS NULL OR p.park_id = $1
          ORDER BY p.park_id, p.id"""

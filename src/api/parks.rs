@@ -233,7 +233,7 @@ pub async fn put(
         .validate()
         .map_err(|problems| ApiError::Unprocessable(problems.join("; ")))?;
     let existed = !q::parks(&state.pool, Some(&park)).await?.is_empty();
-    store::registry::import(&state.pool, &registry)
+    store::registry::import(&state.pool, &registry, state.tz)
         .await
         .map_err(registry_conflict)?;
     let row = q::parks(&state.pool, Some(&park))
@@ -249,10 +249,13 @@ pub async fn put(
     Ok((status, axum::Json(row)))
 }
 
-/// Unique violations of the registry (an MN another point uses) are the client's conflict.
+/// Unique violations of the registry (an MN another point uses) are the client's conflict; a
+/// retirement not after the commissioning (in the service's zone) is an invalid value.
 fn registry_conflict(e: StoreError) -> ApiError {
     if e.is_unique_violation("monitoring_points_mn_key") {
         ApiError::Conflict("an MN in the request is used by another point".into())
+    } else if e.is_check_violation("monitoring_points_retired_after_since") {
+        ApiError::Unprocessable("a point's retired_at must be after its monitored_since".into())
     } else {
         e.into()
     }

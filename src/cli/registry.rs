@@ -19,9 +19,13 @@ pub enum RegistryCommand {
 pub(super) async fn run(command: RegistryCommand, settings: &Settings) -> anyhow::Result<()> {
     let RegistryCommand::Import { file } = command;
     let registry = load_registry(&file)?;
-    let summary = store::registry::import(&store::pool(&settings.database), &registry)
-        .await
-        .context("importing the registry")?;
+    let summary = store::registry::import(
+        &store::pool(&settings.database),
+        &registry,
+        settings.timezone(),
+    )
+    .await
+    .context("importing the registry")?;
     println!(
         "imported {} parks, {} points, {} limits from {}",
         summary.parks,

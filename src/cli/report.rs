@@ -1,9 +1,11 @@
-//! `greenmon report`: a month's compliance per park (data rates, points below the validity
-//! threshold, discharge exceedances, energy intensity against the path) as a table, CSV or JSON.
+//! `greenmon report`: a month's compliance per park (the monitoring rate against the 100%
+//! target, data rates, points that fell short, discharge exceedances, energy intensity against
+//! the path) and per point, as a rounded table, or exact CSV or JSON.
 
 use anyhow::Context;
 
 use crate::compliance::report as r;
+use crate::compliance::report_text as t;
 use crate::config::Settings;
 use crate::domain::Period;
 use crate::store;
@@ -22,7 +24,8 @@ pub struct ReportArgs {
     month: String,
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
-    /// Effective transmission rate below which a point is listed.
+    /// Effective transmission rate below which a required point falls short (and does not count
+    /// as monitored in the park's monitoring rate).
     #[arg(long, default_value_t = crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD)]
     threshold: f64,
 }
@@ -68,8 +71,8 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
     .await
     .context("building the report")?;
     match format {
-        ReportFormat::Table => print!("{}", r::render_table(&reports)),
-        ReportFormat::Csv => print!("{}", r::render_csv(&reports)),
+        ReportFormat::Table => print!("{}", t::render_table(&reports)),
+        ReportFormat::Csv => print!("{}", t::render_csv(&reports)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
     }
     Ok(())

@@ -40,7 +40,7 @@ pub(super) async fn demo(args: DemoArgs, settings: Settings) -> anyhow::Result<(
     let pool = store::pool(&settings.database);
     let backend = store::migrate(&pool).await?;
     let reg = load_registry(&registry)?;
-    let summary = store::registry::import(&pool, &reg).await?;
+    let summary = store::registry::import(&pool, &reg, settings.timezone()).await?;
     let running = app::start(settings.clone()).await?;
     println!(
         "greenmon demo: {} parks, {} points on {backend} database {:?}; metrics at http://{}/metrics, readiness at http://{}/readyz. Ctrl-C to stop.",

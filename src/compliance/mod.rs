@@ -7,5 +7,7 @@ pub mod energy;
 pub mod exceedance;
 pub mod rates;
 pub mod report;
+pub mod report_text;
+pub mod rounding;
 pub mod service;
 pub mod status;

@@ -1,7 +1,8 @@
 //! Daily data rates of one point, in the style of HJ 356 and the MEE assessment: transmission rate
 //! (传输率), valid rate (有效率) and effective transmission rate (传输有效率).
 //!
-//! Input: one local calendar day, the zone, when the point was registered, `now`, and the point's
+//! Input: one local calendar day, the zone, the point's [`Service`] period (commissioning to
+//! retirement), `now`, and the point's
 //! hourly summaries ([`HourSlot`]: readings in the hour and those flagged `N`).
 //! Output: [`DailyRates`] counts, which sum over points and days ([`DailyRates::merge`]).
 //! Pure: no IO, no clock.
@@ -10,8 +11,10 @@
 //! from the real local day length, so a zone with daylight saving gets 23 or 25). Following
 //! `domain/hj212.md` §3 for wastewater, one abnormal value makes the whole hour abnormal.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+
+use crate::domain::local_midnight;
 
 /// The effective transmission rate a point must reach: "不低于90%" from 2022. The assessment
 /// started in 2014 with a 75% pass line ([`HISTORICAL_EFFECTIVE_THRESHOLD`]).
@@ -76,28 +79,34 @@ impl DailyRates {
     }
 }
 
-/// The first instant of local time `naive` in `tz`. When `naive` falls in a daylight-saving gap
-/// (midnight skipped in some zones), the first local minute after the gap.
-fn local_instant(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
-    // Real gaps last at most a few hours; search a day to stay total.
-    (0..=24 * 60)
-        .filter_map(|m| naive.checked_add_signed(Duration::minutes(m)))
-        .find_map(|n| tz.from_local_datetime(&n).earliest())
-        .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
-}
-
 /// The UTC bounds of local day `day` in `tz`: `[00:00, 24:00)` local time.
 pub fn local_day_bounds(day: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = local_instant(day.and_time(chrono::NaiveTime::MIN), tz);
+    let start = local_midnight(day, tz);
     let end = day.succ_opt().map_or_else(
         || {
             start
                 .checked_add_signed(Duration::days(1))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC)
         },
-        |next| local_instant(next.and_time(chrono::NaiveTime::MIN), tz),
+        |next| local_midnight(next, tz),
     );
     (start, end)
+}
+
+/// When a point owes data: from its commissioning (`monitored_since`) to its retirement
+/// (`retired_at`, exclusive; `None` while in service). Its registration in greenmon does not
+/// matter: a point commissioned in 2018 and registered today owes 2018's hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Service {
+    /// Whether the hour `[start, end)` lies wholly within the service period.
+    fn covers(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        start >= self.since && self.until.is_none_or(|u| end <= u)
+    }
 }
 
 /// Per slot: whether any reading arrived, and whether any reading was not valid.
@@ -111,9 +120,10 @@ struct SlotState {
 ///
 /// Slot `i` runs from local midnight + `i` h to one hour later (the last slot ends at the next
 /// local midnight). A slot is owed (expected) when
-/// - it starts at or after `registered_at`: a point registered mid-hour owes nothing for that
-///   partial hour and starts owing from the first full hour after registration (registered at
-///   10:20, it owes 11:00 onwards; registered at 10:00 sharp, it owes 10:00);
+/// - it lies wholly within the point's `service`: a point commissioned mid-hour owes nothing for
+///   that partial hour and starts owing from the first full hour after commissioning
+///   (commissioned at 10:20, it owes 11:00 onwards; at 10:00 sharp, it owes 10:00); a point
+///   retired at 10:20 owes up to 10:00 (its last owed hour is 09:00–10:00);
 /// - it has ended by `now`: the hour in progress is not yet owed, and future days owe nothing.
 ///
 /// Each [`HourSlot`] goes to the slot containing its `hour_start`. Entries outside the day or in a
@@ -123,7 +133,7 @@ struct SlotState {
 pub fn daily_rates(
     day: NaiveDate,
     tz: Tz,
-    registered_at: DateTime<Utc>,
+    service: Service,
     now: DateTime<Utc>,
     slots: &[HourSlot],
 ) -> DailyRates {
@@ -153,7 +163,7 @@ pub fn daily_rates(
         let slot_end = slot_start
             .checked_add_signed(Duration::hours(1))
             .map_or(end, |t| t.min(end));
-        if slot_start < registered_at || slot_end > now {
+        if !service.covers(slot_start, slot_end) || slot_end > now {
             continue;
         }
         rates.expected += 1;
@@ -170,6 +180,7 @@ pub fn daily_rates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use chrono_tz::Asia::Shanghai;
     use proptest::prelude::*;
 
@@ -267,8 +278,36 @@ mod tests {
                 .map(|(h, c, v)| slot(h, c, v))
                 .collect();
             let at = |min: i64| bj_hour(0) + Duration::minutes(min);
-            let got = daily_rates(day(2024, 3, 10), Shanghai, at(reg), at(now), &slots);
+            let got = daily_rates(day(2024, 3, 10), Shanghai, from(at(reg)), at(now), &slots);
             assert_eq!(got, rates(e, r, v), "{name}");
+        }
+    }
+
+    fn from(since: DateTime<Utc>) -> Service {
+        Service { since, until: None }
+    }
+
+    #[test]
+    fn retirement_ends_the_owed_hours() {
+        let full: Vec<HourSlot> = (0..24).map(|h| slot(h, 60, 60)).collect();
+        let at = |min: i64| bj_hour(0) + Duration::minutes(min);
+        let end = at(48 * 60);
+        // (name, commissioned, retired (minutes from local midnight), want expected)
+        let cases = [
+            ("retired 10:20: owes 00:00–10:00", 0, Some(620), 10),
+            ("retired 10:00 sharp", 0, Some(600), 10),
+            ("retired at midnight", 0, Some(0), 0),
+            ("retired the next day", 0, Some(30 * 60), 24),
+            ("in service 06:00 to 18:00", 360, Some(1080), 12),
+            ("never retired", 0, None, 24),
+        ];
+        for (name, since, until, want) in cases {
+            let service = Service {
+                since: at(since),
+                until: until.map(at),
+            };
+            let got = daily_rates(day(2024, 3, 10), Shanghai, service, end, &full);
+            assert_eq!(got, rates(want, want, want), "{name}");
         }
     }
 
@@ -282,7 +321,17 @@ mod tests {
         }];
         for d in [NaiveDate::MIN, NaiveDate::MAX] {
             for tz in [Shanghai, Tz::America__New_York] {
-                let _ = daily_rates(d, tz, lo, hi, &s);
+                let _ = daily_rates(d, tz, from(lo), hi, &s);
+                let _ = daily_rates(
+                    d,
+                    tz,
+                    Service {
+                        since: lo,
+                        until: Some(lo),
+                    },
+                    hi,
+                    &s,
+                );
             }
         }
     }
@@ -297,7 +346,7 @@ mod tests {
         }];
         let (reg, now) = (utc(2020, 1, 1, 0, 0), utc(2024, 3, 12, 0, 0));
         for (d, tz, received) in [(10, Shanghai, 0), (11, Shanghai, 1), (10, Tz::UTC, 1)] {
-            let got = daily_rates(day(2024, 3, d), tz, reg, now, &s);
+            let got = daily_rates(day(2024, 3, d), tz, from(reg), now, &s);
             assert_eq!(got.received, received, "{d} {tz}");
         }
     }
@@ -345,7 +394,7 @@ mod tests {
                 })
                 .collect();
             let (reg, now) = (bj_hour(reg_h), bj_hour(now_h));
-            let r = daily_rates(day(2024, 3, 10), Shanghai, reg, now, &slots);
+            let r = daily_rates(day(2024, 3, 10), Shanghai, from(reg), now, &slots);
             prop_assert!(r.valid <= r.received && r.received <= r.expected && r.expected <= 24);
             for x in [r.transmission(), r.validity(), r.effective()].into_iter().flatten() {
                 prop_assert!((0.0..=1.0).contains(&x));

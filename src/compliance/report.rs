@@ -1,8 +1,8 @@
-//! The monthly compliance bulletin: per park, the month's data rates, the points below the
-//! validity threshold, discharge exceedances and the energy-intensity status, rendered as a
-//! table, JSON or CSV (`greenmon report`).
-
-use std::fmt::Write as _;
+//! The monthly compliance bulletin, what a bureau reads: per park, the monitoring rate against
+//! the 100% target, the month's data rates, the required points that fell short, discharge
+//! exceedances and the energy intensity against its path; per point, its rates and exceedances.
+//! Built here with exact numbers (the JSON); `report_text` renders it rounded as a table, and
+//! exact as CSV (`greenmon report`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -10,25 +10,71 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::energy::EnergyStatus;
-use super::rates::local_day_bounds;
-use super::service;
+use super::exceedance::Direction;
+use super::rates::{local_day_bounds, DailyRates};
+use super::service::{self, Exceedance, PointRates};
+use crate::domain::units::unit_of;
 use crate::store::StoreError;
 
-/// One park's month.
+/// Where a park stands on the 100% monitoring target for the month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitoringVerdict {
+    /// Every required point that owed hours reached the threshold.
+    Passed,
+    /// At least one required point that owed hours fell short.
+    BelowTarget,
+    /// The park has no required point: it has shown nothing, so it has not passed.
+    NoMonitoringRegistered,
+    /// Its required points owed no hours in the month (commissioned later, or retired).
+    NothingOwed,
+}
+
+impl MonitoringVerdict {
+    /// The words of the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::BelowTarget => "below target",
+            Self::NoMonitoringRegistered => "no monitoring registered",
+            Self::NothingOwed => "no hours owed",
+        }
+    }
+}
+
+/// One park's month. Numbers are exact (fractions, not percentages); the table rounds them.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonthlyReport {
     pub park_id: String,
     pub month: String,
+    pub verdict: MonitoringVerdict,
+    /// Required points that owed hours and reached the threshold / required points that owed
+    /// hours; the target is 1.0. `None` when no required point owed hours.
+    pub monitoring_rate: Option<f64>,
+    /// The effective transmission rate a point must reach to count as monitored.
+    pub threshold: f64,
     pub required_points: usize,
-    /// Sums over required points and days: 传输率, 有效率, 传输有效率.
+    /// Required points that owed hours in the month.
+    pub required_points_owing: usize,
+    /// Required points that owed hours and fell below the threshold.
+    pub required_points_short: usize,
+    /// Hour counts summed over the required points and days.
+    pub hours: DailyRates,
+    /// 传输率, 有效率, 传输有效率 of those sums.
     pub transmission: Option<f64>,
     pub validity: Option<f64>,
     pub effective: Option<f64>,
-    /// Required points whose effective transmission rate is below the threshold.
+    /// Required points that owed hours and fell below the threshold.
     pub points_below_threshold: Vec<PointBelow>,
+    /// Every point of the park, required or not.
+    pub points: Vec<PointMonth>,
     pub exceedance_episodes: usize,
     pub exceedance_hours: u32,
-    /// Year to date as of the month's end.
+    /// The park's energy path: baseline year, target year and the cut required by then.
+    pub energy_baseline_year: Option<i32>,
+    pub energy_target_year: Option<i32>,
+    pub energy_target_reduction: Option<f64>,
+    /// Year to date as of the month's end; `on_track` says whether it is on the path.
     pub energy: Option<EnergyStatus>,
 }
 
@@ -37,6 +83,40 @@ pub struct MonthlyReport {
 pub struct PointBelow {
     pub point_id: String,
     pub effective: Option<f64>,
+}
+
+/// One point's month.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointMonth {
+    pub point_id: String,
+    pub required: bool,
+    /// Commissioning and retirement: the hours owed lie between them.
+    pub monitored_since: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub hours: DailyRates,
+    pub transmission: Option<f64>,
+    pub validity: Option<f64>,
+    pub effective: Option<f64>,
+    /// Required, owed hours, and below the threshold.
+    pub below_threshold: bool,
+    pub exceedances: Vec<PointExceedance>,
+}
+
+/// A point's exceedances of one pollutant and limit (upper or lower) in the month.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointExceedance {
+    /// HJ 212-2017 code.
+    pub pollutant: String,
+    pub episodes: usize,
+    /// Exceeding hours.
+    pub hours: u32,
+    /// The worst hourly average: the maximum above an upper limit, the minimum below a lower one.
+    pub peak: f64,
+    /// The limit crossed.
+    pub limit: f64,
+    pub direction: Direction,
+    /// Unit of `peak` and `limit` (HJ 212-2017 Table B.1); `None` for a code without one here.
+    pub unit: Option<&'static str>,
 }
 
 /// Builds the month's report for one park or all.
@@ -61,152 +141,108 @@ pub async fn monthly(
     Ok(rates
         .into_iter()
         .map(|r| {
-            let own = exceedances.iter().filter(|e| e.park_id == r.park_id);
+            let own: Vec<&Exceedance> = exceedances
+                .iter()
+                .filter(|e| e.park_id == r.park_id)
+                .collect();
+            let points: Vec<PointMonth> = r
+                .points
+                .iter()
+                .map(|p| point_month(p, &own, threshold))
+                .collect();
+            let required = points.iter().filter(|p| p.required).count();
+            let owing = points
+                .iter()
+                .filter(|p| p.required && p.hours.expected > 0)
+                .count();
+            let short = points.iter().filter(|p| p.below_threshold).count();
+            let monitoring_rate = (owing > 0).then(|| (owing - short) as f64 / owing as f64);
+            let verdict = if required == 0 {
+                MonitoringVerdict::NoMonitoringRegistered
+            } else if owing == 0 {
+                MonitoringVerdict::NothingOwed
+            } else if short == 0 {
+                MonitoringVerdict::Passed
+            } else {
+                MonitoringVerdict::BelowTarget
+            };
+            let park_energy = energy.iter().find(|e| e.park_id == r.park_id);
             MonthlyReport {
                 month: first_day.format("%Y-%m").to_string(),
-                required_points: r.points.iter().filter(|p| p.required).count(),
+                verdict,
+                monitoring_rate,
+                threshold,
+                required_points: required,
+                required_points_owing: owing,
+                required_points_short: short,
+                hours: r.rates,
                 transmission: r.transmission,
                 validity: r.validity,
                 effective: r.effective,
-                points_below_threshold: r
-                    .points
+                points_below_threshold: points
                     .iter()
-                    .filter(|p| p.required && p.rates.effective().is_none_or(|e| e < threshold))
+                    .filter(|p| p.below_threshold)
                     .map(|p| PointBelow {
                         point_id: p.point_id.clone(),
-                        effective: p.rates.effective(),
+                        effective: p.effective,
                     })
                     .collect(),
-                exceedance_episodes: own.clone().count(),
-                exceedance_hours: own.map(|e| e.episode.hours).sum(),
-                energy: energy
-                    .iter()
-                    .find(|e| e.park_id == r.park_id)
-                    .and_then(|e| e.status),
+                points,
+                exceedance_episodes: own.len(),
+                exceedance_hours: own.iter().map(|e| e.episode.hours).sum(),
+                energy_baseline_year: park_energy.map(|e| e.baseline_year),
+                energy_target_year: park_energy.map(|e| e.target_year),
+                energy_target_reduction: park_energy.map(|e| e.target_reduction),
+                energy: park_energy.and_then(|e| e.status),
                 park_id: r.park_id,
             }
         })
         .collect())
 }
 
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
-}
-
-/// The reports as an aligned text table.
-pub fn render_table(reports: &[MonthlyReport]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<18} {:<7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>11} {:>10} {:>10}  points below threshold",
-        "park", "month", "points", "transm", "valid", "effect", "exceed", "hours", "intensity", "reduction", "required"
-    );
-    for r in reports {
-        let (intensity, reduction, required) =
-            r.energy
-                .map_or(("-".to_string(), "-".to_string(), "-".to_string()), |e| {
-                    (
-                        format!("{:.4}", e.intensity),
-                        pct(Some(e.reduction)),
-                        pct(Some(e.required_reduction)),
-                    )
-                });
-        let below: Vec<&str> = r
-            .points_below_threshold
-            .iter()
-            .map(|p| p.point_id.as_str())
-            .collect();
-        let _ = writeln!(
-            out,
-            "{:<18} {:<7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>11} {:>10} {:>10}  {}",
-            r.park_id,
-            r.month,
-            r.required_points,
-            pct(r.transmission),
-            pct(r.validity),
-            pct(r.effective),
-            r.exceedance_episodes,
-            r.exceedance_hours,
-            intensity,
-            reduction,
-            required,
-            if below.is_empty() {
-                "-".to_string()
-            } else {
-                below.join(" ")
+/// A point's month from its rates and its park's exceedance episodes. A point that owed no
+/// hours is never below the threshold: it had nothing to deliver.
+fn point_month(p: &PointRates, exceedances: &[&Exceedance], threshold: f64) -> PointMonth {
+    let effective = p.rates.effective();
+    let mut by_pollutant: Vec<PointExceedance> = Vec::new();
+    for e in exceedances.iter().filter(|e| e.point_id == p.point_id) {
+        let ep = &e.episode;
+        let worse = |old: f64| match ep.direction {
+            Direction::Above => ep.peak > old,
+            Direction::Below => ep.peak < old,
+        };
+        // One line per pollutant and limit crossed (pH may go below 6 and above 9 in a month).
+        let same =
+            |x: &&mut PointExceedance| x.pollutant == e.pollutant && x.direction == ep.direction;
+        match by_pollutant.iter_mut().find(same) {
+            Some(x) => {
+                x.episodes += 1;
+                x.hours += ep.hours;
+                if worse(x.peak) {
+                    (x.peak, x.limit) = (ep.peak, ep.limit);
+                }
             }
-        );
-    }
-    out
-}
-
-/// The reports as CSV with a header row (fractions, not percentages).
-pub fn render_csv(reports: &[MonthlyReport]) -> String {
-    let mut out = String::from(
-        "park,month,required_points,transmission,validity,effective,exceedance_episodes,exceedance_hours,energy_months_covered,intensity,reduction,required_reduction,on_track,points_below_threshold\n",
-    );
-    let num = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.6}"));
-    for r in reports {
-        let e = r.energy;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.park_id,
-            r.month,
-            r.required_points,
-            num(r.transmission),
-            num(r.validity),
-            num(r.effective),
-            r.exceedance_episodes,
-            r.exceedance_hours,
-            e.map_or_else(String::new, |e| e.months_covered.to_string()),
-            num(e.map(|e| e.intensity)),
-            num(e.map(|e| e.reduction)),
-            num(e.map(|e| e.required_reduction)),
-            e.map_or_else(String::new, |e| e.on_track.to_string()),
-            r.points_below_threshold
-                .iter()
-                .map(|p| p.point_id.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> MonthlyReport {
-        MonthlyReport {
-            park_id: "park-a".into(),
-            month: "2018-03".into(),
-            required_points: 2,
-            transmission: Some(0.95),
-            validity: Some(0.9),
-            effective: Some(0.855),
-            points_below_threshold: vec![PointBelow {
-                point_id: "a-out".into(),
-                effective: Some(0.7),
-            }],
-            exceedance_episodes: 1,
-            exceedance_hours: 3,
-            energy: None,
+            None => by_pollutant.push(PointExceedance {
+                pollutant: e.pollutant.clone(),
+                episodes: 1,
+                hours: ep.hours,
+                peak: ep.peak,
+                limit: ep.limit,
+                direction: ep.direction,
+                unit: unit_of(&e.pollutant),
+            }),
         }
     }
-
-    #[test]
-    fn table_and_csv() {
-        let t = render_table(&[sample()]);
-        assert!(
-            t.contains("park-a") && t.contains("85.5%") && t.contains("a-out"),
-            "{t}"
-        );
-        let c = render_csv(&[sample()]);
-        let lines: Vec<&str> = c.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
-        assert!(lines[1].starts_with("park-a,2018-03,2,0.950000,0.900000,0.855000,1,3,"));
+    PointMonth {
+        point_id: p.point_id.clone(),
+        required: p.required,
+        monitored_since: p.monitored_since,
+        retired_at: p.retired_at,
+        hours: p.rates,
+        transmission: p.rates.transmission(),
+        validity: p.rates.validity(),
+        effective,
+        below_threshold: p.required && effective.is_some_and(|e| e < threshold),
+        exceedances: by_pollutant,
     }
 }

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use super::energy::{energy_status, roll_up_year, EnergyStatus, Target};
 use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
-use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot};
+use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot, Service};
 use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
 use crate::store::compliance::{self as q, ParkRow, PointRow};
 use crate::store::{api_queries, rollup, StoreError};
@@ -27,6 +27,9 @@ pub struct PointNow {
     pub name: String,
     pub kind: String,
     pub required: bool,
+    /// Retired (its `retired_at` has passed): it no longer counts towards the park's monitoring
+    /// rate.
+    pub retired: bool,
     pub status: PointStatus,
     pub last_reading: Option<DateTime<Utc>>,
     pub last_valid: Option<DateTime<Utc>>,
@@ -90,6 +93,7 @@ fn park_now<'a>(
             name: pt.name.clone(),
             kind: pt.kind.clone(),
             required: pt.required,
+            retired: pt.retired_at.is_some_and(|r| r <= now),
             status: point_status(
                 &StatusInput {
                     last_reading: pt.last_reading,
@@ -103,8 +107,8 @@ fn park_now<'a>(
             last_valid: pt.last_valid,
         })
         .collect();
-    let rate =
-        MonitoringRate::from_statuses(points.iter().filter(|p| p.required).map(|p| p.status));
+    let counted = |p: &&PointNow| p.required && !p.retired;
+    let rate = MonitoringRate::from_statuses(points.iter().filter(counted).map(|p| p.status));
     ParkNow {
         park_id: park.id.clone(),
         name: park.name.clone(),
@@ -114,7 +118,7 @@ fn park_now<'a>(
         compliant: rate.compliant(),
         below_target: points
             .iter()
-            .filter(|p| p.required && p.status != PointStatus::Online)
+            .filter(|p| counted(p) && p.status != PointStatus::Online)
             .cloned()
             .collect(),
         points,
@@ -126,6 +130,10 @@ fn park_now<'a>(
 pub struct PointRates {
     pub point_id: String,
     pub required: bool,
+    /// Commissioning: hours are owed from here.
+    pub monitored_since: DateTime<Utc>,
+    /// Retirement: no hours are owed from here.
+    pub retired_at: Option<DateTime<Utc>>,
     pub rates: DailyRates,
     /// Per local day, in order.
     pub days: Vec<(NaiveDate, DailyRates)>,
@@ -191,10 +199,14 @@ async fn rates_of(
                 .map(|pt| {
                     let own = slots.get(&pt.id).map(Vec::as_slice).unwrap_or_default();
                     let mut total = DailyRates::default();
+                    let service = Service {
+                        since: pt.monitored_since,
+                        until: pt.retired_at,
+                    };
                     let per_day = days
                         .iter()
                         .map(|&d| {
-                            let r = daily_rates(d, tz, pt.registered_at, now, own);
+                            let r = daily_rates(d, tz, service, now, own);
                             total.merge(r);
                             (d, r)
                         })
@@ -205,6 +217,8 @@ async fn rates_of(
                     PointRates {
                         point_id: pt.id.clone(),
                         required: pt.required,
+                        monitored_since: pt.monitored_since,
+                        retired_at: pt.retired_at,
                         rates: total,
                         days: per_day,
                     }

@@ -11,10 +11,11 @@ pub mod limits;
 mod period;
 mod pollutant;
 pub mod registry;
+pub mod units;
 
 pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
-pub use period::{Period, PeriodError};
+pub use period::{local_midnight, Period, PeriodError};
 pub use pollutant::{parse_pollutant, PollutantError};
 
 use chrono::{DateTime, Utc};

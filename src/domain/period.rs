@@ -1,9 +1,11 @@
-//! Energy-report periods: a month (`2018-03`), a quarter (`2018-Q1`) or a year (`2018`).
+//! Energy-report periods: a month (`2018-03`), a quarter (`2018-Q1`) or a year (`2018`); and
+//! the first instant of a local calendar day.
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 
 /// A calendar period in the configured local zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,6 +108,17 @@ impl fmt::Display for Period {
             Period::Year { year } => write!(f, "{year}"),
         }
     }
+}
+
+/// The first instant of local day `day` in `tz`: its midnight, or, when midnight falls in a
+/// daylight-saving gap (skipped in some zones), the first local minute after the gap.
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = day.and_time(chrono::NaiveTime::MIN);
+    // Real gaps last at most a few hours; search a day to stay total.
+    (0..=24 * 60)
+        .filter_map(|m| naive.checked_add_signed(chrono::Duration::minutes(m)))
+        .find_map(|n| tz.from_local_datetime(&n).earliest())
+        .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! allowed_gap_secs = 600         # optional: offline after 10 min without valid data
 //! hj212_password = "123456"      # optional: the PW the logger must send
 //! crc_modes = ["hj212"]          # accepted CRCs: hj212 (default), modbus, modbus_swapped
+//! monitored_since = 2018-03-15   # commissioning: a date (local midnight) or an RFC 3339 time
+//! retired_at = 2020-06-30T12:00:00+08:00   # optional: out of service from then on
 //! [parks.points.limits]
 //! cod = { upper = 50 }
 //! ph = { lower = 6, upper = 9 }
@@ -25,6 +27,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{parse_pollutant, CrcMode, Mn, ParkId, PointId, PollutantCode};
@@ -96,9 +100,90 @@ pub struct PointEntry {
     #[serde(default = "default_crc_modes")]
     #[schema(default = default_crc_modes)]
     pub crc_modes: Vec<String>,
+    /// Commissioning: the point owes data from then on. A date (`2018-03-15`: local midnight
+    /// in `ingest.timezone`) or an RFC 3339 time. Unset: when it is first registered (an update
+    /// without it keeps the stored value).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2018-03-15")]
+    pub monitored_since: Option<TimeText>,
+    /// Retirement: the point owes nothing from then on (same forms). Unset: in service.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2020-06-30T12:00:00+08:00")]
+    pub retired_at: Option<TimeText>,
     /// Discharge limits by pollutant (code or alias).
     #[serde(default)]
     pub limits: BTreeMap<String, LimitEntry>,
+}
+
+/// A date or time as written in the registry: a TOML date or date-time, or a JSON string.
+/// Checked by [`RegistryFile::validate`], so problems name the park, point and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeText(pub String);
+
+impl<'de> Deserialize<'de> for TimeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TimeText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a date (2018-03-15) or an RFC 3339 time")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TimeText, E> {
+                Ok(TimeText(v.to_string()))
+            }
+            // A TOML date or date-time arrives as a one-entry map holding its text.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<TimeText, A::Error> {
+                match m.next_entry::<String, String>()? {
+                    Some((_, text)) => Ok(TimeText(text)),
+                    None => Err(serde::de::Error::custom("empty date")),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A commissioning or retirement: a local calendar date (its midnight in the service's zone) or
+/// an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceTime {
+    Date(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+impl ServiceTime {
+    /// Parses `2018-03-15` or an RFC 3339 time (`2018-03-15T08:00:00+08:00`).
+    ///
+    /// # Errors
+    /// A message saying which forms are accepted, or that the year is outside 2000–2100.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let parsed = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(ServiceTime::Date)
+            .or_else(|_| {
+                DateTime::parse_from_rfc3339(t).map(|x| ServiceTime::Instant(x.with_timezone(&Utc)))
+            })
+            .map_err(|_| format!("{text:?} is neither a date (2018-03-15) nor an RFC 3339 time"))?;
+        let year = match parsed {
+            ServiceTime::Date(d) => d.year(),
+            ServiceTime::Instant(i) => i.year(),
+        };
+        if !(2000..=2100).contains(&year) {
+            return Err(format!("{text:?} must be in the years 2000 to 2100"));
+        }
+        Ok(parsed)
+    }
+
+    /// The instant, a date taken as local midnight in `tz`.
+    pub fn instant(&self, tz: Tz) -> DateTime<Utc> {
+        match *self {
+            ServiceTime::Date(d) => crate::domain::local_midnight(d, tz),
+            ServiceTime::Instant(i) => i,
+        }
+    }
 }
 
 /// Discharge limit of one pollutant.
@@ -169,6 +254,10 @@ pub struct Point {
     pub allowed_gap_secs: Option<i32>,
     pub hj212_password: Option<String>,
     pub crc_modes: Vec<CrcMode>,
+    /// Commissioning; `None` keeps the stored value (or, for a new point, its registration).
+    pub monitored_since: Option<ServiceTime>,
+    /// Retirement; `None` while in service.
+    pub retired_at: Option<ServiceTime>,
     pub limits: Vec<(PollutantCode, LimitEntry)>,
 }
 
@@ -275,6 +364,29 @@ impl RegistryFile {
                         None
                     }
                 };
+                let mut service_time = |field: &str, text: &Option<TimeText>| {
+                    text.as_ref().and_then(|t| {
+                        ServiceTime::parse(&t.0)
+                            .map_err(|e| problems.push(format!("{at}: {field} {e}")))
+                            .ok()
+                    })
+                };
+                let monitored_since = service_time("monitored_since", &pt.monitored_since);
+                let retired_at = service_time("retired_at", &pt.retired_at);
+                if pt.retired_at.is_some() && pt.monitored_since.is_none() {
+                    problems.push(format!(
+                        "{at}: retired_at needs monitored_since (the service period it ends)"
+                    ));
+                }
+                if let (Some(since), Some(until)) = (monitored_since, retired_at) {
+                    // Any zone gives the same order for two dates, and for a date against an
+                    // instant it can differ only within a day; Asia/Shanghai is the usual one,
+                    // and the database checks the order again in the real zone.
+                    let tz = chrono_tz::Asia::Shanghai;
+                    if until.instant(tz) <= since.instant(tz) {
+                        problems.push(format!("{at}: retired_at must be after monitored_since"));
+                    }
+                }
                 let mut limits = Vec::new();
                 for (code, limit) in pt.limits {
                     match parse_pollutant(&code) {
@@ -313,6 +425,8 @@ impl RegistryFile {
                         allowed_gap_secs: pt.allowed_gap_secs,
                         hj212_password: pt.hj212_password,
                         crc_modes,
+                        monitored_since,
+                        retired_at,
                         limits,
                     });
                 }
@@ -380,6 +494,64 @@ ph = { lower = 9, upper = 6 }
             "chlorine",
             "lower is above upper",
         ] {
+            assert!(all.contains(needle), "missing {needle}: {all}");
+        }
+    }
+
+    #[test]
+    fn commissioning_dates() {
+        let park = |point: &str| {
+            format!(
+                "[[parks]]\nid='a'\nname='a'\nbaseline_intensity=1\n[[parks.points]]\nid='a-1'\nname='x'\nkind='other'\n{point}\n"
+            )
+        };
+        let tz = chrono_tz::Asia::Shanghai;
+        let reg = RegistryFile::parse(&park(
+            "monitored_since = 2018-03-16\nretired_at = 2018-03-20T10:20:00+08:00",
+        ))
+        .unwrap()
+        .validate()
+        .unwrap();
+        let pt = &reg.parks[0].points[0];
+        // Local midnight of 2018-03-16 in Beijing is 16:00 UTC the day before.
+        let since = pt.monitored_since.unwrap().instant(tz);
+        assert_eq!(since.to_rfc3339(), "2018-03-15T16:00:00+00:00");
+        let until = pt.retired_at.unwrap().instant(tz);
+        assert_eq!(until.to_rfc3339(), "2018-03-20T02:20:00+00:00");
+        // JSON (the API) gives strings.
+        let entry: PointEntry = serde_json::from_str(
+            r#"{"id":"a-1","name":"x","kind":"other","monitored_since":"2018-03-16"}"#,
+        )
+        .unwrap();
+        assert_eq!(entry.monitored_since, Some(TimeText("2018-03-16".into())));
+        for (point, needle) in [
+            (
+                "monitored_since = 1999-12-31",
+                "monitored_since \"1999-12-31\" must be in the years 2000 to 2100",
+            ),
+            (
+                "monitored_since = 'soon'",
+                "monitored_since \"soon\" is neither a date",
+            ),
+            (
+                "monitored_since = 2018-03-16\nretired_at = 2018-03-16",
+                "retired_at must be after monitored_since",
+            ),
+            (
+                "monitored_since = 2018-03-16\nretired_at = 2101-01-01",
+                "retired_at \"2101-01-01\" must be in the years",
+            ),
+            (
+                "retired_at = 2019-01-01",
+                "retired_at needs monitored_since",
+            ),
+        ] {
+            let all = RegistryFile::parse(&park(point))
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .join("\n");
+            assert!(all.contains("park \"a\", point \"a-1\": "), "{all}");
             assert!(all.contains(needle), "missing {needle}: {all}");
         }
     }

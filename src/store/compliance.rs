@@ -31,7 +31,10 @@ pub struct PointRow {
     pub required: bool,
     pub interval_secs: i32,
     pub allowed_gap_secs: Option<i32>,
-    pub registered_at: DateTime<Utc>,
+    /// Commissioning: the first instant the point owes data.
+    pub monitored_since: DateTime<Utc>,
+    /// Retirement (exclusive); `None` while in service.
+    pub retired_at: Option<DateTime<Utc>>,
     pub last_reading: Option<DateTime<Utc>>,
     pub last_valid: Option<DateTime<Utc>>,
 }
@@ -78,7 +81,7 @@ pub async fn parks(pool: &PgPool, park: Option<&str>) -> Result<Vec<ParkRow>, St
 pub async fn points(pool: &PgPool, park: Option<&str>) -> Result<Vec<PointRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT p.id, p.park_id, p.name, p.kind, p.required, p.interval_secs, p.allowed_gap_secs,
-                p.registered_at, s.last_reading, s.last_valid
+                p.monitored_since, p.retired_at, s.last_reading, s.last_valid
          FROM monitoring_points p LEFT JOIN point_last_seen s ON s.point_id = p.id
          WHERE $1::text IS NULL OR p.park_id = $1
          ORDER BY p.park_id, p.id",

@@ -29,6 +29,14 @@ impl StoreError {
             })
     }
 
+    /// True for a violation of the check constraint `constraint` (SQLSTATE 23514).
+    pub fn is_check_violation(&self, constraint: &str) -> bool {
+        let StoreError::Db(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code().as_deref() == Some("23514") && db.constraint() == Some(constraint)
+    }
+
     /// True when the same operation may succeed later: connection and pool failures, server
     /// shutdown, serialization failures and deadlocks. Constraint and data errors are permanent.
     pub fn is_retriable(&self) -> bool {

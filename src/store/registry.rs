@@ -3,6 +3,7 @@
 //! file updates rows in place. Points missing from the file are kept (their readings stay
 //! meaningful); limits of the points in the file are replaced by the file's.
 
+use chrono_tz::Tz;
 use sqlx::PgPool;
 
 use super::StoreError;
@@ -16,11 +17,18 @@ pub struct ImportSummary {
     pub limits: usize,
 }
 
-/// Imports the registry in one transaction.
+/// Imports the registry in one transaction. Commissioning and retirement dates are local
+/// midnights in `tz`. A point without `monitored_since` keeps its stored one (a new point: its
+/// registration time); `retired_at` is set as given (unset: in service).
 ///
 /// # Errors
-/// Database errors (e.g. an MN already used by a point outside the file).
-pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary, StoreError> {
+/// Database errors (e.g. an MN already used by a point outside the file, or a retirement not
+/// after the stored commissioning).
+pub async fn import(
+    pool: &PgPool,
+    registry: &Registry,
+    tz: Tz,
+) -> Result<ImportSummary, StoreError> {
     let mut tx = pool.begin().await?;
     let mut summary = ImportSummary::default();
     for park in &registry.parks {
@@ -50,15 +58,17 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
             sqlx::query(
                 "INSERT INTO monitoring_points
                      (id, park_id, name, kind, mn, required, interval_secs, allowed_gap_secs,
-                      hj212_password, hj212_crc_modes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                      hj212_password, hj212_crc_modes, monitored_since, retired_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()), $12)
                  ON CONFLICT (id) DO UPDATE SET
                      park_id = EXCLUDED.park_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
                      mn = EXCLUDED.mn, required = EXCLUDED.required,
                      interval_secs = EXCLUDED.interval_secs,
                      allowed_gap_secs = EXCLUDED.allowed_gap_secs,
                      hj212_password = EXCLUDED.hj212_password,
-                     hj212_crc_modes = EXCLUDED.hj212_crc_modes, updated_at = now()",
+                     hj212_crc_modes = EXCLUDED.hj212_crc_modes,
+                     monitored_since = coalesce($11, monitoring_points.monitored_since),
+                     retired_at = EXCLUDED.retired_at, updated_at = now()",
             )
             .bind(point.id.as_str())
             .bind(park.id.as_str())
@@ -76,6 +86,8 @@ pub async fn import(pool: &PgPool, registry: &Registry) -> Result<ImportSummary,
                     .map(|m| m.as_str())
                     .collect::<Vec<_>>(),
             )
+            .bind(point.monitored_since.map(|t| t.instant(tz)))
+            .bind(point.retired_at.map(|t| t.instant(tz)))
             .execute(&mut *tx)
             .await?;
             summary.points += 1;

@@ -62,7 +62,7 @@ pub(crate) async fn store_readings(pool: &PgPool, park: &str, point: &str, readi
 /// COD at 80 mg/L in hours 14-16 (limit 50); pH 5.5 in hour 20 (limit 6-9).
 /// a-in: every hour complete and valid.
 pub(crate) async fn seed_day(pool: &PgPool) {
-    sqlx::query("UPDATE monitoring_points SET registered_at = '2026-01-01T00:00:00Z'")
+    sqlx::query("UPDATE monitoring_points SET monitored_since = '2026-01-01T00:00:00Z'")
         .execute(pool)
         .await
         .unwrap();

@@ -110,7 +110,9 @@ impl TestDb {
             .unwrap()
             .validate()
             .unwrap();
-        store::registry::import(&pool, &registry).await.unwrap();
+        store::registry::import(&pool, &registry, chrono_tz::Asia::Shanghai)
+            .await
+            .unwrap();
         Self { name, pool }
     }
 
@@ -710,7 +712,9 @@ impl BackendDb {
                     .unwrap()
                     .validate()
                     .unwrap();
-                store::registry::import(&pool, &registry).await.unwrap();
+                store::registry::import(&pool, &registry, chrono_tz::Asia::Shanghai)
+                    .await
+                    .unwrap();
                 let db = TestDb {
                     name: "greenmon".into(),
                     pool,

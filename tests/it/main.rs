@@ -7,6 +7,7 @@ mod api;
 mod broker_auth;
 mod cli;
 mod compliance;
+mod compliance_report;
 mod fault;
 mod grafana;
 mod helpers;

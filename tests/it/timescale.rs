@@ -453,7 +453,9 @@ async fn registry_import_is_idempotent(backend: TestBackend) {
         .unwrap()
         .validate()
         .unwrap();
-    let summary = store::registry::import(pool, &registry).await.unwrap();
+    let summary = store::registry::import(pool, &registry, chrono_tz::Asia::Shanghai)
+        .await
+        .unwrap();
     assert_eq!((summary.parks, summary.points, summary.limits), (2, 3, 2));
     let counts = || async {
         (
@@ -468,7 +470,9 @@ async fn registry_import_is_idempotent(backend: TestBackend) {
         .replace("name = \"A 园区\"", "name = \"A 园区 (renamed)\"")
         .replace("cod = { upper = 50 }", "cod = { upper = 40 }");
     let registry = RegistryFile::parse(&changed).unwrap().validate().unwrap();
-    store::registry::import(pool, &registry).await.unwrap();
+    store::registry::import(pool, &registry, chrono_tz::Asia::Shanghai)
+        .await
+        .unwrap();
     assert_eq!(counts().await, (2, 3, 2));
     let (name, upper): (String, f64) = sqlx::query_as(
         "SELECT p.name, l.upper FROM parks p
