@@ -11,6 +11,7 @@ mod fault;
 mod grafana;
 mod helpers;
 mod hj212;
+mod import;
 mod ingest;
 mod layout;
 mod portal;
