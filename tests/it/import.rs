@@ -170,3 +170,51 @@ async fn hj212_captures_are_stored_through_the_registry_checks() {
     assert_eq!(db.readings().await, 3);
     assert_eq!(db.quarantined().await, 2);
 }
+
+#[tokio::test]
+async fn standard_input_is_read_with_a_dash() {
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenmon"))
+        .current_dir(repo_path("."))
+        .args(["import", "readings", "-"])
+        .env("GREENMON__DATABASE__DBNAME", &db.name)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"point,time,pollutant,value\nb-out,2026-01-05T01:00:00Z,nh3n,1.5\nb-out,2026-01-05T01:00:00Z,cod\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(db.readings().await, 1);
+    let topic: String =
+        sqlx::query_scalar("SELECT topic FROM quarantine WHERE reason = 'invalid_csv'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(topic, "import://-:3");
+}
+
+#[tokio::test]
+async fn a_bad_header_stops_the_import_before_anything_is_written() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.csv");
+    std::fs::write(&file, "time,point,value\n2026-01-05T01:00:00Z,a-out,1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_greenmon"))
+        .current_dir(repo_path("."))
+        .args(["import", "readings"])
+        .arg(&file)
+        .env("GREENMON__DATABASE__DBNAME", &db.name)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"pollutant\""), "{stderr}");
+    assert_eq!((db.readings().await, db.quarantined().await), (0, 0));
+}
