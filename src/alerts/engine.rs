@@ -128,6 +128,12 @@ impl Engine {
                         tracing::warn!(payload = n.payload(), "Ignoring an unreadable exceedance announcement.");
                         continue;
                     };
+                    // Hours older than the rule's look-back page nobody, as in the periodic
+                    // evaluation (a logger's backlog arriving late, say).
+                    let keys = tap::recent(keys, self.clock.now());
+                    if keys.is_empty() {
+                        continue;
+                    }
                     match self.fast_conditions(&keys).await {
                         Ok(conditions) if conditions.is_empty() => Ok(()),
                         Ok(conditions) => {
@@ -278,14 +284,13 @@ impl Engine {
         let tz = self.tz;
         let today = now.with_timezone(&tz).date_naive();
         let yesterday = today - chrono::Duration::days(1);
-        let hour = service::floor_hour(now);
         let pool = &self.pool;
         let (parks, exceedances, rates, energy, reports) = tokio::join!(
             service::parks_now(pool, None, now),
             service::exceedances(
                 pool,
                 None,
-                hour - chrono::Duration::hours(1),
+                tap::lookback_start(now),
                 now + chrono::Duration::hours(1),
                 now
             ),

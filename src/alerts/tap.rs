@@ -104,6 +104,21 @@ impl LimitIndex {
 /// A (point, pollutant, hour start) whose hourly average may have crossed a limit.
 pub type HourKey = (String, String, DateTime<Utc>);
 
+/// The first hour the exceedance rule looks at, `now` being the evaluation time: the previous
+/// hour and the current one. Both the periodic evaluation and the fast path stop there, so a
+/// reading of an older hour (a logger's backlog, the history import) pages nobody; those hours
+/// reach the compliance report and the bulletin through the rollups instead.
+pub fn lookback_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    floor_hour(now) - chrono::Duration::hours(1)
+}
+
+/// The announced hours the exceedance rule still looks at, at `now`.
+pub fn recent(mut keys: Vec<HourKey>, now: DateTime<Utc>) -> Vec<HourKey> {
+    let start = lookback_start(now);
+    keys.retain(|(_, _, hour)| *hour >= start);
+    keys
+}
+
 /// Shared by the committer (which shows it each batch) and the alert engine (which reads the
 /// limits).
 #[derive(Debug)]
@@ -302,6 +317,22 @@ pub fn parse_payload(payload: &str) -> Option<Vec<HourKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hours_before_the_look_back_are_left_out() {
+        let now: DateTime<Utc> = "2026-11-27T08:20:00Z".parse().unwrap();
+        let key = |h: &str| ("p".to_string(), "w01018".to_string(), h.parse().unwrap());
+        let keys = vec![
+            key("2026-11-27T06:00:00Z"),
+            key("2026-11-27T07:00:00Z"),
+            key("2026-11-27T08:00:00Z"),
+            key("2025-01-01T00:00:00Z"),
+        ];
+        assert_eq!(
+            recent(keys, now),
+            [key("2026-11-27T07:00:00Z"), key("2026-11-27T08:00:00Z")]
+        );
+    }
 
     #[test]
     fn payloads_split_under_the_limit_and_round_trip() {

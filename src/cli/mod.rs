@@ -8,6 +8,7 @@
 mod alerts;
 mod grafana_role;
 mod hj212;
+mod import;
 mod registry;
 mod report;
 mod serve;
@@ -63,6 +64,12 @@ pub enum Command {
         #[command(subcommand)]
         command: hj212::Hj212Command,
     },
+    /// Import history: readings from a CSV file or an HJ 212 capture, validated and quarantined
+    /// as live data.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// List and acknowledge alerts.
     Alerts {
         #[command(subcommand)]
@@ -116,6 +123,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Simulate(args) => crate::simulate::run(args, &settings).await,
         Command::Report(args) => report::run(args, &settings).await,
         Command::Hj212 { command } => hj212::run(command, &settings),
+        Command::Import { command } => import::run(command, &settings).await,
         Command::Alerts { command } => {
             alerts::run(command, &crate::store::pool(&settings.database)).await
         }

@@ -99,17 +99,10 @@ impl Batcher {
         match decoded {
             Ok(Decoded::Hj212 { park, packets }) => {
                 for p in packets {
-                    let content = match p.result {
-                        Ok(Hj212Item::Upload(upload)) => {
-                            batch.rows += upload.values.len();
-                            Content::Hj212 {
-                                park: park.clone(),
-                                upload,
-                            }
-                        }
-                        Ok(Hj212Item::Ignored { .. }) => Content::Ignored,
-                        Err(e) => rejected(&e),
-                    };
+                    let content = packet_content(park.as_ref(), p.result);
+                    if let Content::Hj212 { upload, .. } = &content {
+                        batch.rows += upload.values.len();
+                    }
                     batch.items.push(item(Bytes::from(p.raw), content));
                     batch.replies.push(p.replies);
                 }
@@ -178,7 +171,23 @@ const TOO_LARGE: &str = "payload_too_large";
 /// How much of an oversized message is kept in quarantine (its size is in the detail).
 pub const QUARANTINED_HEAD_BYTES: usize = 4096;
 
-fn rejected(e: &super::decode::DecodeError) -> Content {
+/// What one decoded HJ 212 packet brings to the store (shared with the history import).
+pub(crate) fn packet_content(
+    park: Option<&crate::domain::ParkId>,
+    result: Result<Hj212Item, super::decode::DecodeError>,
+) -> Content {
+    match result {
+        Ok(Hj212Item::Upload(upload)) => Content::Hj212 {
+            park: park.cloned(),
+            upload,
+        },
+        Ok(Hj212Item::Ignored { .. }) => Content::Ignored,
+        Err(e) => rejected(&e),
+    }
+}
+
+/// A message rejected before the store, with its reason code.
+pub(crate) fn rejected(e: &super::decode::DecodeError) -> Content {
     Content::Rejected {
         reason: e.code(),
         detail: e.to_string(),

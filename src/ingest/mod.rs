@@ -9,6 +9,9 @@
 //!   unavailable, then acknowledges: PUBACKs in receive order, and HJ 212 answers (9014, or a 9011
 //!   naming the problem) to each logger.
 //!
+//! The history import ([`import`]) feeds files through the same decode and the same batch
+//! writer, without a source or acknowledgements.
+//!
 //! Every queue between these tasks has a hard cap (docs/operations.md, "Queues and limits"):
 //! - each source's queue to the batcher holds `ingest.queue` messages; a source that finds it
 //!   full waits (backpressure), so the queue never grows. For MQTT the broker's in-flight window
@@ -26,6 +29,7 @@ pub mod batch;
 pub mod commit;
 pub mod decode;
 pub mod hj212_tcp;
+pub mod import;
 pub mod mqtt;
 pub mod split;
 

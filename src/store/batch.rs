@@ -428,3 +428,15 @@ async fn lookup_parks(
         .await?;
     Ok(rows.into_iter().map(|id| (id, ())).collect())
 }
+
+/// Every registered point with its park (`point id → park id`): the history import names the
+/// park of a CSV line that gives none.
+///
+/// # Errors
+/// Database errors.
+pub async fn point_parks(pool: &PgPool) -> Result<HashMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, park_id FROM monitoring_points")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

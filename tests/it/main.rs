@@ -12,6 +12,7 @@ mod fault;
 mod grafana;
 mod helpers;
 mod hj212;
+mod import;
 mod ingest;
 mod layout;
 mod portal;

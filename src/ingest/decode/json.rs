@@ -165,7 +165,7 @@ fn number(key: &str, v: &Value) -> Result<f64, DecodeError> {
 }
 
 /// RFC 3339, or a local time without a zone read in the configured zone.
-fn parse_time(s: &str, ctx: &DecodeContext) -> Result<DateTime<Utc>, DecodeError> {
+pub(super) fn parse_time(s: &str, ctx: &DecodeContext) -> Result<DateTime<Utc>, DecodeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -4,6 +4,7 @@
 //! Registry checks (is the point registered, and to this park?) need the database and happen in
 //! the store, in the same transaction as the write (`store::batch`).
 
+mod csv;
 pub mod hj212;
 pub mod inspect;
 mod json;
@@ -11,6 +12,7 @@ pub mod plausible;
 mod topic;
 
 pub use self::hj212::{decode_frame, decode_hj212, Hj212Item, Hj212Packet, Replies};
+pub use csv::{decode_csv_line, CsvColumns, CsvReading};
 pub use json::{decode_energy, decode_readings};
 pub use topic::{subscriptions, Topic};
 
@@ -80,6 +82,9 @@ pub enum DecodeError {
     Empty,
     #[error("{0}")]
     InvalidPeriod(String),
+    /// A CSV line of the history import that does not match its header.
+    #[error("CSV line: {0}")]
+    InvalidCsv(String),
     #[error("energy report field {0}")]
     InvalidEnergy(String),
     /// An HJ 212 framing, packet or CRC problem, with the codec's reason code.
@@ -117,6 +122,7 @@ impl DecodeError {
             Self::DuplicatePollutant(_) => "duplicate_pollutant",
             Self::Empty => "empty_message",
             Self::InvalidPeriod(_) => "invalid_period",
+            Self::InvalidCsv(_) => "invalid_csv",
             Self::InvalidEnergy(_) => "invalid_energy_report",
             Self::Hj212 { code, .. } => code,
         }

@@ -19,9 +19,7 @@ pub fn check(limits: &ValueLimits, decoded: Decoded) -> Result<Decoded, DecodeEr
             point,
             readings,
         } => {
-            for r in &readings {
-                check_reading(limits, r)?;
-            }
+            check_readings(limits, &readings)?;
             Ok(Decoded::Readings {
                 park,
                 point,
@@ -45,8 +43,14 @@ pub fn check(limits: &ValueLimits, decoded: Decoded) -> Result<Decoded, DecodeEr
     }
 }
 
-fn check_reading(limits: &ValueLimits, r: &Reading) -> Result<(), DecodeError> {
-    check_one(limits, &r.pollutant, r.time, r.value, r.min, r.max, r.cou)
+/// Checks readings (of one message: a JSON payload, a CSV line of the history import).
+///
+/// # Errors
+/// The first implausible value or time.
+pub fn check_readings(limits: &ValueLimits, readings: &[Reading]) -> Result<(), DecodeError> {
+    readings
+        .iter()
+        .try_for_each(|r| check_one(limits, &r.pollutant, r.time, r.value, r.min, r.max, r.cou))
 }
 
 fn check_one(
