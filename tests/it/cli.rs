@@ -52,11 +52,7 @@ async fn registry_import_is_idempotent_and_updates() {
             .envs(env)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = crate::helpers::succeeded(out);
         assert!(String::from_utf8_lossy(&out.stdout).contains("imported"));
     }
     // The test registry's 2 parks plus the demo's, each once.
@@ -81,11 +77,7 @@ async fn registry_import_is_idempotent_and_updates() {
         .envs(env)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::helpers::succeeded(out);
     let (name, intensity): (String, f64) =
         sqlx::query_as("SELECT name, baseline_intensity FROM parks WHERE id = 'park-a'")
             .fetch_one(&db.pool)
@@ -138,11 +130,7 @@ fn hj212_encode_then_decode_round_trips() {
         .args(["--cp", "DataTime=20160801084000;011-Avg=40.1,011-Flag=M"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::helpers::succeeded(out);
     let packet = out.stdout;
     assert!(packet.starts_with(b"##0134QN=") && packet.ends_with(b"\r\n"));
     let dir = tempfile::tempdir().unwrap();
@@ -190,11 +178,7 @@ fn simulate_logging(format: &str) -> std::process::Output {
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::helpers::succeeded(out);
     out
 }
 

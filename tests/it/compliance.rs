@@ -511,11 +511,7 @@ async fn rollup_fold_is_exact_with_late_data_and_concurrency() {
             .env("GREENMON__DATABASE__DBNAME", &db.name)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = crate::helpers::succeeded(out);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let v = run_report();

@@ -883,3 +883,13 @@ impl tracing::field::Visit for FieldsVisitor<'_> {
         let _ = write!(self.0, " {}={value:?}", field.name());
     }
 }
+
+/// `out` of a command that must have succeeded; its stderr is the failure message otherwise.
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -16,11 +16,7 @@ fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> Output {
         .env("GREENMON__DATABASE__DBNAME", &db.name)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::helpers::succeeded(out);
     out
 }
 
