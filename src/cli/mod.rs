@@ -11,6 +11,7 @@ mod hj212;
 mod import;
 mod registry;
 mod report;
+mod review;
 mod serve;
 mod simulate;
 mod token;
@@ -75,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// Validity review marks: maintenance, calibration, fault or invalid over a time range;
+    /// add, list, withdraw (every change kept).
+    Review {
+        #[command(subcommand)]
+        command: review::ReviewCommand,
+    },
     /// API tokens: create (printed once), list, revoke.
     Token {
         #[command(subcommand)]
@@ -126,6 +133,9 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Import { command } => import::run(command, &settings).await,
         Command::Alerts { command } => {
             alerts::run(command, &crate::store::pool(&settings.database)).await
+        }
+        Command::Review { command } => {
+            review::run(command, &crate::store::pool(&settings.database)).await
         }
         Command::Token { command } => token::run(command, &settings).await,
         Command::GrafanaRole { command } => grafana_role::run(command, &settings).await,

@@ -10,11 +10,15 @@
 //! The unit is the hour: a day has one slot per local hour (24 in Asia/Shanghai; the count comes
 //! from the real local day length, so a zone with daylight saving gets 23 or 25). Following
 //! `domain/hj212.md` §3 for wastewater, one abnormal value makes the whole hour abnormal.
+//!
+//! Review marks ([`MarkSpan`], from `review_marks`) change hours they cover wholly: an excused
+//! hour (maintenance, calibration) is not owed; an invalidated hour (fault, invalid) is owed and
+//! received if data arrived, but not valid.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::local_midnight;
+use crate::domain::{local_midnight, ReviewEffect};
 
 /// The effective transmission rate a point must reach: "不低于90%" from 2022. The assessment
 /// started in 2014 with a 75% pass line ([`HISTORICAL_EFFECTIVE_THRESHOLD`]).
@@ -109,6 +113,23 @@ impl Service {
     }
 }
 
+/// A review mark in force over `[from, to)`, already chosen for the series being scored (the
+/// point's own marks, plus the pollutant's for a pollutant's series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkSpan {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub effect: ReviewEffect,
+}
+
+impl MarkSpan {
+    /// Whether the mark covers the hour `[start, end)` wholly: a mark 08:30–14:00 affects
+    /// 09:00–14:00, not the 08:00 hour.
+    fn covers(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.from <= start && end <= self.to
+    }
+}
+
 /// Per slot: whether any reading arrived, and whether any reading was not valid.
 #[derive(Debug, Clone, Copy, Default)]
 struct SlotState {
@@ -136,6 +157,20 @@ pub fn daily_rates(
     service: Service,
     now: DateTime<Utc>,
     slots: &[HourSlot],
+) -> DailyRates {
+    daily_rates_marked(day, tz, service, now, slots, &[])
+}
+
+/// [`daily_rates`] with review marks: a slot wholly covered by an [`ReviewEffect::Excused`] mark
+/// is not owed (nor received, nor valid); one wholly covered by an [`ReviewEffect::Invalid`]
+/// mark is owed and received as its readings say, but never valid.
+pub fn daily_rates_marked(
+    day: NaiveDate,
+    tz: Tz,
+    service: Service,
+    now: DateTime<Utc>,
+    slots: &[HourSlot],
+    marks: &[MarkSpan],
 ) -> DailyRates {
     let (start, end) = local_day_bounds(day, tz);
     let day_secs = (end - start).num_seconds().max(0);
@@ -166,10 +201,18 @@ pub fn daily_rates(
         if !service.covers(slot_start, slot_end) || slot_end > now {
             continue;
         }
+        let marked = |effect| {
+            marks
+                .iter()
+                .any(|m| m.effect == effect && m.covers(slot_start, slot_end))
+        };
+        if marked(ReviewEffect::Excused) {
+            continue;
+        }
         rates.expected += 1;
         if slot.received {
             rates.received += 1;
-            if !slot.abnormal {
+            if !slot.abnormal && !marked(ReviewEffect::Invalid) {
                 rates.valid += 1;
             }
         }
@@ -309,6 +352,66 @@ mod tests {
             let got = daily_rates(day(2024, 3, 10), Shanghai, service, end, &full);
             assert_eq!(got, rates(want, want, want), "{name}");
         }
+    }
+
+    #[test]
+    fn review_marks_excuse_or_invalidate_whole_hours() {
+        let full: Vec<HourSlot> = (0..24).map(|h| slot(h, 60, 60)).collect();
+        let end = bj_hour(48);
+        let mark = |from: i64, to: i64, effect| MarkSpan {
+            from: bj_hour(0) + Duration::minutes(from),
+            to: bj_hour(0) + Duration::minutes(to),
+            effect,
+        };
+        use ReviewEffect::{Excused, Invalid};
+        // (name, marks (minutes from local midnight), want (expected, received, valid))
+        let cases = [
+            ("none", vec![], (24, 24, 24)),
+            // 08:00–14:00 maintenance: 24 − 6 = 18 owed, all received and valid.
+            ("6 h excused", vec![mark(480, 840, Excused)], (18, 18, 18)),
+            // 08:30–14:00 covers 09–14 wholly: 24 − 5 = 19.
+            (
+                "partial first hour",
+                vec![mark(510, 840, Excused)],
+                (19, 19, 19),
+            ),
+            // 10:00–13:00 fault: still owed and received, 24 − 3 = 21 valid.
+            ("3 h invalid", vec![mark(600, 780, Invalid)], (24, 24, 21)),
+            (
+                "shorter than an hour",
+                vec![mark(600, 650, Invalid)],
+                (24, 24, 24),
+            ),
+            // Both over 10–13: excused wins (not owed at all).
+            (
+                "overlap",
+                vec![mark(600, 780, Invalid), mark(600, 780, Excused)],
+                (21, 21, 21),
+            ),
+            (
+                "whole day and more",
+                vec![mark(-60, 1500, Excused)],
+                (0, 0, 0),
+            ),
+        ];
+        for (name, marks, (e, r, v)) in cases {
+            let svc = from(bj_hour(-100));
+            let got = daily_rates_marked(day(2024, 3, 10), Shanghai, svc, end, &full, &marks);
+            assert_eq!(got, rates(e, r, v), "{name}");
+        }
+        // Invalid 00–03 with no data at 00: hour 0 stays missing; 1 and 2 are received, not valid:
+        // 23 received, 23 − 2 = 21 valid.
+        let gap: Vec<HourSlot> = (1..24).map(|h| slot(h, 60, 60)).collect();
+        let marks = [mark(0, 180, Invalid)];
+        let got = daily_rates_marked(
+            day(2024, 3, 10),
+            Shanghai,
+            from(bj_hour(-100)),
+            end,
+            &gap,
+            &marks,
+        );
+        assert_eq!(got, rates(24, 23, 21));
     }
 
     #[test]

@@ -15,9 +15,11 @@ use sqlx::PgPool;
 
 use super::energy::{energy_status, roll_up_year, EnergyStatus, Target};
 use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
-use super::rates::{daily_rates, local_day_bounds, DailyRates, HourSlot, Service};
+use super::rates::{daily_rates_marked, local_day_bounds, DailyRates, HourSlot, MarkSpan, Service};
 use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
+use crate::domain::{ReviewEffect, ReviewKind};
 use crate::store::compliance::{self as q, ParkRow, PointRow};
+use crate::store::review::{self, ReviewMarkRow};
 use crate::store::{api_queries, rollup, StoreError};
 
 /// One point's status now.
@@ -134,9 +136,20 @@ pub struct PointRates {
     pub monitored_since: DateTime<Utc>,
     /// Retirement: no hours are owed from here.
     pub retired_at: Option<DateTime<Utc>>,
+    /// Over all pollutants: an hour is valid when every pollutant's data in it is.
     pub rates: DailyRates,
     /// Per local day, in order.
     pub days: Vec<(NaiveDate, DailyRates)>,
+    /// Each pollutant's own series over the range (pollutants with readings in the range or a
+    /// review mark of their own), by code.
+    pub pollutants: Vec<PollutantRates>,
+}
+
+/// The data rates of one pollutant's series of a point over a day range.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PollutantRates {
+    pub pollutant: String,
+    pub rates: DailyRates,
 }
 
 /// Data rates of a park (sums over its required points) over a day range.
@@ -180,15 +193,71 @@ async fn rates_of(
     let (parks, points) = (&reg.parks, &reg.points);
     let (start, _) = local_day_bounds(from, tz);
     let (_, end) = local_day_bounds(to, tz);
+    let (point_slots, pollutant_slots, marks) = tokio::try_join!(
+        q::slots(pool, park, start, end),
+        q::pollutant_slots(pool, park, start, end),
+        review::in_force(pool, park, start, end),
+    )?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX });
     let mut slots: HashMap<String, Vec<HourSlot>> = HashMap::new();
-    for s in q::slots(pool, park, start, end).await? {
+    for s in point_slots {
         slots.entry(s.point_id).or_default().push(HourSlot {
             hour_start: s.hour,
-            count: u32::try_from(s.count).unwrap_or(u32::MAX),
-            valid_count: u32::try_from(s.valid_count).unwrap_or(u32::MAX),
+            count: count(s.count),
+            valid_count: count(s.valid_count),
         });
     }
+    let mut series: HashMap<(String, String), Vec<HourSlot>> = HashMap::new();
+    for s in pollutant_slots {
+        series
+            .entry((s.point_id, s.pollutant))
+            .or_default()
+            .push(HourSlot {
+                hour_start: s.hour,
+                count: count(s.count),
+                valid_count: count(s.valid_count),
+            });
+    }
+    for m in marks.iter().filter(|m| m.pollutant.is_some()) {
+        let key = (m.point_id.clone(), m.pollutant.clone().unwrap_or_default());
+        series.entry(key).or_default();
+    }
+    // A pollutant's invalidating mark makes the point's hour abnormal where that pollutant has
+    // data: one invalid value makes the hour invalid.
+    for ((point, pollutant), own) in &series {
+        let spans = spans(&marks, point, Some(pollutant));
+        let invalid: Vec<HourSlot> = own
+            .iter()
+            .filter(|s| s.count > 0)
+            .filter(|s| {
+                let end = s.hour_start.checked_add_signed(Duration::hours(1));
+                spans.iter().any(|m| {
+                    m.effect == ReviewEffect::Invalid
+                        && m.from <= s.hour_start
+                        && end.is_some_and(|e| e <= m.to)
+                })
+            })
+            .map(|s| HourSlot {
+                hour_start: s.hour_start,
+                count: 1,
+                valid_count: 0,
+            })
+            .collect();
+        slots.entry(point.clone()).or_default().extend(invalid);
+    }
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    let score = |service: Service, own: &[HourSlot], spans: &[MarkSpan]| {
+        let mut total = DailyRates::default();
+        let per_day: Vec<(NaiveDate, DailyRates)> = days
+            .iter()
+            .map(|&d| {
+                let r = daily_rates_marked(d, tz, service, now, own, spans);
+                total.merge(r);
+                (d, r)
+            })
+            .collect();
+        (total, per_day)
+    };
     Ok(parks
         .iter()
         .map(|p| {
@@ -198,19 +267,20 @@ async fn rates_of(
                 .filter(|pt| pt.park_id == p.id)
                 .map(|pt| {
                     let own = slots.get(&pt.id).map(Vec::as_slice).unwrap_or_default();
-                    let mut total = DailyRates::default();
                     let service = Service {
                         since: pt.monitored_since,
                         until: pt.retired_at,
                     };
-                    let per_day = days
+                    let (total, per_day) = score(service, own, &spans(&marks, &pt.id, None));
+                    let mut pollutants: Vec<PollutantRates> = series
                         .iter()
-                        .map(|&d| {
-                            let r = daily_rates(d, tz, service, now, own);
-                            total.merge(r);
-                            (d, r)
+                        .filter(|((point, _), _)| *point == pt.id)
+                        .map(|((_, pollutant), own)| PollutantRates {
+                            pollutant: pollutant.clone(),
+                            rates: score(service, own, &spans(&marks, &pt.id, Some(pollutant))).0,
                         })
                         .collect();
+                    pollutants.sort_by(|a, b| a.pollutant.cmp(&b.pollutant));
                     if pt.required {
                         park_rates.merge(total);
                     }
@@ -221,6 +291,7 @@ async fn rates_of(
                         retired_at: pt.retired_at,
                         rates: total,
                         days: per_day,
+                        pollutants,
                     }
                 })
                 .collect();
@@ -236,6 +307,25 @@ async fn rates_of(
             }
         })
         .collect())
+}
+
+/// The marks in force that apply to a series: the point's own marks, and for a pollutant's
+/// series also that pollutant's. The point's series (all pollutants) takes only whole-point
+/// marks here; a pollutant's invalidating marks reach it through its slots.
+fn spans(marks: &[ReviewMarkRow], point: &str, pollutant: Option<&str>) -> Vec<MarkSpan> {
+    marks
+        .iter()
+        .filter(|m| m.point_id == point)
+        .filter(|m| m.pollutant.is_none() || m.pollutant.as_deref() == pollutant)
+        .filter_map(|m| {
+            let kind = m.kind.parse::<ReviewKind>().ok()?;
+            Some(MarkSpan {
+                from: m.starts_at,
+                to: m.ends_at,
+                effect: kind.effect(),
+            })
+        })
+        .collect()
 }
 
 /// A discharge exceedance episode of one point and pollutant.

@@ -11,12 +11,14 @@ pub mod limits;
 mod period;
 mod pollutant;
 pub mod registry;
+mod review;
 pub mod units;
 
 pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
 pub use period::{local_midnight, Period, PeriodError};
 pub use pollutant::{parse_pollutant, PollutantError};
+pub use review::{check_mark, ReviewEffect, ReviewKind};
 
 use chrono::{DateTime, Utc};
 

@@ -48,6 +48,16 @@ pub struct SlotRow {
     pub valid_count: i64,
 }
 
+/// Readings of one point and pollutant in one hour.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PollutantSlotRow {
+    pub point_id: String,
+    pub pollutant: String,
+    pub hour: DateTime<Utc>,
+    pub count: i64,
+    pub valid_count: i64,
+}
+
 /// An hour whose valid average lies outside the point's limit for a pollutant.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExceedingHour {
@@ -104,6 +114,30 @@ pub async fn slots(
     Ok(sqlx::query_as(
         "SELECT h.point_id, h.hour, h.count, h.valid_count
          FROM readings_hourly_point h JOIN monitoring_points p ON p.id = h.point_id
+         WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)",
+    )
+    .bind(park)
+    .bind(from)
+    .bind(to)
+    .persistent(false)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Hourly reading counts per point and pollutant in `[from, to)` (each pollutant's own data
+/// rates, and the effect of review marks on one pollutant).
+///
+/// # Errors
+/// Database errors.
+pub async fn pollutant_slots(
+    pool: &PgPool,
+    park: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<PollutantSlotRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT h.point_id, h.pollutant, h.hour, h.count, h.valid_count
+         FROM readings_hourly h JOIN monitoring_points p ON p.id = h.point_id
          WHERE h.hour >= $2 AND h.hour < $3 AND ($1::text IS NULL OR p.park_id = $1)",
     )
     .bind(park)

@@ -14,6 +14,7 @@ pub mod hj212;
 mod quarantine;
 mod readings;
 pub mod registry;
+pub mod review;
 pub mod rollup;
 pub mod tokens;
 
