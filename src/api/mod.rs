@@ -17,6 +17,7 @@ mod params;
 mod parks;
 mod portal;
 mod readings;
+mod review;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -95,6 +96,9 @@ fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::exceedances))
         .routes(routes!(compliance::energy))
         .routes(routes!(energy_reports::list, energy_reports::submit))
+        .routes(routes!(review::list_park))
+        .routes(routes!(review::list_point, review::add))
+        .routes(routes!(review::withdraw))
         .split_for_parts();
     let doc = openapi::with_common_errors(openapi::ApiDoc::openapi().nest("/api/v1", paths));
     let router = router

@@ -22,6 +22,8 @@ enum Body {
     ParkEntry,
     EnergyReport,
     Ack,
+    ReviewMark,
+    Withdraw,
 }
 
 /// One row per endpoint: what a park token gets on its own park follows from `access`; on
@@ -67,6 +69,10 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/alerts?state=all", None),
         row(Method::GET, "/api/v1/alerts/{alert}", None),
         row(Method::POST, "/api/v1/alerts/{alert}/ack", Ack),
+        row(Method::GET, "/api/v1/parks/{park}/review-marks", None),
+        row(Method::GET, "/api/v1/parks/{park}/points/{point}/review-marks", None),
+        row(Method::POST, "/api/v1/parks/{park}/points/{point}/review-marks", ReviewMark),
+        row(Method::POST, "/api/v1/parks/{park}/review-marks/{mark}/withdraw", Withdraw),
     ]
 }
 
@@ -75,13 +81,14 @@ fn operations() -> Vec<Operation> {
     openapi::operations(&openapi::document())
 }
 
-/// The document's path of a matrix row (`{alert}` is the document's `{id}`).
+/// The document's path of a matrix row (`{alert}` and `{mark}` are the document's `{id}`).
 fn doc_path(row: &Row) -> String {
     row.path
         .split('?')
         .next()
         .unwrap()
         .replace("{alert}", "{id}")
+        .replace("{mark}", "{id}")
 }
 
 fn access_of(row: &Row) -> Access {
@@ -192,6 +199,11 @@ fn body_for(body: Body, park: &str) -> Option<Value> {
             json!({"id": "park-b", "name": "B 园区", "baseline_intensity": 1.2})
         }),
         Body::Ack => Some(json!({"by": "matrix", "comment": "seen"})),
+        Body::ReviewMark => Some(json!({
+            "pollutant": "cod", "from": "2025-01-01T00:00:00Z", "to": "2025-01-01T06:00:00Z",
+            "kind": "maintenance", "reason": "pump overhaul", "by": "matrix"
+        })),
+        Body::Withdraw => Some(json!({"by": "matrix", "reason": "entered twice"})),
         Body::EnergyReport => {
             Some(json!({"period": "2026-02", "energy_tce": 100.0, "value_added_10k_yuan": 200.0}))
         }
@@ -289,6 +301,19 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     }
+    // A review mark on each park (in 2025: no effect on the seeded day's rates).
+    for (id, point) in [(MARK_A, "a-out"), (MARK_B, "b-out")] {
+        sqlx::query(
+            "INSERT INTO review_marks (id, point_id, starts_at, ends_at, kind, reason, created_by)
+             OVERRIDING SYSTEM VALUE
+             VALUES ($1, $2, '2025-02-01T00:00:00Z', '2025-02-01T03:00:00Z', 'fault', 'probe', 'fixture')",
+        )
+        .bind(id)
+        .bind(point)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
     // park-b has data too, so a leak would show.
     store_readings(
         pool,
@@ -335,11 +360,20 @@ async fn fixture() -> Fixture {
 const ALERT_A: i64 = 1001;
 const ALERT_B: i64 = 2002;
 
+/// Ids of the fixture's review marks of park-a and park-b.
+const MARK_A: i64 = 3003;
+const MARK_B: i64 = 4004;
+
 fn fill(path: &str, (park, point): (&str, &str)) -> String {
-    let alert = if park == "park-a" { ALERT_A } else { ALERT_B };
+    let (alert, mark) = if park == "park-a" {
+        (ALERT_A, MARK_A)
+    } else {
+        (ALERT_B, MARK_B)
+    };
     path.replace("{park}", park)
         .replace("{point}", point)
         .replace("{alert}", &alert.to_string())
+        .replace("{mark}", &mark.to_string())
 }
 
 #[tokio::test]
