@@ -193,11 +193,9 @@ async fn rates_of(
     let (parks, points) = (&reg.parks, &reg.points);
     let (start, _) = local_day_bounds(from, tz);
     let (_, end) = local_day_bounds(to, tz);
-    let (point_slots, pollutant_slots, marks) = tokio::try_join!(
-        q::slots(pool, park, start, end),
-        q::pollutant_slots(pool, park, start, end),
-        review::in_force(pool, park, start, end),
-    )?;
+    let point_slots = q::slots(pool, park, start, end).await?;
+    let pollutant_slots = q::pollutant_slots(pool, park, start, end).await?;
+    let marks = review::in_force(pool, park, start, end).await?;
     let count = |n: i64| u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX });
     let mut slots: HashMap<String, Vec<HourSlot>> = HashMap::new();
     for s in point_slots {

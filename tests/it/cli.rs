@@ -77,7 +77,7 @@ async fn registry_import_is_idempotent_and_updates() {
         .envs(env)
         .output()
         .unwrap();
-    let out = crate::helpers::succeeded(out);
+    crate::helpers::succeeded(out);
     let (name, intensity): (String, f64) =
         sqlx::query_as("SELECT name, baseline_intensity FROM parks WHERE id = 'park-a'")
             .fetch_one(&db.pool)

@@ -8,6 +8,7 @@ mod broker_auth;
 mod cli;
 mod compliance;
 mod compliance_report;
+mod compliance_review;
 mod fault;
 mod grafana;
 mod helpers;
