@@ -67,6 +67,17 @@ async fn portal_shows_the_parks_own_numbers_only() {
     .execute(pool)
     .await
     .unwrap();
+    // A review mark on each park's point: park-a's shows, park-b's does not.
+    sqlx::query(
+        "INSERT INTO review_marks (point_id, pollutant, starts_at, ends_at, kind, reason, created_by)
+         VALUES ('a-out', 'w01018', '2026-03-10T00:00:00Z', '2026-03-10T03:00:00Z', 'fault',
+                 '试剂耗尽 reagent empty', '李工'),
+                ('b-out', NULL, '2026-03-10T00:00:00Z', '2026-03-10T03:00:00Z', 'maintenance',
+                 'b-secret-maintenance', '王工')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     // Recent data, so the last-7-days charts have something: a-out COD every 10 minutes for the
     // last 6 hours, above its limit of 50 in one hour; park-b reports too.
     let start = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(6);
@@ -143,6 +154,10 @@ async fn portal_shows_the_parks_own_numbers_only() {
         // Its own open alert, acknowledged.
         "监测点 a-in 离线",
         "duty officer",
+        // Its review mark, times in Beijing time: 2026-03-10T00:00Z is 08:00 there.
+        "试剂耗尽 reagent empty",
+        "<td class=\"time\">2026/03/10 08:00:00</td>",
+        "<td class=\"time\">2026/03/10 11:00:00</td>",
     ] {
         assert!(dom.contains(needle), "portal lacks {needle:?}:\n{dom}");
     }
@@ -155,7 +170,7 @@ async fn portal_shows_the_parks_own_numbers_only() {
         dom.contains("<td id=\"energy-intensity\">0.520</td>"),
         "portal lacks the energy intensity:\n{dom}"
     );
-    for leak in ["park-b", "B 园区", "b-out", "4242", "999"] {
+    for leak in ["park-b", "B 园区", "b-out", "4242", "999", "b-secret-maintenance"] {
         assert!(
             !dom.contains(leak),
             "portal shows park-b's {leak:?}:\n{dom}"
