@@ -272,6 +272,19 @@ async fn seed(pool: &PgPool) {
          VALUES (1, 1, '2026-03-10T03:10:00Z', 'firing', 'critical'),
                 (2, 2, '2026-03-10T01:15:00Z', 'firing', 'major'),
                 (3, 2, '2026-03-10T05:00:00Z', 'resolved', 'major')",
+        // Review marks of park-a (one withdrawn) and park-b, with their audit rows.
+        "INSERT INTO review_marks (id, point_id, pollutant, starts_at, ends_at, kind, reason,
+                                  created_by, withdrawn_at, withdrawn_by, withdraw_reason)
+         OVERRIDING SYSTEM VALUE
+         VALUES (1, 'a-out', NULL, '2026-03-10T00:00:00Z', '2026-03-10T06:00:00Z', 'maintenance',
+                 'quarterly', 'wang', NULL, NULL, NULL),
+                (2, 'a-out', 'w01018', '2026-03-10T08:00:00Z', '2026-03-10T11:00:00Z', 'fault',
+                 'reagent', 'li', '2026-03-11T00:00:00Z', 'zhang', 'wrong point'),
+                (3, 'b-out', NULL, '2026-03-10T00:00:00Z', '2026-03-10T02:00:00Z', 'calibration',
+                 'span check', 'wang', NULL, NULL, NULL)",
+        "INSERT INTO review_mark_events (mark_id, event, by_whom, reason)
+         VALUES (1, 'created', 'wang', 'quarterly'), (2, 'created', 'li', 'reagent'),
+                (2, 'withdrawn', 'zhang', 'wrong point'), (3, 'created', 'wang', 'span check')",
         "INSERT INTO notification_outbox (alert_id, event_id, receiver, payload, status, attempts, created_at)
          VALUES (1, 1, 'webhook:oncall', '{}', 'delivered', 1, '2026-03-10T03:10:00Z'),
                 (2, 3, 'webhook:oncall', '{}', 'dead', 8, '2026-03-10T05:00:00Z')",
@@ -375,6 +388,9 @@ async fn park_expr(pool: &PgPool, table: &str) -> String {
         "id".into()
     } else if table == "alert_events" {
         "(SELECT park_id FROM alerts a WHERE a.id = alert_id)".into()
+    } else if table == "review_mark_events" {
+        let marks = Box::pin(park_expr(pool, "review_marks")).await;
+        format!("(SELECT {marks} FROM review_marks m WHERE m.id = mark_id)")
     } else if has("park_id") {
         "park_id".into()
     } else if has("point_id") {

@@ -170,7 +170,14 @@ async fn portal_shows_the_parks_own_numbers_only() {
         dom.contains("<td id=\"energy-intensity\">0.520</td>"),
         "portal lacks the energy intensity:\n{dom}"
     );
-    for leak in ["park-b", "B 园区", "b-out", "4242", "999", "b-secret-maintenance"] {
+    for leak in [
+        "park-b",
+        "B 园区",
+        "b-out",
+        "4242",
+        "999",
+        "b-secret-maintenance",
+    ] {
         assert!(
             !dom.contains(leak),
             "portal shows park-b's {leak:?}:\n{dom}"
