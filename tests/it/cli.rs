@@ -178,8 +178,7 @@ fn simulate_logging(format: &str) -> std::process::Output {
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
-    let out = crate::helpers::succeeded(out);
-    out
+    crate::helpers::succeeded(out)
 }
 
 #[test]

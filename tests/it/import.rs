@@ -16,8 +16,7 @@ fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> Output {
         .env("GREENMON__DATABASE__DBNAME", &db.name)
         .output()
         .unwrap();
-    let out = crate::helpers::succeeded(out);
-    out
+    crate::helpers::succeeded(out)
 }
 
 const CSV: &str = "time,point,pollutant,value,flag
