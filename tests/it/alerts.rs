@@ -18,7 +18,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::helpers::{
-    env_for, eventually, free_port, metric_value, mid_hour_before_now, unique, Publisher,
+    env_for, eventually, free_port, greenmon, metric_value, mid_hour_before_now, unique, Publisher,
     ServiceProcess, TestApp, TestDb,
 };
 
@@ -459,9 +459,8 @@ async fn webhooks_are_signed_retried_once_delivered_or_dead_lettered() {
         .await
         .unwrap();
     let cli = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_greenmon"))
+        greenmon(&app.db.name)
             .args(args)
-            .env("GREENMON__DATABASE__DBNAME", &app.db.name)
             .env("RUST_LOG", "warn")
             .output()
             .unwrap()

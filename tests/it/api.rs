@@ -3,8 +3,6 @@
 //! resources, no token, a revoked token), malformed input, and what the endpoints answer on
 //! seeded data. The `greenmon token` commands end to end.
 
-use std::process::Command;
-
 use chrono::Duration;
 use greenmon::api::openapi::{self, Access, Operation};
 use greenmon::domain::Flag;
@@ -13,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::compliance::{local, reading, seed_day, store_readings};
-use crate::helpers::{repo_path, TestApp};
+use crate::helpers::{greenmon, run_ok, TestApp};
 
 /// The request body an endpoint needs, made for the park in its path.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -857,23 +855,6 @@ async fn malformed_input_gets_clear_errors() {
             .unwrap();
     assert_eq!(points, 0);
     f.app.shutdown().await;
-}
-
-fn greenmon(db: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_greenmon"));
-    c.current_dir(repo_path("."))
-        .env("GREENMON__DATABASE__DBNAME", db);
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use greenmon::domain::{parse_pollutant, Flag, ParkId, PointId, Reading};
 use greenmon::store::{self, BatchItem, Content};
 use sqlx::PgPool;
 
-use crate::helpers::{repo_path, TestDb};
+use crate::helpers::{greenmon, run_ok, TestDb};
 
 /// The seeded day, in Beijing time.
 const DAY: (i32, u32, u32) = (2026, 3, 10);
@@ -394,12 +394,10 @@ async fn monthly_report_and_bureau_summary() {
 
     // The CLI prints the same report as JSON and CSV.
     let run = |format: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
-            .current_dir(repo_path("."))
+        greenmon(&db.name)
             .args([
                 "report", "--park", "park-a", "--month", "2026-03", "--format", format,
             ])
-            .env("GREENMON__DATABASE__DBNAME", &db.name)
             .output()
             .unwrap()
     };
@@ -421,9 +419,8 @@ async fn monthly_report_and_bureau_summary() {
             .starts_with("park-a,2026-03,2,"),
         "{text}"
     );
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
+    let bad = greenmon(&db.name)
         .args(["report", "--park", "park-a", "--month", "2026-13"])
-        .env("GREENMON__DATABASE__DBNAME", &db.name)
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -503,16 +500,10 @@ async fn rollup_fold_is_exact_with_late_data_and_concurrency() {
 
     // `greenmon report` folds before it reads: it sees the whole seeded day.
     let run_report = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
-            .current_dir(repo_path("."))
-            .args([
-                "report", "--park", "park-a", "--month", "2026-03", "--format", "json",
-            ])
-            .env("GREENMON__DATABASE__DBNAME", &db.name)
-            .output()
-            .unwrap();
-        let out = crate::helpers::succeeded(out);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let out = run_ok(greenmon(&db.name).args([
+            "report", "--park", "park-a", "--month", "2026-03", "--format", "json",
+        ]));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
     };
     let v = run_report();
     assert_eq!(v[0]["exceedance_episodes"], 2);

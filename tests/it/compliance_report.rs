@@ -43,7 +43,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::compliance::{reading, store_readings};
-use crate::helpers::{env_for, repo_path, BackendApp, TestBackend};
+use crate::helpers::{greenmon, run_ok, BackendApp, TestBackend};
 
 fn bj(d: u32, h: u32) -> DateTime<Utc> {
     Shanghai
@@ -328,14 +328,10 @@ async fn report_cli_shows_the_rounded_month() {
     };
     seed(&pool, &api).await;
     let run = |format: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
-            .current_dir(repo_path("."))
-            .args(["report", "--all", "--month", "2018-03", "--format", format])
-            .envs(env_for(&app.app.db.name, 1883, "unused", "unused"))
-            .output()
-            .unwrap();
-        let out = crate::helpers::succeeded(out);
-        String::from_utf8(out.stdout).unwrap()
+        run_ok(
+            greenmon(&app.app.db.name)
+                .args(["report", "--all", "--month", "2018-03", "--format", format]),
+        )
     };
 
     let table = run("table");

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::compliance::{reading, store_readings};
-use crate::helpers::{env_for, repo_path, succeeded, BackendApp, TestBackend};
+use crate::helpers::{greenmon, succeeded, BackendApp, TestBackend};
 
 fn bj(h: u32) -> DateTime<Utc> {
     Shanghai
@@ -317,11 +317,9 @@ async fn review_cli_round_trip() {
     };
     seed(&pool, &api, &bureau).await;
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_greenmon"))
-            .current_dir(repo_path("."))
+        greenmon(&app.app.db.name)
             .arg("review")
             .args(args)
-            .envs(env_for(&app.app.db.name, 1883, "unused", "unused"))
             .output()
             .unwrap()
     };

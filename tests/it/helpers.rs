@@ -884,6 +884,19 @@ impl tracing::field::Visit for FieldsVisitor<'_> {
     }
 }
 
+/// The greenmon binary, run from the repository root against the test database `db`.
+pub fn greenmon(db: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_greenmon"));
+    c.current_dir(repo_path("."))
+        .env("GREENMON__DATABASE__DBNAME", db);
+    c
+}
+
+/// Runs `c`, which must succeed; its standard output.
+pub fn run_ok(c: &mut Command) -> String {
+    String::from_utf8(succeeded(c.output().unwrap()).stdout).unwrap()
+}
+
 /// `out` of a command that must have succeeded; its stderr is the failure message otherwise.
 pub fn succeeded(out: std::process::Output) -> std::process::Output {
     assert!(

@@ -5,15 +5,13 @@ use std::process::{Command, Output};
 
 use greenmon::store;
 
-use crate::helpers::{repo_path, TestDb};
+use crate::helpers::{greenmon, repo_path, TestDb};
 
 fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenmon"))
-        .current_dir(repo_path("."))
+    let out = greenmon(&db.name)
         .args(["import", "readings"])
         .arg(file)
         .args(extra)
-        .env("GREENMON__DATABASE__DBNAME", &db.name)
         .output()
         .unwrap();
     crate::helpers::succeeded(out)
@@ -170,10 +168,8 @@ async fn hj212_captures_are_stored_through_the_registry_checks() {
 async fn standard_input_is_read_with_a_dash() {
     use std::io::Write;
     let db = TestDb::new().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenmon"))
-        .current_dir(repo_path("."))
+    let mut child = greenmon(&db.name)
         .args(["import", "readings", "-"])
-        .env("GREENMON__DATABASE__DBNAME", &db.name)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
