@@ -145,35 +145,16 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
             "{path}: {b}"
         );
     }
-    // The edges of the span itself are fine.
-    let (s, b) = c
-        .send(
-            Method::GET,
-            &format!("{readings}&from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z"),
-            Some(&bureau),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    // `to` alone near the start of the span: the default `from` is kept inside it.
-    let (s, b) = c
-        .send(
-            Method::GET,
-            &format!("{exceedances}?to=2000-01-01T01:00:00Z"),
-            Some(&bureau),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = c
-        .send(
-            Method::GET,
-            &format!("{energy}?year=2100"),
-            Some(&bureau),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    for path in [
+        // The edges of the span itself are fine.
+        format!("{readings}&from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z"),
+        // `to` alone near the start of the span: the default `from` is kept inside it.
+        format!("{exceedances}?to=2000-01-01T01:00:00Z"),
+        format!("{energy}?year=2100"),
+    ] {
+        let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
     app.shutdown().await;
 }
 
