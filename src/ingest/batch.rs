@@ -10,7 +10,10 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::decode::{decode, decode_hj212, plausible, DecodeContext, Decoded, Hj212Item, Replies};
+use super::decode::{
+    decode, decode_hj212, plausible, DecodeContext, DecodeError, Decoded, Hj212Item, Replies,
+    QUARANTINED_HEAD_BYTES,
+};
 use super::{Ack, Inbound};
 use crate::store::{BatchItem, Content};
 
@@ -108,6 +111,14 @@ impl Batcher {
                 }
             }
             other => {
+                // Keep the first bytes only of an oversized message: enough to tell what it
+                // was, and the whole message need not stay in memory until the commit.
+                let payload = if matches!(other, Err(DecodeError::PayloadTooLarge { .. })) {
+                    let head = msg.payload.len().min(QUARANTINED_HEAD_BYTES);
+                    Bytes::copy_from_slice(&msg.payload[..head])
+                } else {
+                    msg.payload.clone()
+                };
                 let content = match other {
                     Ok(Decoded::Readings {
                         park,
@@ -124,15 +135,6 @@ impl Batcher {
                     Ok(Decoded::Energy(report)) => Content::Energy(report),
                     Ok(Decoded::Hj212 { .. }) => unreachable!("handled above"),
                     Err(e) => rejected(&e),
-                };
-                let payload = match &content {
-                    // Keep the first bytes only: enough to tell what it was, and the whole
-                    // message need not stay in memory until the commit.
-                    Content::Rejected { reason, .. } if *reason == TOO_LARGE => {
-                        let head = msg.payload.len().min(QUARANTINED_HEAD_BYTES);
-                        Bytes::copy_from_slice(&msg.payload[..head])
-                    }
-                    _ => msg.payload.clone(),
                 };
                 batch.items.push(item(payload, content));
                 batch.replies.push(Replies::default());
@@ -164,12 +166,6 @@ async fn next(sources: &mut [mpsc::Receiver<Inbound>]) -> (Option<Inbound>, usiz
     })
     .await
 }
-
-/// The quarantine reason of an oversized message.
-const TOO_LARGE: &str = "payload_too_large";
-
-/// How much of an oversized message is kept in quarantine (its size is in the detail).
-pub const QUARANTINED_HEAD_BYTES: usize = 4096;
 
 /// What one decoded HJ 212 packet brings to the store (shared with the history import).
 pub(crate) fn packet_content(

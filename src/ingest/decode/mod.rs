@@ -21,6 +21,9 @@ use chrono_tz::Tz;
 
 use crate::domain::{EnergyReport, ParkId, PointId, Reading};
 
+/// How much of an oversized message is kept in quarantine (its size is in the detail).
+pub const QUARANTINED_HEAD_BYTES: usize = 4096;
+
 /// Limits and context for decoding.
 #[derive(Debug, Clone)]
 pub struct DecodeContext {
@@ -54,7 +57,7 @@ pub enum Decoded {
 /// quarantine reason and used as a metric label.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("payload is {size} bytes, above the limit of {limit}; the first 4096 bytes are kept")]
+    #[error("payload is {size} bytes, above the limit of {limit}; the first {QUARANTINED_HEAD_BYTES} bytes are kept")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("topic is not a greenmon topic: {0}")]
     InvalidTopic(String),
