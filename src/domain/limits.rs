@@ -174,12 +174,6 @@ impl ValueLimits {
             _ => Ok(()),
         }
     }
-
-    /// Every configured range, for documentation and `check-config`.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, ValueRange)> {
-        std::iter::once(("default", self.default))
-            .chain(self.by_code.iter().map(|(c, r)| (c.as_str(), *r)))
-    }
 }
 
 /// The first instant greenmon stores: 2000-01-01T00:00:00Z. Nothing older is monitoring data
