@@ -14,9 +14,18 @@
 
 use chrono::{DateTime, Utc};
 
-use super::readings::Incoming;
 use super::StoreError;
 use crate::domain::Reading;
+
+/// A reading to store, with where it came from.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Incoming<'a> {
+    pub reading: &'a Reading,
+    /// `mqtt`, `tcp`, `import` or `bureau` (a correction): the `source` column.
+    pub source: &'a str,
+    /// `None` for the point's own data logger; a bureau correction's author.
+    pub sender: Option<&'a str>,
+}
 
 /// The `source` of a bureau correction (`greenmon import readings --correction`), which
 /// outranks every data logger's.

@@ -10,19 +10,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::corrections::{self, Corrected};
+use super::corrections::{self, Corrected, Incoming};
 use super::StoreError;
-use crate::domain::Reading;
-
-/// A reading to store, with where it came from.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Incoming<'a> {
-    pub reading: &'a Reading,
-    /// `mqtt`, `tcp`, `import` or `bureau` (a correction): the `source` column.
-    pub source: &'a str,
-    /// `None` for the point's own data logger; the file of an import; a correction's author.
-    pub sender: Option<&'a str>,
-}
 
 /// What [`upsert`] did with its rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
