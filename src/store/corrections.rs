@@ -99,76 +99,133 @@ fn last_of_each_key<'a>(rows: &[Incoming<'a>]) -> (Vec<Incoming<'a>>, Vec<Incomi
     (last, earlier)
 }
 
-/// Applies `rows` in order, in as few statements as keep each key to one row a statement (an
-/// UPDATE may change a row once): one statement unless a key repeats.
+/// Applies `rows` in order, in as few rounds as keep each key to one row a round (an UPDATE may
+/// change a row once): one round unless a key repeats. Linear in the rows.
 async fn apply_distinct(
     tx: &mut sqlx::PgConnection,
     rows: &[Incoming<'_>],
 ) -> Result<Corrected, StoreError> {
-    let mut distinct: Vec<Vec<Incoming<'_>>> = Vec::new();
+    // A row goes to the round after the last one that holds its key.
+    let mut rounds: Vec<Vec<Incoming<'_>>> = Vec::new();
+    let mut round_of: std::collections::HashMap<Key<'_>, usize> =
+        std::collections::HashMap::with_capacity(rows.len());
     for row in rows {
-        let k = key(row.reading);
-        match distinct
-            .iter_mut()
-            .find(|group| group.iter().all(|r| key(r.reading) != k))
-        {
-            Some(group) => group.push(*row),
-            None => distinct.push(vec![*row]),
+        let next = round_of.get(&key(row.reading)).map_or(0, |r| r + 1);
+        round_of.insert(key(row.reading), next);
+        if rounds.len() <= next {
+            rounds.push(Vec::new());
         }
+        rounds[next].push(*row);
     }
     let mut out = Corrected::default();
-    for group in distinct {
-        let (identical, replaced, overruled) = one_statement(tx, &group).await?;
-        out.identical += identical;
-        out.replaced += replaced;
-        out.overruled += overruled;
+    for round in rounds {
+        let c = one_round(tx, &round).await?;
+        out.identical += c.identical;
+        out.replaced += c.replaced;
+        out.overruled += c.overruled;
     }
     Ok(out)
 }
 
-async fn one_statement(
+/// One round of distinct keys. First one read compares every row with its stored version (an
+/// index lookup a row: a redelivered batch, the common case, ends here with nothing to write);
+/// then only the rows that differ are written.
+async fn one_round(
     tx: &mut sqlx::PgConnection,
     rows: &[Incoming<'_>],
-) -> Result<(u64, u64, u64), StoreError> {
-    let query = sqlx::query_as(
-        "WITH i AS (
-             SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
-                                  $5::float8[], $6::float8[], $7::float8[], $8::float8[],
-                                  $9::text[], $10::text[], $11::text[])
-                 AS t(time, point_id, pollutant, kind, value, min, max, cou, flag, source, sender)
-         ), cur AS (
-             SELECT i.*, r.source AS stored_source,
-                    (r.value, r.min, r.max, r.cou, r.flag::text)
-                        IS NOT DISTINCT FROM (i.value, i.min, i.max, i.cou, i.flag) AS same,
-                    reading_source_rank(i.source) >= reading_source_rank(r.source) AS wins
-             FROM i JOIN readings r
+) -> Result<Corrected, StoreError> {
+    // (ordinal of the row, whether it outranks the stored version, the stored version's source)
+    let differing: Vec<(i64, bool, String)> = Columns::of(rows)
+        .bind(sqlx::query_as(
+            "SELECT i.n, reading_source_rank(i.source) >= reading_source_rank(r.source), r.source
+             FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                         $6::float8[], $7::float8[], $8::float8[], $9::text[], $10::text[],
+                         $11::text[]) WITH ORDINALITY
+                 AS i(time, point_id, pollutant, kind, value, min, max, cou, flag, source, sender, n)
+             JOIN readings r
                ON r.point_id = i.point_id AND r.pollutant = i.pollutant AND r.kind = i.kind
               AND r.time = i.time
-         ), replaced AS (
-             UPDATE readings r
-             SET value = c.value, min = c.min, max = c.max, cou = c.cou, flag = c.flag,
-                 source = c.source, sender = c.sender, received_at = now()
-             FROM cur c
-             WHERE r.point_id = c.point_id AND r.pollutant = c.pollutant AND r.kind = c.kind
-               AND r.time = c.time AND NOT c.same AND c.wins
-             RETURNING 1
-         ), overruled AS (
-             INSERT INTO reading_revisions (point_id, pollutant, kind, time, value, min, max, cou,
-                                            flag, source, sender, received_at, outcome,
-                                            superseded_at, by_source, by_sender)
-             SELECT c.point_id, c.pollutant, c.kind, c.time, c.value, c.min, c.max, c.cou, c.flag,
-                    c.source, c.sender, now(), 'overruled', now(), c.stored_source, NULL
-             FROM cur c WHERE NOT c.same AND NOT c.wins
-             RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM cur WHERE same),
-                (SELECT count(*) FROM replaced),
-                (SELECT count(*) FROM overruled)",
-    );
-    let (identical, replaced, overruled): (i64, i64, i64) =
-        Columns::of(rows).bind(query).fetch_one(&mut *tx).await?;
-    let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok((count(identical), count(replaced), count(overruled)))
+             WHERE (r.value, r.min, r.max, r.cou, r.flag::text)
+                   IS DISTINCT FROM (i.value, i.min, i.max, i.cou, i.flag)",
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+    let row = |n: i64| {
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| rows.get(i))
+            .copied()
+    };
+    let mut winners: Vec<Incoming<'_>> = differing
+        .iter()
+        .filter(|(_, wins, _)| *wins)
+        .filter_map(|(n, _, _)| row(*n))
+        .collect();
+    // One lock order for every transaction: concurrent corrections cannot deadlock here.
+    winners.sort_by_key(|r| key(r.reading));
+    let losers: Vec<(Incoming<'_>, &str)> = differing
+        .iter()
+        .filter(|(_, wins, _)| !*wins)
+        .filter_map(|(n, _, stored)| row(*n).map(|r| (r, stored.as_str())))
+        .collect();
+    let mut out = Corrected {
+        identical: (rows.len() - differing.len()) as u64,
+        ..Corrected::default()
+    };
+    if !winners.is_empty() {
+        // The rank and the difference are checked again on the locked row: a concurrent
+        // correction of the same reading may have committed since the read above. The trigger
+        // readings_keep_revision keeps each replaced version.
+        let done = Columns::of(&winners)
+            .bind(sqlx::query_as::<_, (i64,)>(
+                "WITH replaced AS (
+                     UPDATE readings r
+                     SET value = i.value, min = i.min, max = i.max, cou = i.cou, flag = i.flag,
+                         source = i.source, sender = i.sender, received_at = now()
+                     FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
+                                 $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+                                 $9::text[], $10::text[], $11::text[])
+                         AS i(time, point_id, pollutant, kind, value, min, max, cou, flag,
+                              source, sender)
+                     WHERE r.point_id = i.point_id AND r.pollutant = i.pollutant
+                       AND r.kind = i.kind AND r.time = i.time
+                       AND reading_source_rank(i.source) >= reading_source_rank(r.source)
+                       AND (r.value, r.min, r.max, r.cou, r.flag::text)
+                           IS DISTINCT FROM (i.value, i.min, i.max, i.cou, i.flag)
+                     RETURNING 1
+                 )
+                 SELECT count(*) FROM replaced",
+            ))
+            .fetch_one(&mut *tx)
+            .await?;
+        out.replaced = u64::try_from(done.0).unwrap_or(0);
+    }
+    if !losers.is_empty() {
+        let incoming: Vec<Incoming<'_>> = losers.iter().map(|(r, _)| *r).collect();
+        let stored: Vec<&str> = losers.iter().map(|(_, s)| *s).collect();
+        let done = Columns::of(&incoming)
+            .bind(sqlx::query_as::<_, (i64,)>(
+                "WITH overruled AS (
+                     INSERT INTO reading_revisions (point_id, pollutant, kind, time, value, min,
+                                                    max, cou, flag, source, sender, received_at,
+                                                    outcome, superseded_at, by_source)
+                     SELECT point_id, pollutant, kind, time, value, min, max, cou, flag, source,
+                            sender, now(), 'overruled', now(), by_source
+                     FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
+                                 $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+                                 $9::text[], $10::text[], $11::text[], $12::text[])
+                         AS i(time, point_id, pollutant, kind, value, min, max, cou, flag,
+                              source, sender, by_source)
+                     RETURNING 1
+                 )
+                 SELECT count(*) FROM overruled",
+            ))
+            .bind(&stored)
+            .fetch_one(&mut *tx)
+            .await?;
+        out.overruled = u64::try_from(done.0).unwrap_or(0);
+    }
+    Ok(out)
 }
 
 /// Rows as one array per column, for `UNNEST($1::timestamptz[], …)` in the column order
