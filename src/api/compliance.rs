@@ -96,7 +96,7 @@ pub async fn summary(
 ) -> Result<axum::Json<ComplianceSummary>, ApiError> {
     // A park token's summary computes its own park only.
     let rows =
-        service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), Utc::now()).await?;
+        service::bureau_summary_by_park(&state.read, state.tz, caller.scope(), Utc::now()).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
@@ -135,7 +135,7 @@ pub async fn now(
     // The engine reads the park itself: an unknown park comes back empty (one query fewer than
     // checking first; this is the endpoint a park's dashboard polls).
     caller.may_read(&park)?;
-    let now = service::parks_now(&state.pool, Some(&park), Utc::now()).await?;
+    let now = service::parks_now(&state.read, Some(&park), Utc::now()).await?;
     let park_now = now
         .into_iter()
         .next()
@@ -194,7 +194,7 @@ pub async fn rates(
     if to.signed_duration_since(from).num_days() >= state.limits.max_range_days {
         return Err(too_long(state.limits.max_range_days));
     }
-    let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, now).await?;
+    let rates = service::rates(&state.read, state.tz, Some(&park), from, to, now).await?;
     Ok(axum::Json(rates.into_iter().next()))
 }
 
@@ -282,7 +282,7 @@ pub async fn exceedances(
 ) -> Result<axum::Json<ExceedanceList>, ApiError> {
     let (from, to) = time_range(&state, q.from, q.to, Duration::days(7))?;
     visible_park(&state, &caller, &park).await?;
-    let list = service::exceedances(&state.pool, Some(&park), from, to, Utc::now()).await?;
+    let list = service::exceedances(&state.read, Some(&park), from, to, Utc::now()).await?;
     Ok(axum::Json(ExceedanceList {
         park_id: park,
         from,
@@ -331,6 +331,6 @@ pub async fn energy(
     let year = year.unwrap_or(today.year());
     // 2000 to 2100: the next year exists.
     let year_end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(today);
-    let energy = service::energy(&state.pool, Some(&park), year, today.min(year_end)).await?;
+    let energy = service::energy(&state.read, Some(&park), year, today.min(year_end)).await?;
     Ok(axum::Json(energy.into_iter().next()))
 }

@@ -24,11 +24,22 @@ use crate::telemetry::Metrics;
 /// # Errors
 /// Database errors; nothing is folded then (the pending rows stay for the next fold).
 pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
-    let folded: i64 = sqlx::query_scalar("SELECT readings_hourly_fold()")
+    match sqlx::query_scalar::<_, i64>("SELECT readings_hourly_fold()")
         .fetch_one(pool)
-        .await?;
-    Ok(u64::try_from(folded).unwrap_or(0))
+        .await
+    {
+        Ok(folded) => Ok(u64::try_from(folded).unwrap_or(0)),
+        // A read pool (a replica, `store::read_pool`) cannot fold: it reads what the primary's
+        // rollup worker folded, as of the replica's replay (docs/scaling.md).
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(READ_ONLY_TRANSACTION) => {
+            Ok(0)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
+
+/// SQLSTATE `read_only_sql_transaction`: a write in a read-only transaction, or on a standby.
+const READ_ONLY_TRANSACTION: &str = "25006";
 
 /// How many series-hours the fold has set aside (`rollup_set_aside`): their readings are stored
 /// but missing from the rollups.
