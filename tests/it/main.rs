@@ -18,4 +18,5 @@ mod ingest;
 mod layout;
 mod portal;
 mod resilience;
+mod scale;
 mod timescale;
