@@ -1,8 +1,10 @@
 //! Grafana: the provisioned dashboards are valid JSON that use only the provisioned datasource,
 //! and every panel's SQL (and every template variable's), with Grafana's macros expanded as
 //! Grafana expands them, runs against seeded data on plain PostgreSQL and on TimescaleDB and
-//! returns rows of the shape its panel format needs. The row-level security role of
-//! `greenmon grafana-role create` sees only its park's rows in every table it can read.
+//! returns rows of the shape its panel format needs; the park and point dashboards also as a park
+//! role. The role of `greenmon grafana-role create` sees only its park's rows in every relation it
+//! can read, on both backends (row-level security, and the security-barrier views of schema
+//! `greenmon_park` for the time series).
 
 use std::collections::BTreeMap;
 use std::process::Command;
