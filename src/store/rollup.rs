@@ -5,11 +5,16 @@
 //! ingest transaction (migration `20261128000100`). Output: the rollup tables, behind by at most
 //! `rollup.fold_interval_ms` plus one fold. The fold itself is the SQL function
 //! `readings_hourly_fold()`: one statement, one transaction, one fold at a time across instances
-//! (an advisory lock), so it is exact and crash-safe. On TimescaleDB the function does nothing:
-//! the continuous aggregate maintains itself.
+//! (an advisory lock), so it is exact and crash-safe. A corrected reading (an UPDATE) makes the
+//! fold recompute its series-hour from `readings`.
+//!
+//! On TimescaleDB the function does nothing: the continuous aggregate maintains itself, except
+//! for corrections older than its refresh policy's 30-day look-back. Those hours are queued in
+//! `readings_hourly_stale` by a trigger, and [`fold`] refreshes them.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -24,22 +29,71 @@ use crate::telemetry::Metrics;
 /// # Errors
 /// Database errors; nothing is folded then (the pending rows stay for the next fold).
 pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
-    match sqlx::query_scalar::<_, i64>("SELECT readings_hourly_fold()")
-        .fetch_one(pool)
-        .await
-    {
-        Ok(folded) => Ok(u64::try_from(folded).unwrap_or(0)),
-        // A read pool (a replica, `store::read_pool`) cannot fold: it reads what the primary's
-        // rollup worker folded, as of the replica's replay (docs/scaling.md).
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(READ_ONLY_TRANSACTION) => {
+    match fold_and_refresh(pool).await {
+        // A read pool (a replica, `store::read_pool`) can neither fold nor refresh: it reads
+        // what the primary's rollup worker did, as of the replica's replay (docs/scaling.md).
+        Err(StoreError::Db(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some(READ_ONLY_TRANSACTION) =>
+        {
             Ok(0)
         }
-        Err(e) => Err(e.into()),
+        other => other,
     }
 }
 
 /// SQLSTATE `read_only_sql_transaction`: a write in a read-only transaction, or on a standby.
 const READ_ONLY_TRANSACTION: &str = "25006";
+
+async fn fold_and_refresh(pool: &PgPool) -> Result<u64, StoreError> {
+    let folded: i64 = sqlx::query_scalar("SELECT readings_hourly_fold()")
+        .fetch_one(pool)
+        .await?;
+    refresh_stale(pool).await?;
+    Ok(u64::try_from(folded).unwrap_or(0))
+}
+
+/// Refreshes the continuous aggregate over the hours corrections made stale (TimescaleDB; the
+/// queue stays empty on plain PostgreSQL), then drops them from the queue. A failed refresh
+/// leaves them queued for the next fold.
+async fn refresh_stale(pool: &PgPool) -> Result<(), StoreError> {
+    let queued: Vec<(i64, DateTime<Utc>)> =
+        sqlx::query_as("SELECT id, hour FROM readings_hourly_stale ORDER BY hour")
+            .fetch_all(pool)
+            .await?;
+    let Some(last_id) = queued.iter().map(|(id, _)| *id).max() else {
+        return Ok(());
+    };
+    let hours: Vec<DateTime<Utc>> = queued.into_iter().map(|(_, hour)| hour).collect();
+    for (from, to) in windows(&hours) {
+        // CALL may not run inside a transaction, which a prepared statement would open.
+        sqlx::raw_sql(&format!(
+            "CALL refresh_continuous_aggregate('readings_hourly', '{}', '{}')",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ))
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query("DELETE FROM readings_hourly_stale WHERE id <= $1")
+        .bind(last_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Sorted hour starts merged into `[from, to)` windows of consecutive hours.
+fn windows(hours: &[DateTime<Utc>]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let hour = chrono::Duration::hours(1);
+    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for &h in hours {
+        let end = h + hour;
+        match out.last_mut() {
+            Some((_, to)) if h <= *to => *to = (*to).max(end),
+            _ => out.push((h, end)),
+        }
+    }
+    out
+}
 
 /// How many series-hours the fold has set aside (`rollup_set_aside`): their readings are stored
 /// but missing from the rollups.
@@ -127,5 +181,21 @@ impl RollupWorker {
             }
             Err(e) => tracing::warn!(error = %e, "Cannot count the set-aside rollups."),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_hours_make_one_window() {
+        let h =
+            |n: i64| DateTime::from_timestamp(1_520_000_000 / 3600 * 3600 + n * 3600, 0).unwrap();
+        assert_eq!(
+            windows(&[h(0), h(0), h(1), h(2), h(5), h(7), h(8)]),
+            [(h(0), h(3)), (h(5), h(6)), (h(7), h(9))]
+        );
+        assert!(windows(&[]).is_empty());
     }
 }

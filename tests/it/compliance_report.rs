@@ -168,6 +168,7 @@ async fn seed(pool: &PgPool, api: &Client) {
     store_readings(pool, "park-none", "n-opt", hourly("n-opt", 1..=1)).await;
     let energy = BatchItem {
         source: "mqtt",
+        sender: None,
         topic: "t/parks/park-m/energy".into(),
         payload: "2018-03".into(),
         content: Content::Energy(EnergyReport {

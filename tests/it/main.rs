@@ -9,6 +9,7 @@ mod cli;
 mod compliance;
 mod compliance_report;
 mod compliance_review;
+mod corrections;
 mod fault;
 mod grafana;
 mod helpers;

@@ -59,6 +59,7 @@ on_both_backends!(
 fn rejected_item(payload: &'static [u8]) -> BatchItem {
     BatchItem {
         source: "mqtt",
+        sender: None,
         topic: "t/parks/park-a/points/a-out/readings".into(),
         payload: Bytes::from_static(payload),
         content: Content::Rejected {
@@ -71,6 +72,7 @@ fn rejected_item(payload: &'static [u8]) -> BatchItem {
 fn energy_item(park: &str, period: &str, energy_tce: f64) -> BatchItem {
     BatchItem {
         source: "mqtt",
+        sender: None,
         topic: format!("t/parks/{park}/energy"),
         payload: Bytes::from(format!("{period} {energy_tce}")),
         content: Content::Energy(EnergyReport {
