@@ -10,8 +10,9 @@ Per run and instance count (the order of the counts alternates run by run):
      turn to the N sessions;
   4. the N instances start together; the drain is timed from the first stored reading (summed
      over their /metrics) to the last.
-Then, per run: psql `\\copy` of the same rows into an identical table (primary key included),
-the database ceiling.
+Then, per run, the database ceiling: psql `\\copy` of the same rows into an identical table
+(primary key included), once on one connection and once split over two at the same time (greenmon
+commits on two, `ingest.parallel_commits`).
 
 Needs what bench/ingest/run.py needs (PostgreSQL on 127.0.0.1:5432, mosquitto, psql, a release
 build, which the script makes in $CARGO_TARGET_DIR).
@@ -98,6 +99,18 @@ def drain(n, messages, csv_path, copy):
         t0 = time.time()
         ingest.psql(f"\\copy readings_copy (time, point_id, pollutant, value, flag) FROM '{csv_path}' WITH (FORMAT csv)")
         result["copy"] = readings / (time.time() - t0)
+        # Two at once, half the rows each: greenmon commits on two connections
+        # (ingest.parallel_commits), and so do two or three instances.
+        ingest.psql("TRUNCATE readings_copy")
+        subprocess.run(["split", "-n", "l/2", "-d", csv_path, csv_path + "."], check=True)
+        t0 = time.time()
+        halves = [subprocess.Popen(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", ingest.DB, "-qtAX", "-v", "ON_ERROR_STOP=1", "-c",
+             f"\\copy readings_copy (time, point_id, pollutant, value, flag) FROM '{csv_path}.{k:02}' WITH (FORMAT csv)"])
+            for k in range(2)]
+        if any(h.wait() != 0 for h in halves):
+            raise RuntimeError("a parallel \\copy failed")
+        result["copy2"] = readings / (time.time() - t0)
         ingest.psql("DROP TABLE readings_copy")
     return result
 
@@ -123,15 +136,17 @@ def main():
             r = drain(n, messages, csv_path, copy=(j == 0))
             drains[n].append(r["rps"])
             if "copy" in r:
-                ceilings.append(r["copy"])
+                ceilings.append(max(r["copy"], r["copy2"]))
+                print(f"run {run + 1}: database ceiling (\\copy, primary key): one connection {r['copy']:,.0f} rows/s, "
+                      f"two {r['copy2']:,.0f} rows/s", flush=True)
             total = sum(r["shares"]) or 1
             print(f"run {run + 1}: {n} instance(s) drained {r['rps']:,.0f} readings/s; messages per instance "
                   f"{', '.join(f'{s / total:.0%}' for s in r['shares'])}; peak RSS "
                   f"{', '.join(f'{x:.0f}' for x in r['rss'])} MB", flush=True)
-        print(f"run {run + 1}: database ceiling (\\copy, primary key) {ceilings[-1]:,.0f} rows/s", flush=True)
 
     ceiling = statistics.median(ceilings)
-    print(f"database ceiling rows/s: median {ceiling:,.0f} (min {min(ceilings):,.0f}, max {max(ceilings):,.0f})")
+    print(f"database ceiling rows/s (the better of one and two connections): median {ceiling:,.0f} "
+          f"(min {min(ceilings):,.0f}, max {max(ceilings):,.0f})")
     for n in counts:
         v = drains[n]
         print(f"{n} instance(s) readings/s: median {statistics.median(v):,.0f} (min {min(v):,.0f}, max {max(v):,.0f}) "
