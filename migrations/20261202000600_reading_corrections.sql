@@ -117,9 +117,11 @@ CREATE POLICY park_reader ON energy_report_revisions FOR SELECT TO greenmon_park
     USING (park_id = greenmon_reader_park());
 GRANT SELECT ON energy_report_revisions TO greenmon_park_reader;
 
--- Hours of the TimescaleDB continuous aggregate that a correction made stale. The refresh policy
--- only looks back 30 days, so the service refreshes these hours itself (store/rollup.rs) before
--- compliance reads. One row per corrected reading; exists on both backends (empty on plain
+-- Hours of the TimescaleDB continuous aggregate that a correction or a late reading made stale.
+-- The refresh policy only looks back 30 days, so history imported or corrected further back
+-- would never be materialised: the service refreshes these hours itself (store/rollup.rs) before
+-- compliance reads, where they lie below the aggregate's watermark (above it, real-time
+-- aggregation reads the raw readings anyway). Exists on both backends (empty on plain
 -- PostgreSQL) so the service's code does not depend on the backend.
 CREATE TABLE readings_hourly_stale (
     id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -139,11 +141,22 @@ BEGIN
         $fn$;
         CREATE TRIGGER readings_mark_stale AFTER UPDATE ON readings
             FOR EACH ROW EXECUTE FUNCTION readings_mark_stale();
+        -- Ingest and the import call this with the hours of readings older than the refresh
+        -- policy's look-back (store/batch.rs), in the transaction that stores them.
+        CREATE FUNCTION readings_note_late(hours timestamptz[]) RETURNS void LANGUAGE sql AS $fn$
+            INSERT INTO readings_hourly_stale (hour)
+            SELECT DISTINCT time_bucket(interval '1 hour', h) FROM unnest(hours) AS h
+        $fn$;
     ELSE
         -- The pending queue learns which series-hours a correction touched: the fold recomputes
         -- those from `readings` (sums, minima and maxima cannot be un-added), and adds the count
         -- deltas to readings_hourly_point.
         ALTER TABLE readings_hourly_pending ADD COLUMN recompute boolean NOT NULL DEFAULT false;
+
+        -- Late readings need nothing here: the insert trigger pends them like any other.
+        CREATE FUNCTION readings_note_late(hours timestamptz[]) RETURNS void LANGUAGE sql AS $fn$
+            SELECT
+        $fn$;
 
         CREATE FUNCTION readings_roll_up_changes() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN

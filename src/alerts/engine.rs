@@ -296,7 +296,13 @@ impl Engine {
             ),
             service::rates(pool, tz, None, yesterday, yesterday, now),
             service::energy(pool, None, today.year(), today),
-            crate::store::compliance::energy_reports(pool, None, today.year() - 1, today.year()),
+            crate::store::compliance::energy_reports(
+                pool,
+                None,
+                today.year() - 1,
+                today.year(),
+                None
+            ),
         );
         let cfg = &self.cfg;
         let mut skipped = Vec::new();

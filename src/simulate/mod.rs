@@ -6,14 +6,21 @@
 //! and `{prefix}/parks/{park}/energy`; the command returns only once the broker has acknowledged
 //! every message it sent (or a bounded wait has passed after Ctrl-C).
 //!
+//! With `--hj212-tcp HOST:PORT` it is instead a fleet of HJ 212 data loggers connected over TCP
+//! (one per registry point with an MN), each uploading real-time data every `--every` seconds and
+//! waiting for its answers as real loggers do.
+//!
 //! Submodules: `values` (the pure reading model and payloads), `energy` (the pure energy
 //! trajectory), `pacing` (schedules and unique timestamps), `publisher` (MQTT and PUBACK
-//! counting), `runner` (the publishing loops).
+//! counting), `runner` (the publishing loops), `logger` (one HJ 212 logger, pure), `tcp` (the
+//! loggers over TCP).
 
 mod energy;
+mod logger;
 mod pacing;
 mod publisher;
 mod runner;
+mod tcp;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -120,6 +127,30 @@ pub struct SimulateArgs {
     /// Seconds to wait for outstanding PUBACKs before exiting.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub drain_timeout_secs: u64,
+
+    /// Instead of MQTT: HJ 212 data loggers connected over TCP to this address (greenmon's
+    /// `hj212.listen`), one per registry point with an MN. With `--count N`, stop once N
+    /// uploads were answered.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["rate", "energy_only", "replay_hours"])]
+    pub hj212_tcp: Option<String>,
+
+    /// With `--hj212-tcp`: only the first N loggers (default: every point with an MN).
+    #[arg(long, value_name = "N", requires = "hj212_tcp")]
+    pub loggers: Option<usize>,
+
+    /// With `--hj212-tcp`: seconds between two uploads of one logger.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub every: f64,
+
+    /// With `--hj212-tcp`: seconds a logger waits for an answer before sending again
+    /// (HJ 212 OverTime).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub over_time: f64,
+
+    /// With `--hj212-tcp`: how often a logger sends an unanswered upload again on one
+    /// connection (HJ 212 ReCount) before it reconnects and sends it on the new one.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub re_count: u32,
 }
 
 impl SimulateArgs {
@@ -173,6 +204,16 @@ impl SimulateArgs {
         {
             problems.push("--client-id must not be empty".to_string());
         }
+        for (flag, v) in [("--every", self.every), ("--over-time", self.over_time)] {
+            if !(v.is_finite() && (0.001..=86_400.0).contains(&v)) {
+                problems.push(format!(
+                    "{flag} must be between 0.001 and 86400 seconds, got {v}"
+                ));
+            }
+        }
+        if self.loggers == Some(0) {
+            problems.push("--loggers must be at least 1".to_string());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -200,6 +241,9 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
     let parks = select_parks(registry, &args.parks)?;
     let seed = args.seed.unwrap_or_else(|| rand::rng().random());
     tracing::info!(seed, parks = parks.len(), "Simulator starting.");
+    if let Some(addr) = &args.hj212_tcp {
+        return run_loggers(&args, addr, &parks, seed, settings.timezone()).await;
+    }
     let mut rng = StdRng::seed_from_u64(seed);
 
     let prefix = settings.mqtt.topic_prefix.trim_end_matches('/');
@@ -259,6 +303,82 @@ pub async fn run(args: SimulateArgs, settings: &crate::config::Settings) -> anyh
         .await?;
     println!("{summary}");
     Ok(())
+}
+
+/// `--hj212-tcp`: the loggers of `parks` over TCP until `--count` answers or Ctrl-C; prints
+/// the summary line.
+async fn run_loggers(
+    args: &SimulateArgs,
+    addr: &str,
+    parks: &[Park],
+    seed: u64,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<()> {
+    let loggers = logger_identities(parks, args.loggers, seed, tz)?;
+    let cfg = tcp::FleetConfig {
+        addr: addr.to_string(),
+        every: Duration::from_secs_f64(args.every),
+        over_time: Duration::from_secs_f64(args.over_time),
+        re_count: args.re_count,
+        count: args.count,
+        seed,
+    };
+    let n = loggers.len();
+    tracing::info!(
+        loggers = n,
+        addr,
+        every_secs = args.every,
+        "HJ 212 loggers connecting."
+    );
+    let stats = std::sync::Arc::new(tcp::FleetStats::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    let mut requested = runner::spawn_stop_signal();
+    let signal = tokio::spawn(async move {
+        tokio::select! {
+            () = runner::stopped(&mut requested) => on_signal.cancel(),
+            () = on_signal.cancelled() => {}
+        }
+    });
+    let started = std::time::Instant::now();
+    tcp::run_fleet(loggers, cfg, stats.clone(), stop).await;
+    signal.abort();
+    println!("{}", stats.summary(n, started.elapsed()));
+    Ok(())
+}
+
+/// One logger per point with an MN, in registry order; the first `limit` of them.
+fn logger_identities(
+    parks: &[Park],
+    limit: Option<usize>,
+    seed: u64,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<Vec<logger::LoggerIdentity>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut loggers = Vec::new();
+    for point in parks.iter().flat_map(|p| &p.points) {
+        if let Some(mn) = &point.mn {
+            loggers.push(logger::LoggerIdentity::new(
+                mn.as_str().to_string(),
+                point.hj212_password.clone(),
+                PointModel::new(point, &mut rng),
+                tz,
+            ));
+        }
+    }
+    if loggers.is_empty() {
+        bail!("the selected parks have no points with an HJ 212 MN");
+    }
+    if let Some(n) = limit {
+        if n > loggers.len() {
+            bail!(
+                "--loggers {n}: the selected parks have only {} points with an HJ 212 MN",
+                loggers.len()
+            );
+        }
+        loggers.truncate(n);
+    }
+    Ok(loggers)
 }
 
 /// Reads and validates the registry file.
@@ -358,6 +478,44 @@ mod tests {
         assert!(parse(&["--speed", "12"]).is_err());
         assert!(parse(&["--replay-hours", "1", "--rate", "10"]).is_err());
         assert!(parse(&["--replay-hours", "1", "--energy-only"]).is_err());
+
+        // TCP loggers: their own flags, and nothing of the MQTT modes that makes no sense there.
+        let a = parse(&["--hj212-tcp", "127.0.0.1:9212", "--loggers", "5"]).unwrap();
+        assert_eq!(
+            (
+                a.hj212_tcp.as_deref(),
+                a.loggers,
+                a.every,
+                a.over_time,
+                a.re_count
+            ),
+            (Some("127.0.0.1:9212"), Some(5), 30.0, 5.0, 3)
+        );
+        a.check().unwrap();
+        assert!(parse(&["--loggers", "5"]).is_err());
+        assert!(parse(&["--hj212-tcp", "h:1", "--rate", "10"]).is_err());
+        assert!(parse(&["--hj212-tcp", "h:1", "--replay-hours", "1"]).is_err());
+    }
+
+    #[test]
+    fn one_logger_per_point_with_an_mn() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-registry.toml");
+        let parks = load_registry(Path::new(path)).unwrap().parks;
+        let with_mn = parks
+            .iter()
+            .flat_map(|p| &p.points)
+            .filter(|p| p.mn.is_some())
+            .count();
+        let tz = chrono_tz::Asia::Shanghai;
+        assert_eq!(
+            logger_identities(&parks, None, 1, tz).unwrap().len(),
+            with_mn
+        );
+        assert_eq!(logger_identities(&parks, Some(2), 1, tz).unwrap().len(), 2);
+        let err = logger_identities(&parks, Some(with_mn + 1), 1, tz)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--loggers"), "{err}");
     }
 
     #[test]
@@ -375,6 +533,9 @@ mod tests {
             &["--replay-hours", "1000"],
             &["--speed", "0.5", "--replay-hours=1"],
             &["--speed", "inf", "--replay-hours=1"],
+            &["--every", "0", "--hj212-tcp", "h:1"],
+            &["--over-time", "NaN"],
+            &["--loggers", "0", "--hj212-tcp", "h:1"],
         ] {
             let err = parse(argv).unwrap().check().unwrap_err().to_string();
             let flag = argv[0].split('=').next().unwrap();

@@ -438,14 +438,14 @@ fn summary(s: &Stats, energy_only: bool, elapsed: Duration) -> String {
 }
 
 /// Resolves once a stop was requested; never when the signal listener could not start.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     if stop.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
 /// Sets the returned flag on Ctrl-C (or SIGTERM on Unix).
-fn spawn_stop_signal() -> watch::Receiver<bool> {
+pub(crate) fn spawn_stop_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         tokio::select! {

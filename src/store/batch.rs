@@ -288,6 +288,7 @@ async fn write_tx(
             }
         }
         readings::update_last_seen(&mut tx, &rows).await?;
+        readings::note_late(&mut tx, &rows).await?;
     }
     if !reports.is_empty() {
         out.energy_reports = energy::upsert(&mut tx, &reports, "mqtt").await?;

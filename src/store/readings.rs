@@ -174,6 +174,43 @@ fn encode_binary(rows: &[Incoming<'_>]) -> Vec<u8> {
     buf
 }
 
+/// Readings older than this may lie outside the TimescaleDB refresh policy's look-back (30 days)
+/// by the time it next runs.
+const LATE_AFTER_DAYS: i64 = 29;
+
+/// Queues the hours of readings older than [`LATE_AFTER_DAYS`] for the rollup worker to refresh
+/// (`readings_note_late`: TimescaleDB only; plain PostgreSQL's rollups need nothing), in the
+/// transaction that stores them. Nothing is sent for a batch of recent readings.
+///
+/// # Errors
+/// Database errors.
+pub(super) async fn note_late(
+    tx: &mut sqlx::PgConnection,
+    rows: &[Incoming<'_>],
+) -> Result<(), StoreError> {
+    let Some(late) = Utc::now().checked_sub_signed(chrono::Duration::days(LATE_AFTER_DAYS)) else {
+        return Ok(());
+    };
+    let mut hours: Vec<DateTime<Utc>> = rows
+        .iter()
+        .map(|row| row.reading.time)
+        .filter(|t| *t < late)
+        .map(|t| {
+            DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(3600), 0).unwrap_or(t)
+        })
+        .collect();
+    if hours.is_empty() {
+        return Ok(());
+    }
+    hours.sort_unstable();
+    hours.dedup();
+    sqlx::query("SELECT readings_note_late($1)")
+        .bind(&hours)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Keeps `point_last_seen` (latest reading and latest valid reading per point) current, in the
 /// transaction that stores the rows.
 ///

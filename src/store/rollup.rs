@@ -52,9 +52,11 @@ async fn fold_and_refresh(pool: &PgPool) -> Result<u64, StoreError> {
     Ok(u64::try_from(folded).unwrap_or(0))
 }
 
-/// Refreshes the continuous aggregate over the hours corrections made stale (TimescaleDB; the
-/// queue stays empty on plain PostgreSQL), then drops them from the queue. A failed refresh
-/// leaves them queued for the next fold.
+/// Refreshes the continuous aggregate over the hours corrections and late readings made stale
+/// (TimescaleDB; the queue stays empty on plain PostgreSQL), then drops them from the queue. Only
+/// hours below the aggregate's watermark need it: above, real-time aggregation reads the raw
+/// readings, and refreshing there would move the watermark over hours never materialised. A
+/// failed refresh leaves the hours queued for the next fold.
 async fn refresh_stale(pool: &PgPool) -> Result<(), StoreError> {
     let queued: Vec<(i64, DateTime<Utc>)> =
         sqlx::query_as("SELECT id, hour FROM readings_hourly_stale ORDER BY hour")
@@ -63,8 +65,21 @@ async fn refresh_stale(pool: &PgPool) -> Result<(), StoreError> {
     let Some(last_id) = queued.iter().map(|(id, _)| *id).max() else {
         return Ok(());
     };
-    let hours: Vec<DateTime<Utc>> = queued.into_iter().map(|(_, hour)| hour).collect();
+    // The end of the materialised hours (TimescaleDB's own function since 2.12).
+    let watermark: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT _timescaledb_functions.to_timestamp(
+                    _timescaledb_functions.cagg_watermark(mat_hypertable_id))
+         FROM _timescaledb_catalog.continuous_agg WHERE user_view_name = 'readings_hourly'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let hours: Vec<DateTime<Utc>> = queued
+        .into_iter()
+        .map(|(_, hour)| hour)
+        .filter(|hour| watermark.is_some_and(|w| *hour < w))
+        .collect();
     for (from, to) in windows(&hours) {
+        let to = watermark.map_or(to, |w| to.min(w));
         // CALL may not run inside a transaction, which a prepared statement would open.
         sqlx::raw_sql(&format!(
             "CALL refresh_continuous_aggregate('readings_hourly', '{}', '{}')",

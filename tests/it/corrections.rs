@@ -229,7 +229,7 @@ async fn the_last_version_in_a_batch_wins() {
 
 /// A correction of a reading in a compressed chunk (TimescaleDB decompresses the rows it
 /// updates), older than the continuous aggregate's 30-day refresh window: the hour is refreshed
-/// by the fold, so the compliance queries see the corrected value.
+/// by the fold, so the compliance queries see the corrected value. The same for a late reading.
 #[tokio::test]
 async fn a_correction_lands_in_a_compressed_chunk_on_timescaledb() {
     let db = BackendDb::new(TestBackend::TimescaleDb).await;
@@ -259,4 +259,28 @@ async fn a_correction_lands_in_a_compressed_chunk_on_timescaledb() {
     // (0 + 5 × 60) / 6 = 50: the fold refreshed the stale hour.
     assert_eq!(hour_figures(pool).await, (50.0, 6, 6));
     assert_eq!(exceeding_hours(pool).await, 0);
+
+    // A late reading for an hour below the watermark (an import of old history) is refreshed
+    // into the aggregate by the fold too.
+    let earlier = hour() - Duration::hours(1);
+    write(
+        pool,
+        "import",
+        vec![reading("a-out", "cod", earlier, 20.0, Flag::Normal)],
+    )
+    .await;
+    store::rollup::fold(pool).await.unwrap();
+    let late: Option<f64> = sqlx::query_scalar(
+        "SELECT valid_avg FROM readings_hourly WHERE point_id = 'a-out' AND hour = $1",
+    )
+    .bind(earlier)
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    assert_eq!(late, Some(20.0));
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM readings_hourly_stale")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "the queue is drained");
 }

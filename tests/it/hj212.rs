@@ -337,3 +337,57 @@ async fn a_thousand_loggers_at_once() {
     assert_eq!(app.db.readings().await, 2000);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_tcp_loggers_upload_and_are_answered() {
+    let mut app = tcp_app().await;
+    let addr = app.app.as_ref().unwrap().hj212_addr.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry.toml");
+    std::fs::write(&registry, crate::helpers::TEST_REGISTRY).unwrap();
+    // The test registry has two points with an MN: a-out, and b-out with its own password.
+    let out = tokio::task::spawn_blocking({
+        let db = app.db.name.clone();
+        move || {
+            crate::helpers::run_ok(crate::helpers::greenmon(&db).args([
+                "simulate",
+                "--registry",
+                registry.to_str().unwrap(),
+                "--hj212-tcp",
+                &addr.to_string(),
+                "--every",
+                "0.2",
+                "--count",
+                "20",
+                "--seed",
+                "7",
+            ]))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.starts_with("2 HJ 212 loggers sent ") && out.contains(" refused; "),
+        "{out}"
+    );
+    let number_before = |word: &str| -> i64 {
+        let head = &out[..out.find(word).unwrap()];
+        head.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let (sent, stored) = (number_before(" uploads"), number_before(" stored"));
+    assert!(stored >= 20 && sent >= stored, "{out}");
+    assert_eq!(number_before(" refused"), 0, "{out}");
+    // Six values per upload; every stored upload is in the database, under both points.
+    let readings = app.db.readings().await;
+    assert!(
+        readings >= 6 * stored && readings <= 6 * sent,
+        "{readings} readings: {out}"
+    );
+    let points = app
+        .db
+        .count("SELECT count(DISTINCT point_id) FROM readings")
+        .await;
+    assert_eq!(points, 2);
+    assert_eq!(app.db.quarantined().await, 0);
+    app.shutdown().await;
+}

@@ -7,6 +7,7 @@ mod api;
 mod broker_auth;
 mod cli;
 mod compliance;
+mod compliance_record;
 mod compliance_report;
 mod compliance_review;
 mod corrections;
