@@ -274,3 +274,192 @@ async fn hj212_loggers_past_the_cap_are_accepted_and_closed_at_once() {
     );
     app.shutdown().await;
 }
+
+/// HAProxy in TCP mode in front of two HJ 212 listeners, started by the test.
+struct Haproxy {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    fn start(backends: &[u16]) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                // Health checks every 200 ms; one failure takes a server out.
+                format!("    server g{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 2\n")
+            })
+            .collect();
+        let conf = format!(
+            "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 60s\n    \
+             timeout server 60s\n\
+             frontend hj212\n    bind 127.0.0.1:{port}\n    default_backend greenmon\n\
+             backend greenmon\n    balance roundrobin\n{servers}"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, conf).unwrap();
+        let haproxy = ["/usr/sbin/haproxy", "haproxy"]
+            .into_iter()
+            .find(|h| std::path::Path::new(h).exists())
+            .unwrap_or("haproxy");
+        let child = std::process::Command::new(haproxy)
+            .arg("-db") // foreground
+            .arg("-f")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("haproxy is installed (scripts/test installs it)");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "haproxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registry of one park with `n` points, each with an MN of its own.
+fn logger_registry(n: usize) -> String {
+    let mut r = String::from(
+        "[[parks]]\nid = \"park-h\"\nname = \"H 园区\"\nbaseline_intensity = 0.5\n",
+    );
+    for i in 0..n {
+        r.push_str(&format!(
+            "[[parks.points]]\nid = \"h-{i:03}\"\nname = \"H {i}\"\nkind = \"sewage_outlet\"\n\
+             mn = \"HAPROXY00000000000000{i:03}\"\n"
+        ));
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hj212_loggers_behind_haproxy_survive_a_killed_instance_and_are_stored_once() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("loggers.toml");
+    std::fs::write(&registry, logger_registry(20)).unwrap();
+    crate::helpers::run_ok(crate::helpers::greenmon(&db.name).args([
+        "registry",
+        "import",
+        registry.to_str().unwrap(),
+    ]));
+    // Two instances, each with an HJ 212 listener and its own HTTP port.
+    let prefix = format!("t/{}", unique("lb"));
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let (tcp, http) = (free_port(), free_port());
+        let mut env = env_for(&db.name, 1883, &prefix, &unique("gm-lb"));
+        env.retain(|(k, _)| k != "GREENMON__HTTP__LISTEN");
+        env.push(("GREENMON__HTTP__LISTEN".into(), format!("127.0.0.1:{http}")));
+        env.push(("GREENMON__HJ212__LISTEN".into(), format!("127.0.0.1:{tcp}")));
+        instances.push((Some(ServiceProcess::start(&env)), tcp, format!("http://127.0.0.1:{http}")));
+    }
+    for (_, tcp, _) in &instances {
+        let tcp = *tcp;
+        eventually(Duration::from_secs(30), "the HJ 212 listener", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", tcp)).await.ok()
+        })
+        .await;
+    }
+    let haproxy = Haproxy::start(&[instances[0].1, instances[1].1]);
+    let stored_by = |http: String| async move {
+        let Ok(r) = reqwest::get(format!("{http}/metrics")).await else {
+            return 0.0;
+        };
+        metric_value(
+            &r.text().await.unwrap_or_default(),
+            "greenmon_readings_stored_total",
+        )
+    };
+
+    // 20 loggers through HAProxy, each uploading every 200 ms (100 uploads/s), until 1,500 are
+    // answered; one instance is killed once both have stored some.
+    let loggers = crate::helpers::greenmon(&db.name)
+        .args([
+            "simulate",
+            "--registry",
+            registry.to_str().unwrap(),
+            "--hj212-tcp",
+            &format!("127.0.0.1:{}", haproxy.port),
+            "--every",
+            "0.2",
+            "--over-time",
+            "1",
+            "--re-count",
+            "1",
+            "--count",
+            "1500",
+            "--seed",
+            "16",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for (_, _, http) in &instances {
+        eventually(Duration::from_secs(30), "both instances storing", || {
+            let stored = stored_by(http.clone());
+            async move { (stored.await > 0.0).then_some(()) }
+        })
+        .await;
+    }
+    instances[0].0.take().unwrap().kill9();
+    let survivor = instances[1].2.clone();
+    let at_kill = stored_by(survivor.clone()).await;
+    let out = tokio::task::spawn_blocking(move || loggers.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let out = String::from_utf8(out.stdout).unwrap();
+    let number_before = |word: &str| -> i64 {
+        let head = &out[..out.find(word).unwrap_or_else(|| panic!("{word}: {out}"))];
+        head.trim_end_matches(['(', ' '])
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches('(')
+            .parse()
+            .unwrap()
+    };
+    // `sent` counts each upload once, `re-sent` its repeats (OverTime/ReCount, and the packet
+    // in flight when a connection died, sent again on the next).
+    let (sent, answered) = (number_before(" uploads"), number_before(" stored"));
+    assert!(answered >= 1500, "{out}");
+    assert!(number_before(" reconnects") >= 1, "the loggers reconnected: {out}");
+    assert!(
+        stored_by(survivor).await > at_kill,
+        "the survivor took the loggers over"
+    );
+    // Every upload answered is stored, each exactly once: six readings per (point, time), and
+    // no more distinct uploads than the loggers made (re-sent packets added nothing).
+    let uploads = db
+        .count("SELECT count(*) FROM (SELECT DISTINCT point_id, time FROM readings) u")
+        .await;
+    assert!(
+        uploads >= answered && uploads <= sent,
+        "{uploads} uploads stored: {out}"
+    );
+    assert_eq!(db.readings().await, 6 * uploads, "{out}");
+    assert_eq!(db.quarantined().await, 0);
+    assert!(instances[1].0.take().unwrap().terminate());
+    eprintln!("haproxy: {out}");
+}
