@@ -8,20 +8,22 @@ includes the commit), loggers refused at the cap, reconnects, and greenmon's mem
 connection: (RSS with every logger connected - RSS before any) / loggers. Targets (issue 16):
 p99 <= 200 ms, <= 16 KB per connection.
 
-Setup: a fresh database `greenmon_bench` with a registry of 100 parks x 200 points (MNs), one
-`greenmon serve` with the HJ 212 listener on a free port and no cap set (so the cap follows the
-open-file limit, which greenmon raises to the hard limit), both processes started under
-`prlimit --nofile=65536:65536` (this machine's hard limit is 20,000: a greenmon that holds 20,000
-loggers needs a few descriptors more, and so does the fleet's process).
+Setup: a fresh database `greenmon_bench` with a registry of 100 parks (the loggers' points, with
+MNs), one `greenmon serve` with the HJ 212 listener on a free port, and the fleet as two
+`greenmon simulate` processes of half the parks each. The open-file hard limit bounds it all: on
+these machines it is 20,000 and cannot be raised, so one process cannot hold 20,000 sockets and
+its own files, and neither can greenmon. greenmon raises its soft limit to that hard limit at
+start; the bench sets `hj212.max_connections` to the hard limit less 64 (the default keeps 1,024
+back), and runs 19,800 loggers by default: the most one instance can hold here, give or take.
 
-Needs: PostgreSQL on 127.0.0.1:5432, psql, prlimit (util-linux), a release build (made in
-$CARGO_TARGET_DIR). Root, to raise the hard limit.
+Needs: PostgreSQL on 127.0.0.1:5432, psql, a release build (made in $CARGO_TARGET_DIR).
 
-Usage: python3 bench/scale/loggers.py [--loggers 20000] [--every 30] [--rounds 3]
+Usage: python3 bench/scale/loggers.py [--loggers 19800] [--every 30] [--rounds 3]
 """
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ingest"))
 import run as ingest  # noqa: E402  (bench/ingest/run.py: database helpers)
 
-NOFILE = "--nofile=65536:65536"
 PARKS = 100
 
 
@@ -57,7 +58,7 @@ def rss_kb(pid, field="VmRSS"):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--loggers", type=int, default=20_000)
+    ap.add_argument("--loggers", type=int, default=19_800)
     ap.add_argument("--every", type=float, default=30.0)
     ap.add_argument("--rounds", type=int, default=3, help="uploads per logger before the fleet stops")
     a = ap.parse_args()
@@ -71,10 +72,12 @@ def main():
                    cwd=ingest.ROOT)
 
     tcp, http = ingest.free_port(), ingest.free_port()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    cap = hard - 64 if hard != resource.RLIM_INFINITY else a.loggers + 1024
     svc_env = dict(env, GREENMON__HJ212__LISTEN=f"127.0.0.1:{tcp}", GREENMON__HTTP__LISTEN=f"127.0.0.1:{http}",
-                   GREENMON__MQTT__CLIENT_ID="greenmon-bench-fleet", GREENMON__ALERTS__ENABLED="false")
-    svc = subprocess.Popen(["prlimit", NOFILE, ingest.BIN, "serve"], env=svc_env, stdout=subprocess.DEVNULL,
-                           cwd=ingest.ROOT)
+                   GREENMON__MQTT__CLIENT_ID="greenmon-bench-fleet", GREENMON__ALERTS__ENABLED="false",
+                   GREENMON__HJ212__MAX_CONNECTIONS=str(cap))
+    svc = subprocess.Popen([ingest.BIN, "serve"], env=svc_env, stdout=subprocess.DEVNULL, cwd=ingest.ROOT)
     ingest.wait_port(tcp, 60)
     ingest.wait_port(http, 60)
 
@@ -85,30 +88,35 @@ def main():
     cap = probe.metric("greenmon_hj212_connection_cap")
     time.sleep(1)  # settle: the pools connected, the first rollup fold done
     before = rss_kb(svc.pid)
-    print(f"HJ 212 fleet benchmark: {a.loggers} loggers every {a.every:g} s, {a.rounds} uploads each; greenmon "
-          f"cap {cap:,.0f} connections; RSS before {before / 1024:.1f} MB; {os.cpu_count()} cpus", flush=True)
+    print(f"HJ 212 fleet benchmark: {a.loggers} loggers every {a.every:g} s, {a.rounds} uploads each; open-file "
+          f"hard limit {hard}; greenmon cap {cap:,.0f} connections; RSS before {before / 1024:.1f} MB; "
+          f"{os.cpu_count()} cpus", flush=True)
 
-    fleet = subprocess.Popen(
-        ["prlimit", NOFILE, ingest.BIN, "simulate", "--registry", reg, "--hj212-tcp", f"127.0.0.1:{tcp}",
-         "--every", str(a.every), "--count", str(a.loggers * a.rounds), "--seed", "16"],
+    # Two processes of half the parks each: one process cannot open 20,000 sockets here.
+    halves = [[f"fleet-{p:03}" for p in range(PARKS) if p % 2 == k] for k in range(2)]
+    fleets = [subprocess.Popen(
+        [ingest.BIN, "simulate", "--registry", reg, "--parks", ",".join(parks), "--hj212-tcp", f"127.0.0.1:{tcp}",
+         "--every", str(a.every), "--count", str(a.loggers // 2 * a.rounds), "--seed", str(16 + k)],
         env=dict(os.environ, RUST_LOG="warn"), stdout=subprocess.PIPE, text=True, cwd=ingest.ROOT)
+        for k, parks in enumerate(halves)]
     # Memory with every logger connected: sampled while they are all there.
     full, samples = None, []
     t0 = time.time()
-    while fleet.poll() is None:
+    while any(f.poll() is None for f in fleets):
         n = probe.metric("greenmon_hj212_connections") or 0
         if n >= a.loggers:
             samples.append(rss_kb(svc.pid))
             if full is None:
                 full = time.time() - t0
         time.sleep(1)
-    out, _ = fleet.communicate()
+    outs = [f.communicate()[0].strip() for f in fleets]
     refused = probe.metric("greenmon_hj212_connections_refused_total")
     peak = rss_kb(svc.pid, "VmHWM")
     stored = probe.metric("greenmon_readings_stored_total")
     svc.send_signal(15)
     svc.wait(timeout=60)
-    print(out.strip())
+    for out in outs:
+        print(out)
     if not samples:
         print(f"never {a.loggers} connected at once")
         return 1
