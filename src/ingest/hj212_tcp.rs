@@ -191,7 +191,11 @@ pub fn raise_open_file_limit() -> u64 {
     match setrlimit(Resource::Nofile, raised) {
         Ok(()) => {
             let now = limit.maximum.unwrap_or(u64::MAX);
-            tracing::info!(from = soft, to = now, "Raised the open-file limit to the hard limit.");
+            tracing::info!(
+                from = soft,
+                to = now,
+                "Raised the open-file limit to the hard limit."
+            );
             now
         }
         Err(e) => {

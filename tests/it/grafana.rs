@@ -584,7 +584,10 @@ async fn park_role_sees_only_its_park(backend: TestBackend) {
     .unwrap();
     assert!(readable.len() >= 8, "{readable:?}");
     for series in ["readings", "readings_hourly", "readings_hourly_point"] {
-        assert!(readable.iter().any(|t| t == series), "{series}: {readable:?}");
+        assert!(
+            readable.iter().any(|t| t == series),
+            "{series}: {readable:?}"
+        );
     }
     for table in &readable {
         let expr = park_expr(&db.pool, table).await;

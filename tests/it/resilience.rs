@@ -49,7 +49,12 @@ pub(crate) async fn publish_load(
     invalid
 }
 
-pub(crate) async fn wait_for_counts(db: &TestDb, readings: i64, quarantined: i64, timeout: Duration) {
+pub(crate) async fn wait_for_counts(
+    db: &TestDb,
+    readings: i64,
+    quarantined: i64,
+    timeout: Duration,
+) {
     eventually(
         timeout,
         &format!("{readings} readings and {quarantined} quarantined"),

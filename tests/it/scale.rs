@@ -61,19 +61,23 @@ async fn share_group_spreads_the_load_and_a_killed_member_loses_and_duplicates_n
     // of the counts below) has reached it; the broker hands probes out in turn.
     let publisher = tokio::sync::Mutex::new(Publisher::connect(broker.port).await);
     let probe = format!("{prefix}/parks/park-a/points/probe/readings");
-    eventually(Duration::from_secs(60), "every member subscribed", || async {
-        publisher
-            .lock()
-            .await
-            .publish(&probe, b"probe".to_vec())
-            .await;
-        for m in &members {
-            if m.received().await < 1.0 {
-                return None;
+    eventually(
+        Duration::from_secs(60),
+        "every member subscribed",
+        || async {
+            publisher
+                .lock()
+                .await
+                .publish(&probe, b"probe".to_vec())
+                .await;
+            for m in &members {
+                if m.received().await < 1.0 {
+                    return None;
+                }
             }
-        }
-        Some(())
-    })
+            Some(())
+        },
+    )
     .await;
     let mut publisher = publisher.into_inner();
     publisher.flush().await;
@@ -101,7 +105,15 @@ async fn share_group_spreads_the_load_and_a_killed_member_loses_and_duplicates_n
     let load_prefix = prefix.clone();
     let load = tokio::spawn(async move {
         // New messages: readings at later times, and malformed ones of other bytes.
-        publish_load(&mut publisher, &load_prefix, first..first + 6_000, 500, 2_000, |_| {}).await
+        publish_load(
+            &mut publisher,
+            &load_prefix,
+            first..first + 6_000,
+            500,
+            2_000,
+            |_| {},
+        )
+        .await
     });
     eventually(Duration::from_secs(30), "phase 2 under way", || async {
         (db.readings().await >= (valid_1 + 1_000) * 6).then_some(())
@@ -199,13 +211,19 @@ async fn read_url_serves_api_reads_from_the_replica_and_writes_to_the_primary() 
     assert_eq!(app.db.count(stored).await, 60);
     assert_eq!(replica.count(stored).await, 90);
     // Reads go to the replica, and show what it has replayed: the old figure.
-    assert_eq!(reports(http.clone(), app.http.clone(), token.clone()).await, 90.0);
+    assert_eq!(
+        reports(http.clone(), app.http.clone(), token.clone()).await,
+        90.0
+    );
     // Once the replica has caught up, so do the reads.
     sqlx::query("UPDATE energy_reports SET energy_tce = 60 WHERE period = '2026-01'")
         .execute(&replica.pool)
         .await
         .unwrap();
-    assert_eq!(reports(http.clone(), app.http.clone(), token.clone()).await, 60.0);
+    assert_eq!(
+        reports(http.clone(), app.http.clone(), token.clone()).await,
+        60.0
+    );
     let read_conns: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
     )
@@ -339,9 +357,8 @@ impl Drop for Haproxy {
 
 /// A registry of one park with `n` points, each with an MN of its own.
 fn logger_registry(n: usize) -> String {
-    let mut r = String::from(
-        "[[parks]]\nid = \"park-h\"\nname = \"H 园区\"\nbaseline_intensity = 0.5\n",
-    );
+    let mut r =
+        String::from("[[parks]]\nid = \"park-h\"\nname = \"H 园区\"\nbaseline_intensity = 0.5\n");
     for i in 0..n {
         r.push_str(&format!(
             "[[parks.points]]\nid = \"h-{i:03}\"\nname = \"H {i}\"\nkind = \"sewage_outlet\"\n\
@@ -371,13 +388,23 @@ async fn hj212_loggers_behind_haproxy_survive_a_killed_instance_and_are_stored_o
         env.retain(|(k, _)| k != "GREENMON__HTTP__LISTEN");
         env.push(("GREENMON__HTTP__LISTEN".into(), format!("127.0.0.1:{http}")));
         env.push(("GREENMON__HJ212__LISTEN".into(), format!("127.0.0.1:{tcp}")));
-        instances.push((Some(ServiceProcess::start(&env)), tcp, format!("http://127.0.0.1:{http}")));
+        instances.push((
+            Some(ServiceProcess::start(&env)),
+            tcp,
+            format!("http://127.0.0.1:{http}"),
+        ));
     }
     for (_, tcp, _) in &instances {
         let tcp = *tcp;
-        eventually(Duration::from_secs(30), "the HJ 212 listener", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", tcp)).await.ok()
-        })
+        eventually(
+            Duration::from_secs(30),
+            "the HJ 212 listener",
+            || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", tcp))
+                    .await
+                    .ok()
+            },
+        )
         .await;
     }
     let haproxy = Haproxy::start(&[instances[0].1, instances[1].1]);
@@ -444,7 +471,10 @@ async fn hj212_loggers_behind_haproxy_survive_a_killed_instance_and_are_stored_o
     // in flight when a connection died, sent again on the next).
     let (sent, answered) = (number_before(" uploads"), number_before(" stored"));
     assert!(answered >= 1500, "{out}");
-    assert!(number_before(" reconnects") >= 1, "the loggers reconnected: {out}");
+    assert!(
+        number_before(" reconnects") >= 1,
+        "the loggers reconnected: {out}"
+    );
     assert!(
         stored_by(survivor).await > at_kill,
         "the survivor took the loggers over"
