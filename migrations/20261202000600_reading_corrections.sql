@@ -10,10 +10,11 @@
 -- no revision.
 --
 -- Every stored version keeps its provenance: readings.source and readings.sender (NULL for the
--- point's own data logger, whose identity the point's MN gives; the file for an import; the
--- author for a bureau correction), and readings.received_at, which a correction moves to the time
--- of the correction. "As of" T (report --as-of, ?as_of=) reads, per reading, the version current
--- at T: the stored row if received by T, else the revision received by T and superseded after T.
+-- point's own data logger, whose identity the point's MN gives, also for imported logger
+-- history; the author for a bureau correction), and readings.received_at, which a correction
+-- moves to the time of the correction. "As of" T (report --as-of, ?as_of=) reads, per reading,
+-- the version current at T: the stored row if received by T, else the revision received by T and
+-- superseded after T.
 
 -- Existing rows came from loggers; MQTT is the source of nearly all of them (a TCP reading before
 -- this migration also reads 'mqtt': the difference did not matter then and cannot be told now).

@@ -72,8 +72,8 @@ pub struct ImportConfig {
     /// Batches committing at once, each on its own connection.
     pub parallel: usize,
     /// `Some(author)`: a bureau correction, whose readings outrank the data loggers' (source
-    /// `bureau`, sender the author). `None`: logger history (source `import`, sender
-    /// `import://NAME`).
+    /// `bureau`, sender the author). `None`: logger history (source `import`, no sender: the
+    /// point's data logger).
     pub correction_by: Option<String>,
 }
 
@@ -290,12 +290,12 @@ impl Reader {
 
     fn item(&self, number: u64, payload: &[u8], content: Content) -> BatchItem {
         let (source, sender) = match &self.cfg.correction_by {
-            Some(by) => (BUREAU, by.clone()),
-            None => (SOURCE, format!("import://{}", self.cfg.name)),
+            Some(by) => (BUREAU, Some(by.clone())),
+            None => (SOURCE, None),
         };
         BatchItem {
             source,
-            sender: Some(sender),
+            sender,
             topic: format!("import://{}:{number}", self.cfg.name),
             payload: Bytes::copy_from_slice(payload),
             content,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use sqlx::PgPool;
 
-use super::readings::{self, Incoming};
+use super::corrections::Incoming;
+use super::readings;
 use super::{energy, quarantine, StoreError};
 use crate::domain::CrcMode;
 use crate::domain::{EnergyReport, Hj212Upload, ParkId, PointId, Reading};
@@ -56,8 +57,8 @@ pub struct BatchItem {
     /// `mqtt`, `tcp`, `import`, or `bureau` for a correction
     /// ([`corrections::BUREAU`](super::corrections::BUREAU), which outranks the others).
     pub source: &'static str,
-    /// Who sent it, stored with its readings: `None` for the point's own data logger (MQTT, TCP),
-    /// the file of an import, the author of a correction.
+    /// Who sent it, stored with its readings: `None` for the point's own data logger (MQTT, TCP,
+    /// an import of logger history), the author of a bureau correction.
     pub sender: Option<String>,
     pub topic: String,
     pub payload: Bytes,
