@@ -17,7 +17,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{Column, ConnectOptions, Connection, PgPool, Row, TypeInfo};
 
 use crate::compliance::{local, reading, seed_day, store_readings};
-use crate::helpers::{repo_path, settings_for, unique, BackendDb, TestBackend};
+use crate::helpers::{on_both_backends, repo_path, settings_for, unique, BackendDb, TestBackend};
+
+on_both_backends!(panels_run_against_seeded_data, park_role_sees_only_its_park);
 
 /// The uids of the provisioned datasources.
 fn provisioned_uids() -> Vec<String> {
@@ -490,16 +492,6 @@ async fn park_session(bdb: &BackendDb, role: &str) -> Session {
     }
 }
 
-#[tokio::test]
-async fn panels_run_on_postgres() {
-    panels_run_against_seeded_data(TestBackend::Postgres).await;
-}
-
-#[tokio::test]
-async fn panels_run_on_timescaledb() {
-    panels_run_against_seeded_data(TestBackend::TimescaleDb).await;
-}
-
 /// How to tell a row's park in each relation a park role might read (named without its
 /// schema: a view of `greenmon_park` has the columns of the relation it serves).
 async fn park_expr(pool: &PgPool, table: &str) -> String {
@@ -670,14 +662,4 @@ async fn drop_role(pool: &PgPool, role: &str) {
         .execute(pool)
         .await
         .unwrap();
-}
-
-#[tokio::test]
-async fn park_role_sees_only_its_park_on_postgres() {
-    park_role_sees_only_its_park(TestBackend::Postgres).await;
-}
-
-#[tokio::test]
-async fn park_role_sees_only_its_park_on_timescaledb() {
-    park_role_sees_only_its_park(TestBackend::TimescaleDb).await;
 }

@@ -332,14 +332,7 @@ impl Haproxy {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("haproxy is installed (scripts/test installs it)");
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "haproxy did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::helpers::wait_listening(port, "haproxy");
         Self {
             port,
             child,
