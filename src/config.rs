@@ -968,6 +968,60 @@ mod tests {
     }
 
     #[test]
+    fn scale_out_settings_name_their_keys() {
+        let bad = [
+            ("GREENMON__DATABASE__READ_URL", "replica.internal:5432"),
+            ("GREENMON__MQTT__SHARE_GROUP", "a/b"),
+            ("GREENMON__HJ212__MAX_CONNECTIONS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "mqtt.share_group",
+                "database.read_url",
+                "hj212.max_connections"
+            ],
+            "{problems:?}"
+        );
+        // The URL may carry a password: the message does not repeat it.
+        assert!(
+            problems.iter().all(|p| !p.message.contains("replica")),
+            "{problems:?}"
+        );
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__MQTT__SHARE_GROUP", "greenmon-1"),
+                (
+                    "GREENMON__DATABASE__READ_URL",
+                    "postgres://ro:pw@replica:5432/greenmon",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.mqtt.subscription("p/parks/+/energy"),
+            "$share/greenmon-1/p/parks/+/energy"
+        );
+        assert!(!format!("{:?}", s.database).contains("pw@"));
+    }
+
+    #[test]
+    fn the_connection_cap_follows_the_open_file_limit() {
+        let mut s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.hj212.max_connections, None);
+        assert_eq!(s.hj212.connection_cap(20_000), 18_976);
+        assert_eq!(s.hj212.connection_cap(1024), 64);
+        assert_eq!(s.mqtt.subscription("p/parks/+/energy"), "p/parks/+/energy");
+        s.hj212.max_connections = Some(2000);
+        assert_eq!(s.hj212.connection_cap(20_000), 2000);
+    }
+
+    #[test]
     fn http_limits_name_their_keys() {
         let bad = [
             ("GREENMON__HTTP__MAX_DB_CONNECTIONS", "0"),
