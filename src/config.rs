@@ -494,13 +494,14 @@ impl Settings {
         }
         if let Some(url) = &self.database.read_url {
             use secrecy::ExposeSecret;
-            if url
-                .expose_secret()
-                .parse::<sqlx::postgres::PgConnectOptions>()
-                .is_err()
-            {
+            let url = url.expose_secret();
+            let scheme = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !scheme || url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
                 // The URL itself is not repeated: it may hold a password.
-                bad("database.read_url", "is not a PostgreSQL connection URL");
+                bad(
+                    "database.read_url",
+                    "is not a PostgreSQL connection URL (postgres://user:password@host:port/db)",
+                );
             }
         }
         if self.mqtt.keep_alive_secs < 5 {
