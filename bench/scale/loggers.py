@@ -8,7 +8,7 @@ includes the commit), loggers refused at the cap, reconnects, and greenmon's mem
 connection: (RSS with every logger connected - RSS before any) / loggers. Targets (issue 16):
 p99 <= 200 ms, <= 16 KB per connection.
 
-Setup: a fresh database `greenmon_bench` with a registry of 100 parks (the loggers' points, with
+Setup: a fresh database `greenmon_bench_fleet` with a registry of 100 parks (the loggers' points, with
 MNs), one `greenmon serve` with the HJ 212 listener on a free port, and the fleet as two
 `greenmon simulate` processes of half the parks each. The open-file hard limit bounds it all: on
 these machines it is 20,000 and cannot be raised, so one process cannot hold 20,000 sockets and
@@ -31,6 +31,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ingest"))
 import run as ingest  # noqa: E402  (bench/ingest/run.py: database helpers)
+
+# A database of its own: other benchmarks (bench/ingest and others) use greenmon_bench, and two
+# runs on one machine must not drop or fill each other's.
+ingest.DB = "greenmon_bench_fleet"
 
 PARKS = 100
 

@@ -31,6 +31,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ingest"))
 import run as ingest  # noqa: E402  (bench/ingest/run.py: broker, database and simulator helpers)
 
+# A database of its own: other benchmarks (bench/ingest and others) use greenmon_bench, and two
+# runs on one machine must not drop or fill each other's.
+ingest.DB = "greenmon_bench_scale"
+
 GROUP = "bench"
 
 
@@ -87,21 +91,21 @@ def drain(n, messages, csv_path, copy):
         rss = [m.status("VmHWM") / 1024 for m in members]
         for m in members:
             m.stop()
-        count = int(ingest.psql("SELECT count(*) FROM readings"))
+        count = int(ingest.psql("SELECT count(*) FROM readings", db=ingest.DB))
         if count != readings:
             raise RuntimeError(f"stored {count} readings, expected {readings}")
     finally:
         broker.stop()
     result = dict(rps=readings / max(last - first, 1e-6), shares=shares, rss=rss)
     if copy:
-        ingest.psql(f"\\copy (SELECT time, point_id, pollutant, value, flag FROM readings) TO '{csv_path}' WITH (FORMAT csv)")
-        ingest.psql("DROP TABLE IF EXISTS readings_copy; CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)")
+        ingest.psql(f"\\copy (SELECT time, point_id, pollutant, value, flag FROM readings) TO '{csv_path}' WITH (FORMAT csv)", db=ingest.DB)
+        ingest.psql("DROP TABLE IF EXISTS readings_copy; CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)", db=ingest.DB)
         t0 = time.time()
-        ingest.psql(f"\\copy readings_copy (time, point_id, pollutant, value, flag) FROM '{csv_path}' WITH (FORMAT csv)")
+        ingest.psql(f"\\copy readings_copy (time, point_id, pollutant, value, flag) FROM '{csv_path}' WITH (FORMAT csv)", db=ingest.DB)
         result["copy"] = readings / (time.time() - t0)
         # Two at once, half the rows each: greenmon commits on two connections
         # (ingest.parallel_commits), and so do two or three instances.
-        ingest.psql("TRUNCATE readings_copy")
+        ingest.psql("TRUNCATE readings_copy", db=ingest.DB)
         subprocess.run(["split", "-n", "l/2", "-d", csv_path, csv_path + "."], check=True)
         t0 = time.time()
         halves = [subprocess.Popen(
@@ -111,7 +115,7 @@ def drain(n, messages, csv_path, copy):
         if any(h.wait() != 0 for h in halves):
             raise RuntimeError("a parallel \\copy failed")
         result["copy2"] = readings / (time.time() - t0)
-        ingest.psql("DROP TABLE readings_copy")
+        ingest.psql("DROP TABLE readings_copy", db=ingest.DB)
     return result
 
 
