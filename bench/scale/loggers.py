@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""HJ 212 fleet benchmark: 20,000 data loggers connected over TCP to one greenmon instance, each
+"""HJ 212 fleet benchmark: about 20,000 data loggers (19,800 by default) connected over TCP to one greenmon instance, each
 uploading real-time data every 30 s and waiting for its answer, as real loggers do
 (`greenmon simulate --hj212-tcp`: OverTime/ReCount re-sends, reconnects with backoff).
 
