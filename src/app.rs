@@ -102,6 +102,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
 /// # Errors
 /// As [`start`].
 pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<RunningApp> {
+    let open_files = crate::ingest::hj212_tcp::raise_open_file_limit();
     let metrics = Metrics::new();
     let pool = store::pool(&settings.database);
     let shutdown = CancellationToken::new();
@@ -119,8 +120,12 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
         max_connections: settings.http.max_db_connections,
         ..settings.database.clone()
     };
+    let http_pool = store::pool(&http_db);
     let router = api::router(AppState {
-        pool: store::pool(&http_db),
+        // A replica's (database.read_url) when set, else the API's own pool on the primary.
+        read: store::read_pool(&settings.database, settings.http.max_db_connections)?
+            .unwrap_or_else(|| http_pool.clone()),
+        pool: http_pool,
         metrics: metrics.clone(),
         http_metrics: crate::telemetry::HttpMetrics::register(&metrics.registry),
         broker_connected: connected.clone(),
@@ -169,7 +174,7 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
             .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "HJ 212 TCP listener up.");
-        tracker.spawn(listener.run(shutdown.clone()));
+        tracker.spawn(listener.run(open_files, shutdown.clone()));
         Some(addr)
     };
 

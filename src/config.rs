@@ -53,6 +53,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
     pub migrate_on_start: bool,
+    /// A streaming replica for the reads of the API, the portal and the reports, as a connection
+    /// URL (`postgres://user:password@replica:5432/greenmon`). Secret: it may carry a password.
+    /// Unset = they read the primary.
+    pub read_url: Option<SecretString>,
 }
 
 /// MQTT broker connection and topics.
@@ -65,11 +69,27 @@ pub struct MqttConfig {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub topic_prefix: String,
+    /// Shared-subscription group: with a name, greenmon subscribes to `$share/{group}/...` and
+    /// the broker splits the messages among the instances of the group. Empty = a subscription
+    /// of its own.
+    pub share_group: String,
     pub keep_alive_secs: u64,
     pub max_packet_bytes: usize,
     pub reconnect_initial_ms: u64,
     pub reconnect_max_ms: u64,
     pub tls: TlsConfig,
+}
+
+impl MqttConfig {
+    /// The filter greenmon subscribes with for `filter`: `$share/{group}/{filter}` in a share
+    /// group, else `filter` itself. The topics of the messages are the same either way.
+    pub fn subscription(&self, filter: &str) -> String {
+        if self.share_group.is_empty() {
+            filter.to_string()
+        } else {
+            format!("$share/{}/{filter}", self.share_group)
+        }
+    }
 }
 
 /// TLS to the broker.
@@ -113,7 +133,9 @@ pub struct IngestConfig {
 pub struct Hj212Config {
     /// Address of the TCP listener; empty = off.
     pub listen: String,
-    pub max_connections: usize,
+    /// Loggers connected at once; one more is accepted and closed at once. Unset = the process's
+    /// open-file limit less [`FD_RESERVE`] (`hj212::connection_cap`).
+    pub max_connections: Option<usize>,
     pub idle_timeout_secs: u64,
     /// Seconds one answer may take to be written before greenmon closes the connection (a
     /// logger that stops reading its socket).
@@ -124,6 +146,20 @@ pub struct Hj212Config {
     pub max_frame_bytes: usize,
     /// Seconds to wait for the missing parts of a split upload before recording the gap.
     pub split_timeout_secs: u64,
+}
+
+/// Open files kept back from the default `hj212.max_connections` for the database pools, the
+/// broker, HTTP clients and the process's own files.
+pub const FD_RESERVE: u64 = 1024;
+
+impl Hj212Config {
+    /// Loggers the listener holds at once: `max_connections` when set, else `open_files` (the
+    /// process's soft open-file limit) less [`FD_RESERVE`], and at least 64.
+    pub fn connection_cap(&self, open_files: u64) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            usize::try_from(open_files.saturating_sub(FD_RESERVE).max(64)).unwrap_or(usize::MAX)
+        })
+    }
 }
 
 /// Hourly-rollup maintenance on plain PostgreSQL (`store::rollup`).
@@ -445,6 +481,29 @@ impl Settings {
                 "must be non-empty, without leading or trailing '/' and without wildcards",
             );
         }
+        let group = &self.mqtt.share_group;
+        if group.len() > 64
+            || !group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bad(
+                "mqtt.share_group",
+                "must be at most 64 characters of A-Z, a-z, 0-9, - and _",
+            );
+        }
+        if let Some(url) = &self.database.read_url {
+            use secrecy::ExposeSecret;
+            let url = url.expose_secret();
+            let scheme = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !scheme || url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
+                // The URL itself is not repeated: it may hold a password.
+                bad(
+                    "database.read_url",
+                    "is not a PostgreSQL connection URL (postgres://user:password@host:port/db)",
+                );
+            }
+        }
         if self.mqtt.keep_alive_secs < 5 {
             bad("mqtt.keep_alive_secs", "must be at least 5");
         }
@@ -525,7 +584,7 @@ impl Settings {
                 "is not an address like 0.0.0.0:9212 (or empty for off)",
             );
         }
-        if self.hj212.max_connections == 0 {
+        if self.hj212.max_connections == Some(0) {
             bad("hj212.max_connections", "must be positive");
         }
         if self.hj212.idle_timeout_secs == 0 {
@@ -910,6 +969,60 @@ mod tests {
     }
 
     #[test]
+    fn scale_out_settings_name_their_keys() {
+        let bad = [
+            ("GREENMON__DATABASE__READ_URL", "replica.internal:5432"),
+            ("GREENMON__MQTT__SHARE_GROUP", "a/b"),
+            ("GREENMON__HJ212__MAX_CONNECTIONS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "mqtt.share_group",
+                "database.read_url",
+                "hj212.max_connections"
+            ],
+            "{problems:?}"
+        );
+        // The URL may carry a password: the message does not repeat it.
+        assert!(
+            problems.iter().all(|p| !p.message.contains("replica")),
+            "{problems:?}"
+        );
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("GREENMON__MQTT__SHARE_GROUP", "greenmon-1"),
+                (
+                    "GREENMON__DATABASE__READ_URL",
+                    "postgres://ro:pw@replica:5432/greenmon",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.mqtt.subscription("p/parks/+/energy"),
+            "$share/greenmon-1/p/parks/+/energy"
+        );
+        assert!(!format!("{:?}", s.database).contains("pw@"));
+    }
+
+    #[test]
+    fn the_connection_cap_follows_the_open_file_limit() {
+        let mut s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.hj212.max_connections, None);
+        assert_eq!(s.hj212.connection_cap(20_000), 18_976);
+        assert_eq!(s.hj212.connection_cap(1024), 64);
+        assert_eq!(s.mqtt.subscription("p/parks/+/energy"), "p/parks/+/energy");
+        s.hj212.max_connections = Some(2000);
+        assert_eq!(s.hj212.connection_cap(20_000), 2000);
+    }
+
+    #[test]
     fn http_limits_name_their_keys() {
         let bad = [
             ("GREENMON__HTTP__MAX_DB_CONNECTIONS", "0"),
@@ -961,6 +1074,8 @@ mod tests {
         }
         let optional = [
             "database.password",
+            "database.read_url",
+            "hj212.max_connections",
             "mqtt.username",
             "mqtt.password",
             "mqtt.tls.ca_file",
@@ -1251,11 +1366,13 @@ threshold = 1.5
             "database.user" => Some(s.database.user.clone()),
             "database.password" => secret(&s.database.password),
             "database.dbname" => Some(s.database.dbname.clone()),
+            "database.read_url" => secret(&s.database.read_url),
             "mqtt.host" => Some(s.mqtt.host.clone()),
             "mqtt.client_id" => Some(s.mqtt.client_id.clone()),
             "mqtt.username" => s.mqtt.username.clone(),
             "mqtt.password" => secret(&s.mqtt.password),
             "mqtt.topic_prefix" => Some(s.mqtt.topic_prefix.clone()),
+            "mqtt.share_group" => Some(s.mqtt.share_group.clone()),
             "mqtt.tls.ca_file" => s.mqtt.tls.ca_file.as_ref().map(|p| {
                 p.to_str()
                     .expect("a path set from a str is UTF-8")

@@ -93,7 +93,7 @@ pub async fn list(
         rule: q.rule,
         limit,
     };
-    let alerts = q::list(&state.pool, &filter).await?;
+    let alerts = q::list(&state.read, &filter).await?;
     Ok(axum::Json(AlertList { alerts }))
 }
 
@@ -140,7 +140,7 @@ pub async fn get(
 ) -> Result<axum::Json<AlertDetail>, ApiError> {
     let id = params::alert_id(&id)?;
     let alert = visible_alert(&state, &caller, id).await?;
-    let events = q::events(&state.pool, id).await?;
+    let events = q::events(&state.read, id).await?;
     Ok(axum::Json(AlertDetail { alert, events }))
 }
 

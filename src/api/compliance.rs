@@ -102,7 +102,7 @@ pub async fn summary(
 ) -> Result<axum::Json<ComplianceSummary>, ApiError> {
     // A park token's summary computes its own park only.
     let now = Utc::now();
-    let rows = service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), now).await?;
+    let rows = service::bureau_summary_by_park(&state.read, state.tz, caller.scope(), now).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
@@ -144,7 +144,7 @@ pub async fn now(
     // The engine reads the park itself: an unknown park comes back empty (one query fewer than
     // checking first; this is the endpoint a park's dashboard polls).
     caller.may_read(&park)?;
-    let now = service::parks_now(&state.pool, Some(&park), Utc::now()).await?;
+    let now = service::parks_now(&state.read, Some(&park), Utc::now()).await?;
     let park_now = now
         .into_iter()
         .next()
@@ -206,7 +206,7 @@ pub async fn rates(
     if to.signed_duration_since(from).num_days() >= state.limits.max_range_days {
         return Err(too_long(state.limits.max_range_days));
     }
-    let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, at).await?;
+    let rates = service::rates(&state.read, state.tz, Some(&park), from, to, at).await?;
     Ok(axum::Json(rates.into_iter().next()))
 }
 
@@ -299,7 +299,7 @@ pub async fn exceedances(
     let (from, to) = time_range(&state, q.from, q.to, Duration::days(7))?;
     let at = params::as_of(q.as_of, Utc::now())?;
     visible_park(&state, &caller, &park).await?;
-    let list = service::exceedances(&state.pool, Some(&park), from, to, at).await?;
+    let list = service::exceedances(&state.read, Some(&park), from, to, at).await?;
     Ok(axum::Json(ExceedanceList {
         park_id: park,
         from,
@@ -354,7 +354,7 @@ pub async fn energy(
     // 2000 to 2100: the next year exists.
     let year_end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(today);
     let through = today.min(year_end);
-    let energy = service::energy_at(&state.pool, Some(&park), year, through, at).await?;
+    let energy = service::energy_at(&state.read, Some(&park), year, through, at).await?;
     Ok(axum::Json(energy.into_iter().next()))
 }
 
@@ -419,7 +419,7 @@ pub async fn monthly_report(
     let at = params::as_of(q.as_of, Utc::now())?;
     visible_park(&state, &caller, &park).await?;
     let reports =
-        report::monthly(&state.pool, state.tz, Some(&park), first_day, threshold, at).await?;
+        report::monthly(&state.read, state.tz, Some(&park), first_day, threshold, at).await?;
     reports
         .into_iter()
         .next()

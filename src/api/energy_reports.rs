@@ -43,7 +43,7 @@ pub async fn list(
     Path(park): Path<String>,
 ) -> Result<axum::Json<ReportList>, ApiError> {
     visible_park(&state, &caller, &park).await?;
-    let reports = api_queries::energy_reports(&state.pool, &park).await?;
+    let reports = api_queries::energy_reports(&state.read, &park).await?;
     Ok(axum::Json(ReportList {
         park_id: park,
         reports,

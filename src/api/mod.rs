@@ -51,8 +51,12 @@ pub struct QueryLimits {
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The API's own pool (`http.max_db_connections`), apart from ingest's.
+    /// The API's own pool (`http.max_db_connections`) on the primary, apart from ingest's: for
+    /// writes, the reads that precede a write, authentication and `/readyz`.
     pub pool: PgPool,
+    /// The pool of the read-only queries (as many connections): a replica's when
+    /// `database.read_url` is set, else the primary's.
+    pub read: PgPool,
     pub metrics: Metrics,
     /// The API's counters, registered in `metrics.registry`.
     pub http_metrics: HttpMetrics,

@@ -68,7 +68,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<ParkList>, ApiError> {
-    let (parks, errors) = match q::parks(&state.pool, caller.scope()).await {
+    let (parks, errors) = match q::parks(&state.read, caller.scope()).await {
         Ok(parks) => (parks, Vec::new()),
         Err(e) if e.is_retriable() => return Err(e.into()),
         // One park's row must not hide the others: read them one by one.
@@ -87,8 +87,8 @@ async fn parks_one_by_one(
     scope: Option<&str>,
 ) -> Result<(Vec<ParkRow>, Vec<ParkFailure>), ApiError> {
     let (mut parks, mut errors) = (Vec::new(), Vec::new());
-    for id in api_queries::park_ids(&state.pool, scope).await? {
-        match q::parks(&state.pool, Some(&id)).await {
+    for id in api_queries::park_ids(&state.read, scope).await? {
+        match q::parks(&state.read, Some(&id)).await {
             Ok(rows) => parks.extend(rows),
             Err(e) if e.is_retriable() => return Err(e.into()),
             Err(e) => {
@@ -168,8 +168,8 @@ pub async fn points(
 ) -> Result<axum::Json<PointList>, ApiError> {
     visible_park(&state, &caller, &park).await?;
     let (now, limits) = tokio::try_join!(
-        service::parks_now(&state.pool, Some(&park), Utc::now()),
-        api_queries::limits(&state.pool, &park),
+        service::parks_now(&state.read, Some(&park), Utc::now()),
+        api_queries::limits(&state.read, &park),
     )?;
     let points: Vec<PointView> = now
         .into_iter()

@@ -82,7 +82,7 @@ pub async fn get(
     let (from, to) = time_range(&state, q.from, q.to, Duration::hours(24))?;
     // The point's own park decides: one query answers both "is the park visible" and "is the
     // point in it".
-    if api_queries::point_park(&state.pool, &point)
+    if api_queries::point_park(&state.read, &point)
         .await?
         .as_deref()
         != Some(park.as_str())
@@ -113,7 +113,7 @@ pub async fn get(
             )));
         }
         let mut rows =
-            api_queries::raw_readings(&state.pool, &point, pollutant.as_str(), from, to, limit)
+            api_queries::raw_readings(&state.read, &point, pollutant.as_str(), from, to, limit)
                 .await?;
         // A full page continues at the time of its last row; rows at that instant are left to
         // the next page, so no reading is skipped or repeated.
@@ -137,7 +137,7 @@ pub async fn get(
     } else {
         Rows::Hour {
             readings: api_queries::hourly_readings(
-                &state.pool,
+                &state.read,
                 &point,
                 pollutant.as_str(),
                 from,

@@ -109,13 +109,13 @@ pub async fn list_park(
     Path(park): Path<String>,
 ) -> Result<axum::Json<ReviewMarkList>, ApiError> {
     caller.may_read(&park)?;
-    if api_queries::park_ids(&state.pool, Some(&park))
+    if api_queries::park_ids(&state.read, Some(&park))
         .await?
         .is_empty()
     {
         return Err(super::extract::not_found_park(&park));
     }
-    let marks = q::list(&state.pool, Some(&park), None).await?;
+    let marks = q::list(&state.read, Some(&park), None).await?;
     Ok(axum::Json(ReviewMarkList { marks }))
 }
 
@@ -146,7 +146,7 @@ pub async fn list_point(
     Path((park, point)): Path<(String, String)>,
 ) -> Result<axum::Json<ReviewMarkList>, ApiError> {
     visible_point(&state, &caller, &park, &point).await?;
-    let marks = q::list(&state.pool, Some(&park), Some(&point)).await?;
+    let marks = q::list(&state.read, Some(&park), Some(&point)).await?;
     Ok(axum::Json(ReviewMarkList { marks }))
 }
 

@@ -68,7 +68,17 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
     if !(0.0..=1.0).contains(&threshold) {
         anyhow::bail!("--threshold {threshold} must be between 0 and 1");
     }
-    let pool = store::pool(&settings.database);
+    let primary = store::pool(&settings.database);
+    // The report reads a replica when database.read_url is set. A replica cannot fold the
+    // pending rollups, so the primary folds them first; the replica shows them once it has
+    // replayed that far (docs/scaling.md, "Reads on a replica").
+    let pool = match store::read_pool(&settings.database, 2)? {
+        Some(replica) => {
+            store::rollup::fold(&primary).await?;
+            replica
+        }
+        None => primary,
+    };
     if let Some(id) = &park {
         if store::compliance::parks(&pool, Some(id)).await?.is_empty() {
             anyhow::bail!("park {id:?} is not registered");

@@ -1,6 +1,8 @@
 //! The HJ 212 TCP listener: data loggers connect directly, as most Chinese online-monitoring
-//! equipment does. One task per connection (bounded by `hj212.max_connections`: the next logger
-//! is accepted only when a slot is free), an idle timeout on reads, frames found by length across
+//! equipment does. One task per connection, at most `hj212.max_connections` of them (one more is
+//! accepted and closed at once, counted and logged, so that it can retry or go to another
+//! instance behind a balancer; the default cap follows the open-file limit, which greenmon raises
+//! to its hard limit at start), an idle timeout on reads, frames found by length across
 //! fragmented and concatenated reads, and answers written only after the data are committed (the
 //! committer sends them back through the connection's writer). A logger that disconnects
 //! mid-packet loses nothing that was answered: the partial frame was never forwarded, and the
@@ -76,20 +78,25 @@ impl Hj212Listener {
     }
 
     /// Accepts until `shutdown`, then waits for open connections to end (they stop reading at
-    /// once and close when their answers are written).
-    pub async fn run(self, shutdown: CancellationToken) {
-        let limit = Arc::new(Semaphore::new(self.cfg.max_connections));
+    /// once and close when their answers are written). `open_files` is the process's soft
+    /// open-file limit, which sets the cap when `hj212.max_connections` is unset.
+    pub async fn run(self, open_files: u64, shutdown: CancellationToken) {
+        let cap = self.cfg.connection_cap(open_files);
+        self.metrics
+            .hj212_connection_cap
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        tracing::info!(
+            max_connections = cap,
+            open_files,
+            "HJ 212 listener holds at most this many loggers."
+        );
+        let limit = Arc::new(Semaphore::new(cap));
         let connections = TaskTracker::new();
+        let mut refusals = RefusalLog::default();
         let mut backoff = Duration::from_millis(10);
         loop {
-            // Wait for a free slot before accepting: excess loggers wait in the listen backlog.
-            let permit = tokio::select! {
-                p = limit.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-                () = shutdown.cancelled() => break,
-            };
+            // Accept whatever waits, even at the cap: a logger left in the kernel's backlog
+            // would connect and get no answer; one closed at once retries or goes elsewhere.
             let accepted = tokio::select! {
                 a = self.listener.accept() => a,
                 () = shutdown.cancelled() => break,
@@ -106,6 +113,13 @@ impl Hj212Listener {
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                     continue;
                 }
+            };
+            let Ok(permit) = limit.clone().try_acquire_owned() else {
+                // Closed at once: the logger sees its connection end, not a silent platform.
+                drop(socket);
+                self.metrics.hj212_connections_refused.inc();
+                refusals.refused(peer, cap);
+                continue;
             };
             let conn = Connection {
                 peer,
@@ -125,6 +139,69 @@ impl Hj212Listener {
         }
         connections.close();
         connections.wait().await;
+    }
+}
+
+/// At most one WARN per [`REFUSAL_LOG_EVERY`] about loggers refused at the cap, with how many
+/// since the last one: a fleet over the cap reconnects in a loop, and a line per refusal would
+/// flood the log.
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+/// Least time between two refusal warnings.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl RefusalLog {
+    fn refused(&mut self, peer: SocketAddr, cap: usize) {
+        self.unlogged += 1;
+        let due = self.last.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                %peer,
+                refused = self.unlogged,
+                max_connections = cap,
+                "HJ 212 loggers refused: the connection cap is reached (hj212.max_connections); \
+                 each was accepted and closed at once."
+            );
+            self.last = Some(std::time::Instant::now());
+            self.unlogged = 0;
+        }
+    }
+}
+
+/// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard limit, as servers do, and returns
+/// the soft limit in force: each logger holds a file descriptor, and distributions start
+/// processes with a soft limit of 1024 under a far higher hard one.
+pub fn raise_open_file_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    let Some(soft) = limit.current else {
+        return u64::MAX; // unlimited
+    };
+    if limit.current == limit.maximum {
+        return soft;
+    }
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            let now = limit.maximum.unwrap_or(u64::MAX);
+            tracing::info!(
+                from = soft,
+                to = now,
+                "Raised the open-file limit to the hard limit."
+            );
+            now
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, soft, "Cannot raise the open-file limit; keeping it.");
+            soft
+        }
     }
 }
 

@@ -10,7 +10,9 @@
 //! task drops it first (the acks of that connection are dropped, the broker redelivers), waits
 //! for room, and reconnects. It reconnects with capped backoff, subscribes again when the broker has no
 //! session for it, and on shutdown stops forwarding but keeps polling until the committer's last
-//! acks are flushed, then disconnects.
+//! acks are flushed, then disconnects. With `mqtt.share_group` it subscribes to
+//! `$share/{group}/...`: the broker gives each message to one instance of the group, and each
+//! instance acks what it committed, as alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -198,6 +200,7 @@ impl MqttSource {
 
     fn subscribe(&self) {
         for filter in subscriptions(&self.cfg.topic_prefix) {
+            let filter = self.cfg.subscription(&filter);
             if let Err(e) = self.client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
                 tracing::error!(error = %e, filter, "Cannot queue the subscription.");
             }

@@ -1,6 +1,9 @@
 //! PostgreSQL login roles for park managers who use Grafana: a member of `greenmon_park_reader`,
 //! mapped to one park in `grafana_park_roles`, so the row-level security policies of migration
-//! `20261128000301` show it that park's rows only.
+//! `20261128000301` show it that park's rows only. Its search_path in this database puts schema
+//! `greenmon_park` first (`greenmon_park_schema()`), whose security-barrier views (migration
+//! `20261203000100`) serve it the time series on both backends: TimescaleDB refuses row-level
+//! security on them.
 
 use rand::RngCore;
 use sqlx::PgPool;
@@ -67,6 +70,23 @@ pub async fn create(pool: &PgPool, park: &str, name: &str) -> Result<String, Gra
         }
         Err(e) => return Err(StoreError::from(e).into()),
     }
+    // Per database: the role may be used on another database of the cluster without the views.
+    let (database, views, data): (String, String, String) = sqlx::query_as(
+        "SELECT current_database()::text, greenmon_park_schema(), current_schema()::text",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::from)?;
+    let quote = |ident: &str| format!("\"{}\"", ident.replace('"', "\"\""));
+    sqlx::query(&format!(
+        "ALTER ROLE \"{name}\" IN DATABASE {} SET search_path = {}, {}",
+        quote(&database),
+        quote(&views),
+        quote(&data)
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::from)?;
     sqlx::query("INSERT INTO grafana_park_roles (role_name, park_id) VALUES ($1, $2)")
         .bind(name)
         .bind(park)

@@ -77,6 +77,34 @@ pub fn pool(cfg: &DatabaseConfig) -> PgPool {
         .connect_lazy_with(connect_options(cfg))
 }
 
+/// The pool of the API's, the portal's and the reports' reads on `database.read_url` (a
+/// replica), or `None` when it is unset and they read the primary. Its connections are read-only
+/// (`default_transaction_read_only`), as a hot standby's are, so a test that points it at the
+/// primary finds any write sent there by mistake; `application_name` is `greenmon-read`.
+///
+/// # Errors
+/// When `read_url` is not a PostgreSQL URL (`Settings::validate` refuses it first).
+pub fn read_pool(cfg: &DatabaseConfig, max_connections: u32) -> Result<Option<PgPool>, StoreError> {
+    let Some(url) = &cfg.read_url else {
+        return Ok(None);
+    };
+    let opts = url
+        .expose_secret()
+        .parse::<PgConnectOptions>()?
+        .application_name(READ_APPLICATION_NAME)
+        .options([("jit", "off"), ("default_transaction_read_only", "on")]);
+    Ok(Some(
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(cfg.acquire_timeout_secs))
+            .connect_lazy_with(opts),
+    ))
+}
+
+/// `application_name` of the read pool's connections, to tell them apart in
+/// `pg_stat_activity`.
+pub const READ_APPLICATION_NAME: &str = "greenmon-read";
+
 /// Creates the configured database when it does not exist (connecting to `postgres` to do so),
 /// so a newcomer's first `greenmon migrate` or `greenmon demo` works on a fresh server.
 ///

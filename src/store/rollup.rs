@@ -29,6 +29,22 @@ use crate::telemetry::Metrics;
 /// # Errors
 /// Database errors; nothing is folded then (the pending rows stay for the next fold).
 pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
+    match fold_and_refresh(pool).await {
+        // A read pool (a replica, `store::read_pool`) can neither fold nor refresh: it reads
+        // what the primary's rollup worker did, as of the replica's replay (docs/scaling.md).
+        Err(StoreError::Db(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some(READ_ONLY_TRANSACTION) =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
+}
+
+/// SQLSTATE `read_only_sql_transaction`: a write in a read-only transaction, or on a standby.
+const READ_ONLY_TRANSACTION: &str = "25006";
+
+async fn fold_and_refresh(pool: &PgPool) -> Result<u64, StoreError> {
     let folded: i64 = sqlx::query_scalar("SELECT readings_hourly_fold()")
         .fetch_one(pool)
         .await?;

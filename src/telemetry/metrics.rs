@@ -28,6 +28,8 @@ pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
 pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
 pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
 pub const HJ212_CONNECTIONS_CLOSED: &str = "greenmon_hj212_connections_closed_total";
+pub const HJ212_CONNECTIONS_REFUSED: &str = "greenmon_hj212_connections_refused_total";
+pub const HJ212_CONNECTION_CAP: &str = "greenmon_hj212_connection_cap";
 pub const INGEST_QUEUE_FULL: &str = "greenmon_ingest_queue_full_total";
 pub const MQTT_QUEUE_STALLS: &str = "greenmon_mqtt_queue_stalls_total";
 pub const ALERT_ANNOUNCEMENTS_DROPPED: &str = "greenmon_alert_announcements_dropped_total";
@@ -72,6 +74,10 @@ pub struct Metrics {
     pub hj212_split_gaps: IntCounter,
     /// Logger connections greenmon closed, by reason (idle, write_timeout, answers_full).
     pub hj212_connections_closed: IntCounterVec,
+    /// Loggers accepted and closed at once because `hj212.max_connections` were connected.
+    pub hj212_connections_refused: IntCounter,
+    /// The cap in force (`hj212.max_connections`, or the one derived from the open-file limit).
+    pub hj212_connection_cap: IntGauge,
     /// Times a source found its queue to the batcher full and waited, by source (mqtt, tcp).
     pub ingest_queue_full: IntCounterVec,
     /// Broker connections dropped because the MQTT queue stayed full for a keep-alive.
@@ -276,6 +282,14 @@ impl Metrics {
                 "Split HJ 212 uploads whose parts did not all arrive in time.",
             ),
             hj212_connections_closed,
+            hj212_connections_refused: counter(
+                HJ212_CONNECTIONS_REFUSED,
+                "HJ 212 loggers accepted and closed at once because the connection cap was reached.",
+            ),
+            hj212_connection_cap: gauge(
+                HJ212_CONNECTION_CAP,
+                "Loggers the HJ 212 listener holds at once (hj212.max_connections).",
+            ),
             ingest_queue_full,
             mqtt_queue_stalls: counter(
                 MQTT_QUEUE_STALLS,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{eventually, free_port, settings_for, unique, TestDb};
 
@@ -115,14 +115,7 @@ fn start_tls_broker(dir: &Path) -> TlsBroker {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "TLS broker did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::helpers::wait_listening(port, "TLS broker");
     TlsBroker { port, child }
 }
 

@@ -1,8 +1,10 @@
 //! Grafana: the provisioned dashboards are valid JSON that use only the provisioned datasource,
 //! and every panel's SQL (and every template variable's), with Grafana's macros expanded as
 //! Grafana expands them, runs against seeded data on plain PostgreSQL and on TimescaleDB and
-//! returns rows of the shape its panel format needs. The row-level security role of
-//! `greenmon grafana-role create` sees only its park's rows in every table it can read.
+//! returns rows of the shape its panel format needs; the park and point dashboards also as a park
+//! role. The role of `greenmon grafana-role create` sees only its park's rows in every relation it
+//! can read, on both backends (row-level security, and the security-barrier views of schema
+//! `greenmon_park` for the time series).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -15,7 +17,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{Column, ConnectOptions, Connection, PgPool, Row, TypeInfo};
 
 use crate::compliance::{local, reading, seed_day, store_readings};
-use crate::helpers::{repo_path, settings_for, unique, BackendDb, TestBackend, TestDb};
+use crate::helpers::{on_both_backends, repo_path, settings_for, unique, BackendDb, TestBackend};
+
+on_both_backends!(panels_run_against_seeded_data, park_role_sees_only_its_park);
 
 /// The uids of the provisioned datasources.
 fn provisioned_uids() -> Vec<String> {
@@ -301,8 +305,26 @@ async fn seed(pool: &PgPool) {
 
 async fn panels_run_against_seeded_data(backend: TestBackend) {
     let bdb = BackendDb::new(backend).await;
-    let pool = &bdb.db.pool;
-    seed(pool).await;
+    seed(&bdb.db.pool).await;
+    let mut owner = Session::Owner(bdb.db.pool.clone());
+    run_panels(&mut owner, backend, |_| true).await;
+    // A park manager's Grafana, logged in with the park's role, runs the park's dashboards (the
+    // bureau's read tables a park may not).
+    let role = unique("grafana_p");
+    let mut park = park_session(&bdb, &role).await;
+    run_panels(&mut park, backend, |name| {
+        matches!(name, "park-compliance.json" | "point-detail.json")
+    })
+    .await;
+    if let Session::Login(c) = park {
+        c.close().await.unwrap();
+    }
+    drop_role(&bdb.db.pool, &role).await;
+}
+
+/// Runs every panel's and template variable's SQL of the dashboards `which` picks, as `session`,
+/// over two windows; each must answer in its panel's shape, with rows in at least one window.
+async fn run_panels(session: &mut Session, backend: TestBackend, which: impl Fn(&str) -> bool) {
     let day = local(0, 0);
     let windows = [
         (day, day + Duration::days(1)),
@@ -313,7 +335,9 @@ async fn panels_run_against_seeded_data(backend: TestBackend) {
         ("point", "a-out"),
         ("pollutant", "w01018"),
     ]);
-    for (name, d) in dashboards() {
+    let mut ran = 0;
+    for (name, d) in dashboards().into_iter().filter(|(n, _)| which(n)) {
+        ran += 1;
         for v in d["templating"]["list"].as_array().unwrap() {
             let scope = Scope {
                 from: windows[0].0,
@@ -323,8 +347,8 @@ async fn panels_run_against_seeded_data(backend: TestBackend) {
                 vars: vars.clone(),
             };
             let sql = expand(v["query"].as_str().unwrap(), &scope);
-            let rows = sqlx::query(&sql)
-                .fetch_all(pool)
+            let rows = session
+                .fetch_all(&sql)
                 .await
                 .unwrap_or_else(|e| panic!("{name} variable {}: {e}\n{sql}", v["name"]));
             assert!(
@@ -355,8 +379,8 @@ async fn panels_run_against_seeded_data(backend: TestBackend) {
                         vars: vars.clone(),
                     };
                     let sql = expand(target["rawSql"].as_str().unwrap(), &scope);
-                    let rows = sqlx::query(&sql)
-                        .fetch_all(pool)
+                    let rows = session
+                        .fetch_all(&sql)
                         .await
                         .unwrap_or_else(|e| panic!("{what}: {e}\n{sql}"));
                     total += check_shape(&rows, format, &what);
@@ -365,23 +389,115 @@ async fn panels_run_against_seeded_data(backend: TestBackend) {
             }
         }
     }
+    assert!(ran > 0, "no dashboard picked");
 }
 
-#[tokio::test]
-async fn panels_run_on_postgres() {
-    panels_run_against_seeded_data(TestBackend::Postgres).await;
+/// Who runs the queries: the service's own role, or a park role.
+enum Session {
+    Owner(PgPool),
+    /// A real login as the park role (plain PostgreSQL).
+    Login(sqlx::PgConnection),
+    /// On the PGlite test double, whose connections share one backend and log in as its one
+    /// user: the role is taken for one transaction at a time (`SET LOCAL SESSION
+    /// AUTHORIZATION`, which sets `session_user` as a login does), with the search_path its
+    /// login would get from `pg_db_role_setting`.
+    Impersonated {
+        pool: PgPool,
+        role: String,
+        search_path: String,
+    },
 }
 
-#[tokio::test]
-async fn panels_run_on_timescaledb() {
-    panels_run_against_seeded_data(TestBackend::TimescaleDb).await;
+impl Session {
+    async fn fetch_all(&mut self, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+        match self {
+            Session::Owner(pool) => sqlx::query(sql).fetch_all(&*pool).await,
+            Session::Login(conn) => sqlx::query(sql).fetch_all(conn).await,
+            Session::Impersonated {
+                pool,
+                role,
+                search_path,
+            } => {
+                let mut tx = pool.begin().await?;
+                let owner: String = sqlx::query_scalar("SELECT session_user::text")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("SET LOCAL SESSION AUTHORIZATION \"{role}\""))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("SET LOCAL search_path = {search_path}"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SAVEPOINT q").execute(&mut *tx).await?;
+                let rows = sqlx::query(sql).fetch_all(&mut *tx).await;
+                if rows.is_err() {
+                    sqlx::query("ROLLBACK TO SAVEPOINT q")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.rollback().await?;
+                // PGlite keeps the role past the rollback (PostgreSQL would not): back to the
+                // owner by name, which the superuser login allows. Nothing else uses the
+                // backend meanwhile: the test runs one query at a time.
+                sqlx::query(&format!("SET SESSION AUTHORIZATION \"{owner}\""))
+                    .execute(&*pool)
+                    .await?;
+                rows
+            }
+        }
+    }
 }
 
-/// How to tell a row's park in each table a park role might read.
+/// Makes a park-a role with `greenmon grafana-role create` and opens a session as it.
+async fn park_session(bdb: &BackendDb, role: &str) -> Session {
+    let out = create_role(bdb, role);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_string();
+    // What the role's login gets in this database: the views first.
+    let settings: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+         WHERE r.rolname = $1
+           AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .bind(role)
+    .fetch_all(&bdb.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(settings, vec!["search_path=greenmon_park, public"]);
+    match bdb.backend {
+        TestBackend::Postgres => {
+            let settings = settings_for(&bdb.db.name, 1883, "unused", "unused");
+            let conn = store::connect_options(&settings.database)
+                .username(role)
+                .password(&password)
+                .connect()
+                .await
+                .unwrap();
+            Session::Login(conn)
+        }
+        TestBackend::TimescaleDb => Session::Impersonated {
+            pool: bdb.db.pool.clone(),
+            role: role.to_string(),
+            search_path: "greenmon_park, public".into(),
+        },
+    }
+}
+
+/// How to tell a row's park in each relation a park role might read (named without its
+/// schema: a view of `greenmon_park` has the columns of the relation it serves).
 async fn park_expr(pool: &PgPool, table: &str) -> String {
     let cols: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::text FROM information_schema.columns
-         WHERE table_schema = 'public' AND table_name = $1",
+         WHERE table_schema IN ('public', 'greenmon_park') AND table_name = $1",
     )
     .bind(table)
     .fetch_all(pool)
@@ -414,8 +530,8 @@ async fn park_expr(pool: &PgPool, table: &str) -> String {
     }
 }
 
-/// `greenmon grafana-role create --park park-a --role-name ROLE` on database `db`.
-fn create_role(db: &str, role: &str) -> std::process::Output {
+/// `greenmon grafana-role create --park park-a --role-name ROLE` on the test's database.
+fn create_role(bdb: &BackendDb, role: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_greenmon"))
         .args([
             "grafana-role",
@@ -425,40 +541,36 @@ fn create_role(db: &str, role: &str) -> std::process::Output {
             "--role-name",
             role,
         ])
-        .env("GREENMON__DATABASE__DBNAME", db)
+        .envs(bdb.env_for(1883, "unused", "unused"))
         .output()
         .unwrap()
 }
 
-#[tokio::test]
-async fn park_role_sees_only_its_park() {
-    let db = TestDb::new().await;
+/// The park role sees exactly its park's rows in every relation it can read, on both backends:
+/// row-level security on the ordinary tables, the security-barrier views of `greenmon_park`
+/// for the time series (TimescaleDB refuses row-level security on those).
+async fn park_role_sees_only_its_park(backend: TestBackend) {
+    let bdb = BackendDb::new(backend).await;
+    let db = &bdb.db;
     seed(&db.pool).await;
-    let role = unique("grafana_t");
-    let out = create_role(&db.name, &role);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let password = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("password: "))
-        .unwrap()
-        .to_string();
-    let settings = settings_for(&db.name, 1883, "unused", "unused");
-    let mut conn = store::connect_options(&settings.database)
-        .username(&role)
-        .password(&password)
-        .connect()
+    if backend == TestBackend::TimescaleDb {
+        // As they are after a month: compressed, which row-level security cannot confine.
+        let compressed: i64 = sqlx::query_scalar(
+            "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('readings') c",
+        )
+        .fetch_one(&db.pool)
         .await
         .unwrap();
+        assert!(compressed > 0);
+    }
+    let role = unique("grafana_t");
+    let mut conn = park_session(&bdb, &role).await;
 
-    // Every relation of the schema the role may read, from the catalog.
+    // Every relation the role may read, from the catalog: the tables of public, and the views
+    // of greenmon_park that its search_path puts before them.
     let readable: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+        "SELECT DISTINCT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('public', 'greenmon_park') AND c.relkind IN ('r', 'p', 'v', 'm')
            AND has_any_column_privilege($1, c.oid, 'SELECT')
          ORDER BY 1",
     )
@@ -467,13 +579,22 @@ async fn park_role_sees_only_its_park() {
     .await
     .unwrap();
     assert!(readable.len() >= 8, "{readable:?}");
+    for series in ["readings", "readings_hourly", "readings_hourly_point"] {
+        assert!(
+            readable.iter().any(|t| t == series),
+            "{series}: {readable:?}"
+        );
+    }
     for table in &readable {
         let expr = park_expr(&db.pool, table).await;
         let by_park = format!("SELECT {expr} AS park, count(*) FROM {table} GROUP BY 1 ORDER BY 1");
-        let seen: Vec<(Option<String>, i64)> = sqlx::query_as(&by_park)
-            .fetch_all(&mut conn)
+        let seen: Vec<(Option<String>, i64)> = conn
+            .fetch_all(&by_park)
             .await
-            .unwrap_or_else(|e| panic!("{table}: {e}"));
+            .unwrap_or_else(|e| panic!("{table}: {e}"))
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         let all: Vec<(Option<String>, i64)> =
             sqlx::query_as(&by_park).fetch_all(&db.pool).await.unwrap();
         let own = all
@@ -504,8 +625,8 @@ async fn park_role_sees_only_its_park() {
             !readable.contains(&table.to_string()),
             "{table} is readable"
         );
-        let err = sqlx::query(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(&mut conn)
+        let err = conn
+            .fetch_all(&format!("SELECT count(*) FROM {table}"))
             .await
             .unwrap_err();
         assert!(
@@ -514,24 +635,31 @@ async fn park_role_sees_only_its_park() {
         );
     }
     // The loggers' HJ 212 passwords stay with the bureau.
-    let err = sqlx::query("SELECT hj212_password FROM monitoring_points")
-        .fetch_all(&mut conn)
+    let err = conn
+        .fetch_all("SELECT hj212_password FROM monitoring_points")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     // Writes are refused.
-    let err = sqlx::query("UPDATE parks SET name = 'x'")
-        .execute(&mut conn)
+    let err = conn
+        .fetch_all("UPDATE parks SET name = 'x' RETURNING id")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
-    conn.close().await.unwrap();
+    if let Session::Login(c) = conn {
+        c.close().await.unwrap();
+    }
     // A second role of the same name is refused with a clear message.
-    let out = create_role(&db.name, &role);
+    let out = create_role(&bdb, &role);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    sqlx::query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
-        .execute(&db.pool)
+    drop_role(&db.pool, &role).await;
+}
+
+/// Roles are cluster-wide: each test drops the one it made.
+async fn drop_role(pool: &PgPool, role: &str) {
+    sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .execute(pool)
         .await
-        .ok();
+        .unwrap();
 }

@@ -486,14 +486,7 @@ impl Mosquitto {
             .spawn()
             .expect("mosquitto is installed");
         self.child = Some(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "mosquitto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(self.port, "mosquitto");
     }
 
     /// SIGTERM (Mosquitto saves its persistence file), wait, start again on the same port.
@@ -562,6 +555,18 @@ fn signal(child: &Child, sig: &str) {
         .arg(format!("-{sig}"))
         .arg(child.id().to_string())
         .status();
+}
+
+/// Waits, up to 10 s, until something listens on loopback `port`; panics naming `what` otherwise.
+pub fn wait_listening(port: u16, what: &str) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn free_port() -> u16 {

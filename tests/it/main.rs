@@ -20,4 +20,5 @@ mod ingest;
 mod layout;
 mod portal;
 mod resilience;
+mod scale;
 mod timescale;

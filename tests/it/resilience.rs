@@ -15,20 +15,21 @@ fn topic(prefix: &str, i: u64) -> String {
     format!("{prefix}/parks/{park}/points/{point}/readings")
 }
 
-/// Publishes `n` messages of six readings, each at its own time; every `invalid_every`-th is
-/// malformed on purpose. Paced at `per_sec` (0 = as fast as the broker acks). Returns the number
-/// of invalid messages.
-async fn publish_load(
+/// Publishes messages `range` of six readings, each at its own time (message `i` at `i` seconds
+/// past a fixed time); every `invalid_every`-th is malformed on purpose. Paced at `per_sec` (0 =
+/// as fast as the broker acks). Returns the number of invalid messages.
+pub(crate) async fn publish_load(
     publisher: &mut Publisher,
     prefix: &str,
-    n: u64,
+    range: std::ops::Range<u64>,
     invalid_every: u64,
     per_sec: u64,
     mut at: impl FnMut(u64),
 ) -> u64 {
     let start = Instant::now();
+    let first = range.start;
     let mut invalid = 0;
-    for i in 0..n {
+    for i in range {
         at(i);
         let payload = if invalid_every > 0 && i % invalid_every == invalid_every - 1 {
             invalid += 1;
@@ -38,7 +39,7 @@ async fn publish_load(
         };
         publisher.publish(&topic(prefix, i), payload).await;
         if per_sec > 0 && i % 100 == 0 {
-            let due = Duration::from_secs_f64(i as f64 / per_sec as f64);
+            let due = Duration::from_secs_f64((i - first) as f64 / per_sec as f64);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
@@ -48,7 +49,12 @@ async fn publish_load(
     invalid
 }
 
-async fn wait_for_counts(db: &TestDb, readings: i64, quarantined: i64, timeout: Duration) {
+pub(crate) async fn wait_for_counts(
+    db: &TestDb,
+    readings: i64,
+    quarantined: i64,
+    timeout: Duration,
+) {
     eventually(
         timeout,
         &format!("{readings} readings and {quarantined} quarantined"),
@@ -79,7 +85,7 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() {
     let total = 16_667 + 21;
     let mut publisher = Publisher::connect(broker.port).await;
     let mut kills = 0;
-    let invalid = publish_load(&mut publisher, &prefix, total, 800, 2_500, |i| {
+    let invalid = publish_load(&mut publisher, &prefix, 0..total, 800, 2_500, |i| {
         if i == total / 3 || i == 2 * total / 3 {
             service.take().unwrap().kill9();
             kills += 1;
@@ -124,7 +130,7 @@ async fn backlog_published_while_down_is_all_stored() {
     // 100,000 messages wait in the persistent session while the service is down.
     let mut publisher = Publisher::connect(broker.port).await;
     let n = 100_000;
-    publish_load(&mut publisher, &settings_prefix, n, 0, 0, |_| {}).await;
+    publish_load(&mut publisher, &settings_prefix, 0..n, 0, 0, |_| {}).await;
 
     let settings = {
         let mut s =
@@ -148,7 +154,7 @@ async fn broker_restart_mid_stream_loses_nothing() {
     let mut publisher = Publisher::connect(broker.port).await;
     let n = 12_000;
     let mut restarted = false;
-    publish_load(&mut publisher, &prefix, n, 0, 3_000, |i| {
+    publish_load(&mut publisher, &prefix, 0..n, 0, 3_000, |i| {
         if i == n / 2 {
             broker.restart();
             restarted = true;
@@ -211,7 +217,7 @@ async fn database_outage_acks_nothing_and_stores_everything_after() {
     let n = 6_000;
     let load_prefix = prefix.clone();
     let load = tokio::spawn(async move {
-        publish_load(&mut publisher, &load_prefix, n, 1000, 2_000, |_| {}).await
+        publish_load(&mut publisher, &load_prefix, 0..n, 1000, 2_000, |_| {}).await
     });
     // The database goes away once the load is under way.
     eventually(Duration::from_secs(30), "the first readings", || async {

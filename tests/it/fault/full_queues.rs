@@ -5,7 +5,7 @@
 //! lost once the database is back.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hj212::{PacketBuilder, PacketFlag};
 use sqlx::{Connection, PgConnection};
@@ -180,14 +180,7 @@ impl UnboundedBroker {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "mosquitto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::helpers::wait_listening(port, "mosquitto");
         Self {
             port,
             child,
