@@ -27,6 +27,7 @@ use crate::ingest::commit::Committer;
 use crate::ingest::decode::DecodeContext;
 use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
+use crate::ingest::requester::{self, Requester};
 use crate::store;
 use crate::store::rollup::RollupWorker;
 use crate::store::CommitObserver;
@@ -164,9 +165,18 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
     let hj212_addr = if settings.hj212.listen.is_empty() {
         None
     } else {
+        let (events_tx, events_rx) = mpsc::channel(requester::EVENT_QUEUE);
         let listener = Hj212Listener::bind(settings.hj212.clone(), tcp_tx, metrics.clone())
             .await
-            .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
+            .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?
+            .with_requester(events_tx);
+        let requester = Requester {
+            pool: pool.clone(),
+            cfg: settings.hj212.recovery.clone(),
+            tz: settings.timezone(),
+            metrics: metrics.clone(),
+        };
+        tracker.spawn(requester.run(events_rx, shutdown.clone()));
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "HJ 212 TCP listener up.");
         tracker.spawn(listener.run(shutdown.clone()));

@@ -124,6 +124,68 @@ pub struct Hj212Config {
     pub max_frame_bytes: usize,
     /// Seconds to wait for the missing parts of a split upload before recording the gap.
     pub split_timeout_secs: u64,
+    /// Asking connected loggers for the hours they failed to deliver.
+    pub recovery: Hj212RecoveryConfig,
+}
+
+/// Gap recovery: history requests (CN 2061) to connected loggers (`ingest::requester`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hj212RecoveryConfig {
+    /// Look for missing hours and ask for them; requests made by hand are sent either way.
+    pub enabled: bool,
+    /// Days back the scan looks for missing hours of required points.
+    pub scan_days: u32,
+    /// Seconds between two scans of every connected logger (also scanned when it connects).
+    pub scan_interval_secs: u64,
+    /// An hour is owed only this many seconds after it ends (the logger's own hourly upload
+    /// comes first).
+    pub settle_secs: u64,
+    /// Hours asked for in one request at most; a longer gap makes several requests.
+    pub max_hours_per_request: u32,
+    /// Seconds between two requests to the same logger, at least.
+    pub spacing_secs: u64,
+    /// Seconds to wait for the logger's 9011 request answer.
+    pub answer_timeout_secs: u64,
+    /// Seconds to wait, after a 9011 `QnRtn=1`, for the 9012 execution result.
+    pub exec_timeout_secs: u64,
+    /// Sends of one request (the first included) before it is given up as timed out.
+    pub max_attempts: u32,
+}
+
+impl Hj212RecoveryConfig {
+    /// Every problem, each naming its key.
+    fn problems(&self, bad: &mut impl FnMut(&str, &str)) {
+        let positive: [(&str, u64); 7] = [
+            ("hj212.recovery.scan_days", u64::from(self.scan_days)),
+            ("hj212.recovery.scan_interval_secs", self.scan_interval_secs),
+            (
+                "hj212.recovery.max_hours_per_request",
+                u64::from(self.max_hours_per_request),
+            ),
+            ("hj212.recovery.spacing_secs", self.spacing_secs),
+            (
+                "hj212.recovery.answer_timeout_secs",
+                self.answer_timeout_secs,
+            ),
+            ("hj212.recovery.exec_timeout_secs", self.exec_timeout_secs),
+            ("hj212.recovery.max_attempts", u64::from(self.max_attempts)),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                bad(key, "must be positive");
+            }
+        }
+        if self.scan_days > 366 {
+            bad("hj212.recovery.scan_days", "must be at most 366");
+        }
+        if self.max_hours_per_request > 24 * 31 {
+            bad(
+                "hj212.recovery.max_hours_per_request",
+                "must be at most 744 (31 days)",
+            );
+        }
+    }
 }
 
 /// Hourly-rollup maintenance on plain PostgreSQL (`store::rollup`).
@@ -551,6 +613,7 @@ impl Settings {
         if self.hj212.split_timeout_secs == 0 {
             bad("hj212.split_timeout_secs", "must be positive");
         }
+        self.hj212.recovery.problems(&mut bad);
         if !(100..=3_600_000).contains(&self.rollup.fold_interval_ms) {
             bad(
                 "rollup.fold_interval_ms",

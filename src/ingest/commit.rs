@@ -127,7 +127,7 @@ impl Committer {
             match ack {
                 Ack::Mqtt(token) => mqtt.push(token),
                 Ack::Tcp(reply) => {
-                    for i in range {
+                    for i in range.clone() {
                         let answer = match outcome.verdicts.get(i).copied().flatten() {
                             None => batch.replies[i].stored(),
                             Some(reason) => batch.replies[i].for_reason(reason),
@@ -140,6 +140,24 @@ impl Committer {
                                 self.metrics.hj212_answers.inc();
                             }
                         }
+                        if let (None, Content::Hj212 { upload, .. }) = (
+                            outcome.verdicts.get(i).copied().flatten(),
+                            &batch.items[i].content,
+                        ) {
+                            reply.conn.stored(
+                                &upload.mn,
+                                upload.password.as_deref(),
+                                &self.metrics,
+                            );
+                        }
+                    }
+                    // A reply to a request is passed on once committed (never quarantined:
+                    // a reply whose CRC failed reaches no one, and the request is retried).
+                    let accepted = range
+                        .clone()
+                        .all(|i| outcome.verdicts.get(i).copied().flatten().is_none());
+                    if let (Some(r), true) = (reply.reply, accepted) {
+                        reply.conn.replied(r, &self.metrics);
                     }
                 }
             }

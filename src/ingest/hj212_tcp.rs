@@ -12,11 +12,12 @@
 //! closed (`greenmon_hj212_connections_closed_total{reason}`).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hj212::Deframer;
+use hj212::{peek_cn, Deframer, LoggerReply, RawFrame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Ack, CloseHandle, Inbound, TcpReply};
+use super::{Ack, CloseHandle, Inbound, LoggerConn, LoggerEvent, TcpReply};
 use crate::config::Hj212Config;
 use crate::telemetry::Metrics;
 
@@ -37,9 +38,21 @@ pub struct Hj212Listener {
     pub cfg: Hj212Config,
     pub tx: mpsc::Sender<Inbound>,
     pub metrics: Metrics,
+    /// The requester's queue, when it runs ([`Self::with_requester`]).
+    pub events: Option<mpsc::Sender<LoggerEvent>>,
 }
 
+/// Connection ids, unique per process.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
 impl Hj212Listener {
+    /// Lets the requester reach this listener's loggers (`ingest::requester`).
+    #[must_use]
+    pub fn with_requester(mut self, events: mpsc::Sender<LoggerEvent>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
     /// Binds the configured address.
     ///
     /// # Errors
@@ -68,6 +81,7 @@ impl Hj212Listener {
             cfg,
             tx,
             metrics,
+            events: None,
         })
     }
 
@@ -116,6 +130,7 @@ impl Hj212Listener {
                 max_unanswered: self.cfg.max_unanswered_per_connection,
                 max_frame: self.cfg.max_frame_bytes,
                 unanswered: Arc::new(Semaphore::new(self.cfg.max_unanswered_per_connection)),
+                events: self.events.clone(),
             };
             let shutdown = shutdown.clone();
             connections.spawn(async move {
@@ -137,6 +152,16 @@ struct Connection {
     max_unanswered: usize,
     max_frame: usize,
     unanswered: Arc<Semaphore>,
+    events: Option<mpsc::Sender<LoggerEvent>>,
+}
+
+/// The logger's reply to a request of greenmon's, if the frame is one: only 9011, 9012 and
+/// 1011 frames are parsed here, the others only peeked at.
+fn reply_of(frame: &RawFrame) -> Option<LoggerReply> {
+    if !LoggerReply::may_be(peek_cn(&frame.data)?) {
+        return None;
+    }
+    LoggerReply::parse(&hj212::parse_packet_ref(frame.as_frame_ref()).ok()?)
 }
 
 impl Connection {
@@ -148,6 +173,12 @@ impl Connection {
         // it does (TcpReply::answer).
         let (answers_tx, answers_rx) = mpsc::channel::<Vec<u8>>(self.max_unanswered);
         let close = CloseHandle::default();
+        let conn = Arc::new(LoggerConn::new(
+            NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
+            answers_tx.downgrade(),
+            close.clone(),
+            self.events.clone(),
+        ));
         let write = tokio::spawn(write_answers(
             writer,
             answers_rx,
@@ -175,9 +206,12 @@ impl Connection {
             };
             deframer.push(&buf[..n]);
             while let Some(frame) = deframer.next_frame() {
-                let raw = match frame {
-                    Ok(f) => f.raw,
-                    Err(e) => e.raw().to_vec(),
+                let (raw, reply) = match frame {
+                    Ok(f) => {
+                        let reply = reply_of(&f);
+                        (f.raw, reply)
+                    }
+                    Err(e) => (e.raw().to_vec(), None),
                 };
                 // At most this many frames wait for their answers; then stop reading.
                 let permit = tokio::select! {
@@ -195,6 +229,8 @@ impl Connection {
                         tx: answers_tx.clone(),
                         close: close.clone(),
                         _permit: permit,
+                        conn: conn.clone(),
+                        reply,
                     }),
                 };
                 // The queue to the batcher is bounded: when it is full this connection waits,

@@ -1,0 +1,226 @@
+//! HJ 212 both ways, end to end: greenmon finds the hours a required point is missing, asks the
+//! connected logger for them (CN 2061), and the data the logger uploads take the normal path.
+//! The loggers are `greenmon simulate --hj212-tcp`, the real binary, with their history buffers
+//! and failure modes; the service and the database are real.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use greenmon::clock::Clock;
+
+use crate::helpers::{eventually, greenmon, run_ok, TestApp, TestDb, TEST_REGISTRY};
+
+/// A test database where a-out (MN AAAA…A) is park-a's only required point, owing hours from
+/// yesterday 00:00 Beijing time, and holding every hour up to the current one but yesterday's
+/// 10:00-13:00 (a 3-hour outage). Returns the database and yesterday's date.
+async fn outage_db() -> (TestDb, NaiveDate) {
+    let db = TestDb::new().await;
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let start = Shanghai
+        .from_local_datetime(&yesterday.and_hms_opt(0, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    sqlx::query("UPDATE monitoring_points SET required = false WHERE id = 'a-in'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE monitoring_points SET monitored_since = $1 WHERE id = 'a-out'")
+        .bind(start)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let now_hour = greenmon::compliance::service::floor_hour(Utc::now());
+    let mut csv = String::from("time,point,pollutant,value,kind\n");
+    let mut h = start;
+    while h < now_hour {
+        let local = h.with_timezone(&Shanghai);
+        let outage =
+            local.date_naive() == yesterday && (10..13).contains(&chrono::Timelike::hour(&local));
+        if !outage {
+            csv.push_str(&format!("{},a-out,cod,20.5,hour\n", h.to_rfc3339()));
+        }
+        h += chrono::Duration::hours(1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.csv");
+    std::fs::write(&file, csv).unwrap();
+    let name = db.name.clone();
+    tokio::task::spawn_blocking(move || {
+        run_ok(greenmon(&name).args(["import", "readings", file.to_str().unwrap()]))
+    })
+    .await
+    .unwrap();
+    (db, yesterday)
+}
+
+/// greenmon with the TCP listener on and the requester quick to ask.
+async fn recovery_app(db: TestDb) -> TestApp {
+    TestApp::spawn_on(db, 1883, Clock::System, |s| {
+        s.hj212.listen = "127.0.0.1:0".into();
+        s.hj212.recovery.scan_days = 2;
+        s.hj212.recovery.spacing_secs = 1;
+        s.hj212.recovery.answer_timeout_secs = 10;
+        s.hj212.recovery.exec_timeout_secs = 30;
+    })
+    .await
+}
+
+/// The simulated loggers of park-a (a-out only) connected to `app`, with `extra` flags. Killed
+/// when dropped.
+struct Loggers(Child);
+
+impl Loggers {
+    fn start(app: &TestApp, dir: &tempfile::TempDir, extra: &[&str]) -> Self {
+        let registry = dir.path().join("registry.toml");
+        std::fs::write(&registry, TEST_REGISTRY).unwrap();
+        let addr = app.app.as_ref().unwrap().hj212_addr.unwrap().to_string();
+        let log = std::env::var("TEST_LOG").is_ok();
+        let child: Child = greenmon(&app.db.name)
+            .args(["simulate", "--registry", registry.to_str().unwrap()])
+            .args(["--parks", "park-a", "--hj212-tcp", &addr, "--every", "5"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+}
+
+impl Drop for Loggers {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Park-a's transmission rate on `day`.
+async fn day_rate(app: &TestApp, day: NaiveDate) -> Option<f64> {
+    let rates = greenmon::compliance::service::rates(
+        &app.db.pool,
+        Shanghai,
+        Some("park-a"),
+        day,
+        day,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    rates[0].transmission
+}
+
+/// The requests for a-out: (cn, begin, end, status, qn_rtn, exe_rtn, recovered).
+type RequestRow = (
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    String,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+);
+
+async fn finished_requests(app: &TestApp) -> Vec<RequestRow> {
+    sqlx::query_as(
+        "SELECT cn, begin_time, end_time, status, qn_rtn, exe_rtn, recovered FROM hj212_requests
+         WHERE point_id = 'a-out' AND status NOT IN ('queued', 'sent') ORDER BY id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+fn outage(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let at = |h| {
+        Shanghai
+            .from_local_datetime(&day.and_hms_opt(h, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    (at(10), at(13))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_hour_outage_is_recovered_and_the_day_is_whole_again() {
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app(db).await;
+    assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
+    let dir = tempfile::tempdir().unwrap();
+    let _loggers = Loggers::start(&app, &dir, &["--history-hours", "72"]);
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(&app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    let (from, to) = outage(yesterday);
+    assert_eq!(
+        requests,
+        [(
+            "2061".to_string(),
+            Some(from),
+            Some(to),
+            "recovered".to_string(),
+            Some(1),
+            Some(1),
+            Some(18)
+        )],
+        "one request for the three hours; 6 pollutants × 3 hours recovered"
+    );
+    assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
+    // Stored as hourly data through the normal path.
+    let hours = app
+        .db
+        .count(
+            "SELECT count(DISTINCT time) FROM readings WHERE kind = 'hour' AND point_id = 'a-out'",
+        )
+        .await;
+    assert!(hours >= 24, "{hours}");
+    assert_eq!(app.db.quarantined().await, 0);
+    assert_eq!(
+        app.metric("greenmon_hj212_recovered_readings_total").await,
+        18.0
+    );
+    assert_eq!(
+        app.metric("greenmon_hj212_requests_total{cn=\"2061\"}")
+            .await,
+        1.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logger_without_the_data_answers_exe_rtn_100_and_the_day_stays_short() {
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _loggers = Loggers::start(&app, &dir, &["--fail", "no-data"]);
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(&app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    let (from, to) = outage(yesterday);
+    assert_eq!(
+        requests,
+        [(
+            "2061".to_string(),
+            Some(from),
+            Some(to),
+            "no_data".to_string(),
+            Some(1),
+            Some(100),
+            Some(0)
+        )]
+    );
+    assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
+    assert_eq!(
+        app.metric("greenmon_hj212_request_outcomes_total{outcome=\"no_data\"}")
+            .await,
+        1.0
+    );
+    app.shutdown().await;
+}
