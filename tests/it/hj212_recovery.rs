@@ -58,12 +58,20 @@ async fn outage_db() -> (TestDb, NaiveDate) {
 
 /// greenmon with the TCP listener on and the requester quick to ask.
 async fn recovery_app(db: TestDb) -> TestApp {
+    recovery_app_with(db, |_| {}).await
+}
+
+async fn recovery_app_with(
+    db: TestDb,
+    tweak: impl FnOnce(&mut greenmon::config::Settings),
+) -> TestApp {
     TestApp::spawn_on(db, 1883, Clock::System, |s| {
         s.hj212.listen = "127.0.0.1:0".into();
         s.hj212.recovery.scan_days = 2;
         s.hj212.recovery.spacing_secs = 1;
         s.hj212.recovery.answer_timeout_secs = 10;
         s.hj212.recovery.exec_timeout_secs = 30;
+        tweak(s);
     })
     .await
 }
@@ -222,5 +230,102 @@ async fn a_logger_without_the_data_answers_exe_rtn_100_and_the_day_stays_short()
             .await,
         1.0
     );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_by_hand_to_a_logger_that_refuses_is_recorded_as_rejected() {
+    let (db, yesterday) = outage_db().await;
+    // No scan: only the request made by hand goes out.
+    let mut app = recovery_app_with(db, |s| s.hj212.recovery.enabled = false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _loggers = Loggers::start(&app, &dir, &["--fail", "reject"]);
+    let (from, to) = outage(yesterday);
+    let name = app.db.name.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let (from, to) = (from.to_rfc3339(), to.to_rfc3339());
+        run_ok(greenmon(&name).args([
+            "hj212", "recover", "--point", "a-out", "--from", &from, "--to", &to,
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(out.starts_with("queued 1 request(s) (id "), "{out}");
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(&app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        requests,
+        [(
+            "2061".to_string(),
+            Some(from),
+            Some(to),
+            "rejected".to_string(),
+            Some(2),
+            None,
+            None
+        )]
+    );
+    let name = app.db.name.clone();
+    let listing = tokio::task::spawn_blocking(move || {
+        run_ok(greenmon(&name).args(["hj212", "requests", "--point", "a-out", "--format", "json"]))
+    })
+    .await
+    .unwrap();
+    let rows: Vec<serde_json::Value> = listing
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{listing}");
+    assert_eq!(rows[0]["origin"], "manual");
+    assert_eq!(rows[0]["park_id"], "park-a");
+    assert_eq!(rows[0]["answers"], serde_json::json!(["9011 QnRtn=2"]));
+    assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logger_that_drops_mid_upload_is_asked_again_within_the_budget() {
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app_with(db, |s| s.hj212.recovery.max_attempts = 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _loggers = Loggers::start(&app, &dir, &["--fail", "drop"]);
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(&app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    let (from, to) = outage(yesterday);
+    assert_eq!(
+        requests,
+        [(
+            "2061".to_string(),
+            Some(from),
+            Some(to),
+            "timed_out".to_string(),
+            Some(1),
+            None,
+            None
+        )]
+    );
+    let attempts = app
+        .db
+        .count("SELECT attempts::bigint FROM hj212_requests WHERE point_id = 'a-out'")
+        .await;
+    assert_eq!(attempts, 2);
+    // The packet uploaded before the drop is stored (whole packets only); the half packet is not.
+    let hours = app
+        .db
+        .count(&format!(
+            "SELECT count(DISTINCT time) FROM readings WHERE point_id = 'a-out' AND kind = 'hour'
+             AND time >= '{}' AND time < '{}'",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ))
+        .await;
+    assert_eq!(hours, 1);
+    assert_eq!(app.db.quarantined().await, 0);
     app.shutdown().await;
 }
