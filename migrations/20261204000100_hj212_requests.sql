@@ -40,4 +40,4 @@ CREATE TABLE hj212_requests (
 CREATE INDEX hj212_requests_point_idx ON hj212_requests (point_id, created_at);
 
 -- Not granted to the park readers' Grafana role, as hj212_gaps is not: parks see their own
--- requests through the API (GET /api/v1/hj212/recoveries).
+-- requests through the API (GET /api/v1/hj212/requests).
