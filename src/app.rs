@@ -175,6 +175,12 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
             cfg: settings.hj212.recovery.clone(),
             tz: settings.timezone(),
             metrics: metrics.clone(),
+            clock_limit: settings
+                .alerts
+                .rules
+                .clock_drift
+                .limit_secs
+                .and_then(|s| chrono::TimeDelta::try_seconds(i64::try_from(s).ok()?)),
         };
         tracker.spawn(requester.run(events_rx, shutdown.clone()));
         let addr = listener.local_addr()?;

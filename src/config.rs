@@ -176,6 +176,22 @@ impl Hj212RecoveryConfig {
                 bad(key, "must be positive");
             }
         }
+        // Seconds beyond a year are typing errors, and would overflow the timers.
+        let seconds = [
+            ("hj212.recovery.scan_interval_secs", self.scan_interval_secs),
+            ("hj212.recovery.settle_secs", self.settle_secs),
+            ("hj212.recovery.spacing_secs", self.spacing_secs),
+            (
+                "hj212.recovery.answer_timeout_secs",
+                self.answer_timeout_secs,
+            ),
+            ("hj212.recovery.exec_timeout_secs", self.exec_timeout_secs),
+        ];
+        for (key, v) in seconds {
+            if v > 366 * 86_400 {
+                bad(key, "must be at most a year (31622400)");
+            }
+        }
         if self.scan_days > 366 {
             bad("hj212.recovery.scan_days", "must be at most 366");
         }
@@ -311,6 +327,7 @@ pub struct RulesConfig {
     pub energy_off_track: RuleConfig,
     pub energy_target_missed: RuleConfig,
     pub energy_report_overdue: RuleConfig,
+    pub clock_drift: RuleConfig,
 }
 
 impl RulesConfig {
@@ -323,6 +340,7 @@ impl RulesConfig {
             RuleKind::EnergyOffTrack => &self.energy_off_track,
             RuleKind::EnergyTargetMissed => &self.energy_target_missed,
             RuleKind::EnergyReportOverdue => &self.energy_report_overdue,
+            RuleKind::ClockDrift => &self.clock_drift,
         }
     }
 }
@@ -338,6 +356,8 @@ pub struct RuleConfig {
     pub threshold: Option<f64>,
     /// energy_report_overdue: days after a period's end before its report is overdue.
     pub grace_days: Option<u32>,
+    /// clock_drift: seconds a logger's clock may differ from greenmon's.
+    pub limit_secs: Option<u64>,
 }
 
 /// A per-park or per-point change to one rule; the most specific match wins.
@@ -735,6 +755,11 @@ impl AlertsConfig {
             if rule == RuleKind::EnergyReportOverdue && r.grace_days.is_none() {
                 bad(key("grace_days"), "is required for this rule");
             }
+            if rule == RuleKind::ClockDrift
+                && !r.limit_secs.is_some_and(|l| (1..=86_400).contains(&l))
+            {
+                bad(key("limit_secs"), "is required for this rule, 1 to 86400");
+            }
         }
         for (i, o) in self.overrides.iter().enumerate() {
             if o.park.is_empty() {
@@ -990,6 +1015,40 @@ mod tests {
                 "http.max_body_bytes",
                 "http.request_timeout_secs"
             ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn hj212_recovery_and_clock_limits_name_their_keys() {
+        let bad = [
+            ("GREENMON__HJ212__RECOVERY__SCAN_DAYS", "0"),
+            ("GREENMON__HJ212__RECOVERY__SPACING_SECS", "99999999999"),
+            ("GREENMON__HJ212__RECOVERY__MAX_ATTEMPTS", "0"),
+            ("GREENMON__ALERTS__RULES__CLOCK_DRIFT__LIMIT_SECS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "hj212.recovery.scan_days",
+                "hj212.recovery.max_attempts",
+                "hj212.recovery.spacing_secs",
+                "alerts.rules.clock_drift.limit_secs"
+            ],
+            "{problems:?}"
+        );
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[("GREENMON__HJ212__RECOVERY__NO_SUCH_KEY", "1")]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(
+            problems[0].key, "hj212.recovery.no_such_key",
             "{problems:?}"
         );
     }

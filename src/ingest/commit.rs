@@ -149,6 +149,11 @@ impl Committer {
                                 upload.password.as_deref(),
                                 &self.metrics,
                             );
+                            // Real-time data are stamped when sampled: their DataTime shows the
+                            // logger's clock.
+                            if let (Some(t), "2011") = (upload.data_time, upload.cn.as_str()) {
+                                reply.conn.observe_clock(t, Utc::now());
+                            }
                         }
                     }
                     // A reply to a request is passed on once committed (never quarantined:

@@ -38,7 +38,10 @@ pub mod mqtt;
 pub mod requester;
 pub mod split;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -93,6 +96,10 @@ pub struct LoggerConn {
     pub events: Option<mpsc::Sender<LoggerEvent>>,
     /// The MN last announced to the requester.
     announced: std::sync::Mutex<Option<String>>,
+    /// The last clock drift seen in the DataTime of real-time data (ms, the logger's clock
+    /// minus greenmon's), and when (Unix ms; 0 = never).
+    drift_ms: AtomicI64,
+    drift_at_ms: AtomicI64,
 }
 
 impl LoggerConn {
@@ -108,7 +115,25 @@ impl LoggerConn {
             close,
             events,
             announced: std::sync::Mutex::new(None),
+            drift_ms: AtomicI64::new(0),
+            drift_at_ms: AtomicI64::new(0),
         }
+    }
+
+    /// After real-time data stamped `data_time` were stored at `now`: notes the logger's clock.
+    pub fn observe_clock(&self, data_time: DateTime<Utc>, now: DateTime<Utc>) {
+        self.drift_ms
+            .store((data_time - now).num_milliseconds(), Ordering::Relaxed);
+        self.drift_at_ms
+            .store(now.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// The last clock observation: (drift, when), if any.
+    pub fn clock(&self) -> Option<(chrono::TimeDelta, DateTime<Utc>)> {
+        let at = self.drift_at_ms.load(Ordering::Relaxed);
+        let drift = self.drift_ms.load(Ordering::Relaxed);
+        let at = DateTime::from_timestamp_millis(at).filter(|_| at > 0)?;
+        Some((chrono::TimeDelta::milliseconds(drift), at))
     }
 
     /// After a packet of `mn` (with `password`) was stored from this connection: tells the

@@ -1,7 +1,10 @@
 //! The requester: greenmon's half of the exchanges a platform starts (HJ 212-2017 §6.6.5). It
 //! asks connected loggers for the hours their required points are missing (CN 2061 with
 //! `BeginTime`/`EndTime`; by hand also 2051 and 2031), over the logger's own connection, and
-//! records every request and its outcome in `hj212_requests`.
+//! records every request and its outcome in `hj212_requests`. It also keeps the loggers'
+//! clocks: it records the drift their real-time data show (`hj212_clocks`, which the
+//! `clock_drift` alert rule reads) and, where the point allows it (`hj212_set_clock`), sets a
+//! clock beyond the limit (CN 1012 `SystemTime`) and reads it back (CN 1011).
 //!
 //! Input: [`LoggerEvent`]s from the committer (a logger's packet stored on a connection; a
 //! logger's reply, after the data it uploaded before it are committed) and the queued requests
@@ -18,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use hj212::{LoggerReply, Request, EXE_RTN_NO_DATA, EXE_RTN_OK};
 use sqlx::PgPool;
@@ -41,6 +44,10 @@ const ST_WASTEWATER: &str = "32";
 const TICK: Duration = Duration::from_secs(1);
 /// A timed-out or failed request is asked again by the scan after this long.
 const RETRY_AFTER_HOURS: i64 = 24;
+/// A logger's clock, as its real-time data show it, is recorded at most this often.
+const CLOCK_RECORD_SECS: i64 = 60;
+/// A logger whose clock was set is not set again for this long.
+const CLOCK_RESET_AFTER: Duration = Duration::from_secs(3600);
 
 /// The period one data packet of a history CN covers, and the reading kind it is stored as.
 pub fn history_period(cn: &str) -> Option<(TimeDelta, &'static str)> {
@@ -96,12 +103,24 @@ struct InFlight {
     deadline: Instant,
 }
 
-/// Asks loggers for their missing hours.
+/// Asks loggers for their missing hours, and keeps their clocks.
 pub struct Requester {
     pub pool: PgPool,
     pub cfg: Hj212RecoveryConfig,
     pub tz: Tz,
     pub metrics: Metrics,
+    /// The drift beyond which a logger's clock is set, where its point allows it
+    /// (`alerts.rules.clock_drift.limit_secs`).
+    pub clock_limit: Option<TimeDelta>,
+}
+
+/// What the requester remembers of the loggers' clocks.
+#[derive(Default)]
+struct Clocks {
+    /// The last observation recorded, per MN.
+    recorded: HashMap<String, DateTime<Utc>>,
+    /// When each logger's clock was last set.
+    set: HashMap<String, Instant>,
 }
 
 impl Requester {
@@ -110,6 +129,7 @@ impl Requester {
         let mut links: HashMap<String, Link> = HashMap::new();
         let mut inflight: HashMap<String, InFlight> = HashMap::new();
         let mut last_sent: HashMap<String, Instant> = HashMap::new();
+        let mut clocks = Clocks::default();
         let mut next_scan = Instant::now() + Duration::from_secs(self.cfg.scan_interval_secs);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -146,12 +166,61 @@ impl Requester {
                     if scan_all {
                         next_scan = now + Duration::from_secs(self.cfg.scan_interval_secs);
                     }
+                    if let Err(e) = self.clocks(&links, &mut clocks).await {
+                        tracing::warn!(error = %e, "Cannot record HJ 212 logger clocks; retrying.");
+                    }
                     if let Err(e) = self.round(&mut links, &mut inflight, &mut last_sent, scan_all).await {
                         tracing::warn!(error = %e, "HJ 212 requester round failed; retrying.");
                     }
                 }
             }
         }
+    }
+
+    /// Records the clocks the loggers' real-time data show; queues a clock setting (CN 1012,
+    /// then a check with CN 1011) for a logger beyond the limit whose point allows it.
+    async fn clocks(
+        &self,
+        links: &HashMap<String, Link>,
+        clocks: &mut Clocks,
+    ) -> Result<(), StoreError> {
+        for (mn, link) in links {
+            let Some((drift, at)) = link.conn.clock() else {
+                continue;
+            };
+            if clocks
+                .recorded
+                .get(mn)
+                .is_some_and(|last| at - *last < TimeDelta::seconds(CLOCK_RECORD_SECS))
+            {
+                continue;
+            }
+            let Some(point) = requests::point_of_mn(&self.pool, mn).await? else {
+                continue;
+            };
+            let secs = drift.num_milliseconds() as f64 / 1000.0;
+            requests::record_clock(&self.pool, &point.id, mn, secs, "datatime", at).await?;
+            clocks.recorded.insert(mn.clone(), at);
+            let beyond = self.clock_limit.is_some_and(|l| drift.abs() > l);
+            let now = Instant::now();
+            let recently = clocks
+                .set
+                .get(mn)
+                .is_some_and(|t| now < *t + CLOCK_RESET_AFTER);
+            if point.hj212_set_clock && beyond && !recently {
+                tracing::warn!(%mn, point = %point.id, drift_secs = secs, "HJ 212 logger clock drifts; setting it.");
+                let request = |cn: &str| NewRequest {
+                    point_id: point.id.clone(),
+                    mn: mn.clone(),
+                    cn: cn.to_string(),
+                    range: None,
+                    origin: "clock",
+                };
+                requests::queue(&self.pool, &[request("1012"), request("1011")]).await?;
+                clocks.set.insert(mn.clone(), now);
+            }
+        }
+        Ok(())
     }
 
     /// One tick: expire timeouts, scan, send what is due.
@@ -205,7 +274,9 @@ impl Requester {
         }
         let now = Utc::now();
         let hour = TimeDelta::hours(1);
-        let settled = now - TimeDelta::seconds(i64::try_from(self.cfg.settle_secs).unwrap_or(0));
+        // Bounded by the configuration's validation (at most a year).
+        let settle = i64::try_from(self.cfg.settle_secs).unwrap_or(0);
+        let settled = now - TimeDelta::try_seconds(settle).unwrap_or_default();
         let mut to = trunc_hour(settled);
         if let Some(retired) = point.retired_at {
             to = to.min(retired);
@@ -371,6 +442,14 @@ impl Requester {
             LoggerReply::Time { system_time, .. } => {
                 let text = format!("1011 SystemTime={}", hj212::format_hj_time(&system_time));
                 requests::note_answer(&self.pool, id, &text, None, None).await?;
+                let now = Utc::now();
+                if let Some(clock) = self.tz.from_local_datetime(&system_time).earliest() {
+                    let drift =
+                        (clock.with_timezone(&Utc) - now).num_milliseconds() as f64 / 1000.0;
+                    tracing::info!(%mn, point = %f.claimed.point_id, drift_secs = drift, "HJ 212 logger clock read.");
+                    requests::record_clock(&self.pool, &f.claimed.point_id, mn, drift, "1011", now)
+                        .await?;
+                }
             }
         }
         Ok(())

@@ -45,6 +45,8 @@ pub struct LoggerPoint {
     pub retired_at: Option<DateTime<Utc>>,
     /// The password registered for it, sent with requests; `None`: the one the logger sends.
     pub hj212_password: Option<String>,
+    /// greenmon may set the logger's clock.
+    pub hj212_set_clock: bool,
 }
 
 /// The point registered with `mn`.
@@ -53,7 +55,8 @@ pub struct LoggerPoint {
 /// Database errors.
 pub async fn point_of_mn(pool: &PgPool, mn: &str) -> Result<Option<LoggerPoint>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, park_id, required, monitored_since, retired_at, hj212_password
+        "SELECT id, park_id, required, monitored_since, retired_at, hj212_password,
+                hj212_set_clock
          FROM monitoring_points WHERE mn = $1",
     )
     .bind(mn)
@@ -323,6 +326,62 @@ pub async fn list_requests(
     .bind(point)
     .bind(limit)
     .persistent(false)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Records a logger's clock drift (its clock minus greenmon's, in seconds), measured at `at`
+/// from `source` (`datatime` or `1011`).
+///
+/// # Errors
+/// Database errors.
+pub async fn record_clock(
+    pool: &PgPool,
+    point: &str,
+    mn: &str,
+    drift_secs: f64,
+    source: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO hj212_clocks (point_id, mn, drift_secs, source, measured_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (point_id) DO UPDATE SET mn = EXCLUDED.mn, drift_secs = EXCLUDED.drift_secs,
+             source = EXCLUDED.source, measured_at = EXCLUDED.measured_at
+         WHERE hj212_clocks.measured_at <= EXCLUDED.measured_at",
+    )
+    .bind(point)
+    .bind(mn)
+    .bind(drift_secs)
+    .bind(source)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A logger's last measured clock drift.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClockRow {
+    pub park_id: String,
+    pub point_id: String,
+    pub mn: String,
+    pub drift_secs: f64,
+    pub source: String,
+    pub measured_at: DateTime<Utc>,
+}
+
+/// The clocks measured since `since`.
+///
+/// # Errors
+/// Database errors.
+pub async fn clocks(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<ClockRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT p.park_id, c.point_id, c.mn, c.drift_secs, c.source, c.measured_at
+         FROM hj212_clocks c JOIN monitoring_points p ON p.id = c.point_id
+         WHERE c.measured_at >= $1 ORDER BY p.park_id, c.point_id",
+    )
+    .bind(since)
     .fetch_all(pool)
     .await?)
 }

@@ -88,7 +88,12 @@ impl Loggers {
         let log = std::env::var("TEST_LOG").is_ok();
         let child: Child = greenmon(&app.db.name)
             .args(["simulate", "--registry", registry.to_str().unwrap()])
-            .args(["--parks", "park-a", "--hj212-tcp", &addr, "--every", "5"])
+            .args(["--parks", "park-a", "--hj212-tcp", &addr])
+            .args(if extra.contains(&"--every") {
+                &[][..]
+            } else {
+                &["--every", "5"][..]
+            })
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -327,5 +332,75 @@ async fn a_logger_that_drops_mid_upload_is_asked_again_within_the_budget() {
         .await;
     assert_eq!(hours, 1);
     assert_eq!(app.db.quarantined().await, 0);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drifting_clock_raises_clock_drift_and_is_set() {
+    let db = TestDb::new().await;
+    sqlx::query("UPDATE monitoring_points SET hj212_set_clock = true WHERE id = 'a-out'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let mut app = recovery_app_with(db, |s| {
+        s.hj212.recovery.enabled = false;
+        s.alerts.evaluate_interval_secs = 1;
+        s.alerts.resolve_after_secs = 1;
+        s.alerts.rules.clock_drift.limit_secs = Some(60);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // Ten minutes slow (a clock ahead would have its data quarantined as from the future).
+    let _loggers = Loggers::start(&app, &dir, &["--clock-offset", "-600", "--every", "1"]);
+    let alert_state = |app: &TestApp| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT state FROM alerts WHERE rule = 'clock_drift' AND point_id = 'a-out'",
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    eventually(Duration::from_secs(60), "clock_drift firing", || async {
+        (alert_state(&app).await.as_deref() == Some("firing")).then_some(())
+    })
+    .await;
+    // greenmon set the clock (1012), then read it back (1011).
+    let done: Vec<(String, String, Vec<String>)> =
+        eventually(Duration::from_secs(60), "the clock set and checked", || async {
+            let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+                "SELECT cn, status, answers FROM hj212_requests WHERE point_id = 'a-out' ORDER BY id",
+            )
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+            (rows.len() == 2 && rows.iter().all(|r| r.1 != "queued" && r.1 != "sent"))
+                .then_some(rows)
+        })
+        .await;
+    assert_eq!(
+        (done[0].0.as_str(), done[0].1.as_str()),
+        ("1012", "done"),
+        "{done:?}"
+    );
+    assert_eq!(done[0].2, ["9011 QnRtn=1", "9012 ExeRtn=1"]);
+    assert_eq!(
+        (done[1].0.as_str(), done[1].1.as_str()),
+        ("1011", "done"),
+        "{done:?}"
+    );
+    assert!(done[1].2[1].starts_with("1011 SystemTime="), "{done:?}");
+    let (drift, source): (f64, String) =
+        sqlx::query_as("SELECT drift_secs, source FROM hj212_clocks WHERE point_id = 'a-out'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(drift.abs() < 5.0, "{drift} from {source}");
+    eventually(Duration::from_secs(60), "clock_drift resolved", || async {
+        (alert_state(&app).await.as_deref() == Some("resolved")).then_some(())
+    })
+    .await;
     app.shutdown().await;
 }
