@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hj212::{peek_cn, Deframer, LoggerReply, RawFrame};
+use hj212::{Deframer, LoggerReply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -155,15 +155,6 @@ struct Connection {
     events: Option<mpsc::Sender<LoggerEvent>>,
 }
 
-/// The logger's reply to a request of greenmon's, if the frame is one: only 9011, 9012 and
-/// 1011 frames are parsed here, the others only peeked at.
-fn reply_of(frame: &RawFrame) -> Option<LoggerReply> {
-    if !LoggerReply::may_be(peek_cn(&frame.data)?) {
-        return None;
-    }
-    LoggerReply::parse(&hj212::parse_packet_ref(frame.as_frame_ref()).ok()?)
-}
-
 impl Connection {
     async fn run(self, socket: TcpStream, shutdown: CancellationToken) {
         self.metrics.hj212_connections.inc();
@@ -208,7 +199,9 @@ impl Connection {
             while let Some(frame) = deframer.next_frame() {
                 let (raw, reply) = match frame {
                     Ok(f) => {
-                        let reply = reply_of(&f);
+                        // Only 9011, 9012 and 1011 frames are parsed here, the others only
+                        // peeked at.
+                        let reply = LoggerReply::of_frame(f.as_frame_ref()).map(|(_, r)| r);
                         (f.raw, reply)
                     }
                     Err(e) => (e.raw().to_vec(), None),

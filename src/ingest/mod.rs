@@ -197,6 +197,17 @@ pub enum LoggerEvent {
         conn: u64,
         reply: hj212::LoggerReply,
     },
+    /// A packet of the logger `mn` was stored from MQTT (`{prefix}/parks/{park}/hj212`): requests
+    /// for it go to its command topic.
+    Bridged {
+        mn: String,
+        password: Option<String>,
+    },
+    /// The logger `mn`, bridged over MQTT, answered a request.
+    BridgedReply {
+        mn: String,
+        reply: hj212::LoggerReply,
+    },
 }
 
 impl TcpReply {

@@ -85,10 +85,57 @@ pub fn outcome_of(exe_rtn: Option<u16>) -> &'static str {
 
 /// A logger's last connection and the password it sends.
 struct Link {
-    conn: Arc<LoggerConn>,
+    route: Route,
     password: Option<String>,
     /// Scan it at the next tick (it just connected).
     scan: bool,
+}
+
+/// How requests reach a logger.
+enum Route {
+    /// Its TCP connection.
+    Tcp(Arc<LoggerConn>),
+    /// Its command topic (`{prefix}/parks/{park}/points/{point}/hj212/down`): it bridges HJ 212
+    /// over MQTT, and was last heard from then.
+    Mqtt { seen: Instant },
+}
+
+/// The route id of MQTT-bridged loggers (TCP connection ids start at 1).
+const MQTT_ROUTE: u64 = 0;
+/// An MQTT-bridged logger not heard from for this long is no longer asked.
+const MQTT_SILENCE: Duration = Duration::from_secs(3600);
+
+impl Route {
+    fn id(&self) -> u64 {
+        match self {
+            Route::Tcp(conn) => conn.id,
+            Route::Mqtt { .. } => MQTT_ROUTE,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Route::Tcp(conn) => conn.tx.strong_count() > 0,
+            Route::Mqtt { seen } => seen.elapsed() < MQTT_SILENCE,
+        }
+    }
+}
+
+/// Where requests to MQTT-bridged loggers are published.
+pub struct MqttDown {
+    pub client: rumqttc::AsyncClient,
+    /// `mqtt.topic_prefix`.
+    pub prefix: String,
+}
+
+impl MqttDown {
+    /// The command topic of a point's logger.
+    pub fn topic(&self, park: &str, point: &str) -> String {
+        format!(
+            "{}/parks/{park}/points/{point}/hj212/down",
+            self.prefix.trim_end_matches('/')
+        )
+    }
 }
 
 /// The one request of a logger in flight.
@@ -112,6 +159,8 @@ pub struct Requester {
     /// The drift beyond which a logger's clock is set, where its point allows it
     /// (`alerts.rules.clock_drift.limit_secs`).
     pub clock_limit: Option<TimeDelta>,
+    /// Requests to loggers bridged over MQTT.
+    pub mqtt: MqttDown,
 }
 
 /// What the requester remembers of the loggers' clocks.
@@ -145,7 +194,14 @@ impl Requester {
                     None => return,
                     Some(LoggerEvent::Connected { mn, password, conn }) => {
                         let scan = self.cfg.enabled;
-                        links.insert(mn, Link { conn, password, scan });
+                        links.insert(mn, Link { route: Route::Tcp(conn), password, scan });
+                    }
+                    Some(LoggerEvent::Bridged { mn, password }) => {
+                        let seen = Instant::now();
+                        // A logger already known on this route is not scanned again.
+                        let known = links.get(&mn).is_some_and(|l| l.route.id() == MQTT_ROUTE);
+                        let scan = self.cfg.enabled && !known;
+                        links.insert(mn, Link { route: Route::Mqtt { seen }, password, scan });
                     }
                     Some(LoggerEvent::Reply { conn, reply }) => {
                         let mn = inflight
@@ -153,14 +209,20 @@ impl Requester {
                             .find(|(_, f)| f.conn == conn && f.qn == reply.qn())
                             .map(|(mn, _)| mn.clone());
                         if let Some(mn) = mn {
-                            if let Err(e) = self.reply(&mut inflight, &mn, reply).await {
-                                tracing::warn!(error = %e, %mn, "Cannot record an HJ 212 reply.");
-                            }
+                            self.reply_logged(&mut inflight, &mn, reply).await;
+                        }
+                    }
+                    Some(LoggerEvent::BridgedReply { mn, reply }) => {
+                        let ours = inflight
+                            .get(&mn)
+                            .is_some_and(|f| f.conn == MQTT_ROUTE && f.qn == reply.qn());
+                        if ours {
+                            self.reply_logged(&mut inflight, &mn, reply).await;
                         }
                     }
                 },
                 _ = tick.tick() => {
-                    links.retain(|_, l| l.conn.tx.strong_count() > 0);
+                    links.retain(|_, l| l.route.alive());
                     let now = Instant::now();
                     let scan_all = self.cfg.enabled && now >= next_scan;
                     if scan_all {
@@ -185,7 +247,10 @@ impl Requester {
         clocks: &mut Clocks,
     ) -> Result<(), StoreError> {
         for (mn, link) in links {
-            let Some((drift, at)) = link.conn.clock() else {
+            let Route::Tcp(conn) = &link.route else {
+                continue;
+            };
+            let Some((drift, at)) = conn.clock() else {
                 continue;
             };
             if clocks
@@ -235,7 +300,7 @@ impl Requester {
         let expired: Vec<String> = inflight
             .iter()
             .filter(|(mn, f)| {
-                f.deadline <= now || links.get(*mn).is_none_or(|l| l.conn.id != f.conn)
+                f.deadline <= now || links.get(*mn).is_none_or(|l| l.route.id() != f.conn)
             })
             .map(|(mn, _)| mn.clone())
             .collect();
@@ -316,9 +381,9 @@ impl Requester {
         Ok(())
     }
 
-    /// Sends `mn`'s oldest queued request on its connection.
+    /// Sends `mn`'s oldest queued request on its connection (or command topic).
     async fn send_next(&self, mn: &str, link: &Link) -> Result<Option<InFlight>, StoreError> {
-        let Some(tx) = link.conn.tx.upgrade() else {
+        let Some(point) = requests::point_of_mn(&self.pool, mn).await? else {
             return Ok(None);
         };
         let now = Utc::now();
@@ -351,12 +416,26 @@ impl Requester {
                 return Ok(None);
             }
         };
-        let password = match requests::point_of_mn(&self.pool, mn).await? {
-            Some(p) => p.hj212_password.or_else(|| link.password.clone()),
-            None => link.password.clone(),
+        let password = point.hj212_password.or_else(|| link.password.clone());
+        let st = point.hj212_st.as_deref().unwrap_or(ST_WASTEWATER);
+        let bytes = request.encode(&qn, st, password.as_deref(), mn);
+        let sent = match &link.route {
+            Route::Tcp(conn) => conn
+                .tx
+                .upgrade()
+                .is_some_and(|tx| tx.try_send(bytes).is_ok()),
+            Route::Mqtt { .. } => self
+                .mqtt
+                .client
+                .try_publish(
+                    self.mqtt.topic(&point.park_id, &point.id),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    bytes,
+                )
+                .is_ok(),
         };
-        let bytes = request.encode(&qn, ST_WASTEWATER, password.as_deref(), mn);
-        if tx.try_send(bytes).is_err() {
+        if !sent {
             // The connection is going or its writer is backed up: try again later.
             requests::finish(&self.pool, claimed.id, "queued", None).await?;
             return Ok(None);
@@ -369,11 +448,22 @@ impl Requester {
         Ok(Some(InFlight {
             claimed,
             qn,
-            conn: link.conn.id,
+            conn: link.route.id(),
             before,
             accepted: false,
             deadline: Instant::now() + Duration::from_secs(self.cfg.answer_timeout_secs),
         }))
+    }
+
+    async fn reply_logged(
+        &self,
+        inflight: &mut HashMap<String, InFlight>,
+        mn: &str,
+        reply: LoggerReply,
+    ) {
+        if let Err(e) = self.reply(inflight, mn, reply).await {
+            tracing::warn!(error = %e, %mn, "Cannot record an HJ 212 reply.");
+        }
     }
 
     /// A reply to `mn`'s request in flight.

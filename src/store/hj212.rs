@@ -47,6 +47,8 @@ pub struct LoggerPoint {
     pub hj212_password: Option<String>,
     /// greenmon may set the logger's clock.
     pub hj212_set_clock: bool,
+    /// The system code its logger sends, when registered.
+    pub hj212_st: Option<String>,
 }
 
 /// The point registered with `mn`.
@@ -56,7 +58,7 @@ pub struct LoggerPoint {
 pub async fn point_of_mn(pool: &PgPool, mn: &str) -> Result<Option<LoggerPoint>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, park_id, required, monitored_since, retired_at, hj212_password,
-                hj212_set_clock
+                hj212_set_clock, hj212_st
          FROM monitoring_points WHERE mn = $1",
     )
     .bind(mn)

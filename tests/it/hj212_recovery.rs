@@ -404,3 +404,122 @@ async fn a_drifting_clock_raises_clock_drift_and_is_set() {
     .await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
+    use hj212::{
+        answer_9011, answer_9012, parse_packet, split_frames, PacketBuilder, QnRtn, Request,
+    };
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    const MN: &str = "AAAA0000000000000000000A";
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app(db).await;
+    // The logger's side: it reads its command topic, and publishes on the park's HJ 212 topic.
+    let down = format!("{}/parks/park-a/points/a-out/hj212/down", app.prefix);
+    let up = format!("{}/parks/park-a/hj212", app.prefix);
+    let mut opts = MqttOptions::new(crate::helpers::unique("logger"), "127.0.0.1", app.mqtt_port);
+    opts.set_keep_alive(Duration::from_secs(10));
+    let (client, mut eventloop) = AsyncClient::new(opts, 100);
+    client.subscribe(&down, QoS::AtLeastOnce).await.unwrap();
+    let (requests_tx, mut requests) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut subscribed_tx = Some(subscribed_tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(tx) = subscribed_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if requests_tx.send(p.payload.to_vec()).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    });
+    subscribed.await.unwrap();
+    let mut publisher = crate::helpers::Publisher::connect(app.mqtt_port).await;
+    let now = Utc::now()
+        .with_timezone(&Shanghai)
+        .format("%Y%m%d%H%M%S")
+        .to_string();
+    let realtime = PacketBuilder {
+        qn: Some(format!("{now}000")),
+        st: "32".into(),
+        cn: "2011".into(),
+        mn: MN.into(),
+        flag: Some(hj212::PacketFlag { raw: 4 }),
+        cp: format!("DataTime={now};w01018-Rtd=20.1,w01018-Flag=N"),
+        ..Default::default()
+    };
+    publisher.publish(&up, realtime.encode()).await;
+    publisher.flush().await;
+    // greenmon asks for the three missing hours on the command topic.
+    let bytes = tokio::time::timeout(Duration::from_secs(60), requests.recv())
+        .await
+        .expect("a request within 60 s")
+        .unwrap();
+    let request = parse_packet(split_frames(&bytes)[0].as_ref().unwrap()).unwrap();
+    assert_eq!((request.cn.as_str(), request.mn.as_str()), ("2061", MN));
+    let (begin, end) = match Request::parse(
+        &hj212::parse_packet_ref(split_frames(&bytes)[0].as_ref().unwrap().as_frame_ref()).unwrap(),
+    ) {
+        Some(Request::History { begin, end, .. }) => (begin, end),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (begin.to_string(), end.to_string()),
+        (
+            format!("{yesterday} 10:00:00"),
+            format!("{yesterday} 12:00:00")
+        )
+    );
+    // The logger answers as the standard says, over MQTT: 9011, the data, 9012.
+    publisher
+        .publish(&up, answer_9011(&request, QnRtn::Ready))
+        .await;
+    for h in 10..13 {
+        let data = PacketBuilder {
+            qn: request.qn.clone(),
+            st: "32".into(),
+            cn: "2061".into(),
+            mn: MN.into(),
+            flag: Some(hj212::PacketFlag { raw: 4 }),
+            cp: format!(
+                "DataTime={}{h:02}0000;w01018-Avg=21.5,w01018-Flag=N",
+                yesterday.format("%Y%m%d")
+            ),
+            ..Default::default()
+        };
+        publisher.publish(&up, data.encode()).await;
+    }
+    publisher.publish(&up, answer_9012(&request, 1)).await;
+    publisher.flush().await;
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(&app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    let (from, to) = outage(yesterday);
+    assert_eq!(
+        requests,
+        [(
+            "2061".to_string(),
+            Some(from),
+            Some(to),
+            "recovered".to_string(),
+            Some(1),
+            Some(1),
+            Some(3)
+        )]
+    );
+    assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
+    client.disconnect().await.unwrap();
+    app.shutdown().await;
+}

@@ -12,8 +12,9 @@
 use chrono::NaiveDateTime;
 
 use crate::encode::{format_hj_time, PacketBuilder};
+use crate::frame::FrameRef;
 use crate::header::PacketFlag;
-use crate::packet::PacketRef;
+use crate::packet::{parse_packet_ref, PacketRef};
 
 /// What a platform asks of a logger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +156,16 @@ impl LoggerReply {
     pub fn may_be(cn: &[u8]) -> bool {
         matches!(cn, b"9011" | b"9012" | b"1011")
     }
+
+    /// The reply a frame carries, with the MN that sent it: the frame's command code is peeked
+    /// at first, and only the frames that may be replies are parsed.
+    pub fn of_frame(frame: FrameRef<'_>) -> Option<(String, Self)> {
+        if !Self::may_be(peek_cn(frame.data)?) {
+            return None;
+        }
+        let p = parse_packet_ref(frame).ok()?;
+        Some((p.mn.to_string(), Self::parse(&p)?))
+    }
 }
 
 /// The command code of a data segment, found without parsing it (`CN=` at the start or after
@@ -270,5 +281,26 @@ mod tests {
             assert_eq!(peek_cn(data), want, "{}", String::from_utf8_lossy(data));
         }
         assert!(LoggerReply::may_be(b"9012") && !LoggerReply::may_be(b"2061"));
+        let answer = encode_frame(&format!(
+            "QN=7;ST=91;CN=9012;MN={MN};Flag=4;CP=&&ExeRtn=1&&"
+        ));
+        let frame = frames(&answer, 1024).next().unwrap().unwrap();
+        assert_eq!(
+            LoggerReply::of_frame(frame),
+            Some((
+                MN.to_string(),
+                LoggerReply::Result {
+                    qn: "7".into(),
+                    exe_rtn: Some(1)
+                }
+            ))
+        );
+        let upload = encode_frame(&format!(
+            "QN=7;ST=32;CN=2061;MN={MN};CP=&&DataTime=20160801000000&&"
+        ));
+        assert_eq!(
+            LoggerReply::of_frame(frames(&upload, 1024).next().unwrap().unwrap()),
+            None
+        );
     }
 }
