@@ -36,8 +36,11 @@ CREATE TABLE hj212_requests (
         (cn IN ('2051', '2061', '2031')) = (begin_time IS NOT NULL AND end_time IS NOT NULL AND end_time > begin_time))
 );
 
--- The requester takes a logger's oldest queued request; the scan skips periods already asked.
+-- The scan skips periods already asked.
 CREATE INDEX hj212_requests_point_idx ON hj212_requests (point_id, created_at);
+-- Every second the requester reads which loggers have queued requests, and takes a logger's
+-- oldest: a small index however long the history of requests grows.
+CREATE INDEX hj212_requests_queued_idx ON hj212_requests (mn, id) WHERE status = 'queued';
 
 -- Not granted to the park readers' Grafana role, as hj212_gaps is not: parks see their own
 -- requests through the API (GET /api/v1/hj212/requests).

@@ -44,6 +44,8 @@ const ST_WASTEWATER: &str = "32";
 const TICK: Duration = Duration::from_secs(1);
 /// A timed-out or failed request is asked again by the scan after this long.
 const RETRY_AFTER_HOURS: i64 = 24;
+/// Loggers scanned for missing hours in one tick at most.
+const SCANS_PER_TICK: usize = 100;
 /// A logger's clock, as its real-time data show it, is recorded at most this often.
 const CLOCK_RECORD_SECS: i64 = 60;
 /// A logger whose clock was set is not set again for this long.
@@ -87,8 +89,8 @@ pub fn outcome_of(exe_rtn: Option<u16>) -> &'static str {
 struct Link {
     route: Route,
     password: Option<String>,
-    /// Scan it at the next tick (it just connected).
-    scan: bool,
+    /// Scan it for missing hours, and why (`reconnect` or `scan`).
+    scan: Option<&'static str>,
 }
 
 /// How requests reach a logger.
@@ -193,14 +195,14 @@ impl Requester {
                 event = events.recv() => match event {
                     None => return,
                     Some(LoggerEvent::Connected { mn, password, conn }) => {
-                        let scan = self.cfg.enabled;
+                        let scan = self.cfg.enabled.then_some("reconnect");
                         links.insert(mn, Link { route: Route::Tcp(conn), password, scan });
                     }
                     Some(LoggerEvent::Bridged { mn, password }) => {
                         let seen = Instant::now();
                         // A logger already known on this route is not scanned again.
                         let known = links.get(&mn).is_some_and(|l| l.route.id() == MQTT_ROUTE);
-                        let scan = self.cfg.enabled && !known;
+                        let scan = (self.cfg.enabled && !known).then_some("reconnect");
                         links.insert(mn, Link { route: Route::Mqtt { seen }, password, scan });
                     }
                     Some(LoggerEvent::Reply { conn, reply }) => {
@@ -224,14 +226,16 @@ impl Requester {
                 _ = tick.tick() => {
                     links.retain(|_, l| l.route.alive());
                     let now = Instant::now();
-                    let scan_all = self.cfg.enabled && now >= next_scan;
-                    if scan_all {
+                    if self.cfg.enabled && now >= next_scan {
                         next_scan = now + Duration::from_secs(self.cfg.scan_interval_secs);
+                        for link in links.values_mut() {
+                            link.scan = link.scan.or(Some("scan"));
+                        }
                     }
                     if let Err(e) = self.clocks(&links, &mut clocks).await {
                         tracing::warn!(error = %e, "Cannot record HJ 212 logger clocks; retrying.");
                     }
-                    if let Err(e) = self.round(&mut links, &mut inflight, &mut last_sent, scan_all).await {
+                    if let Err(e) = self.round(&mut links, &mut inflight, &mut last_sent).await {
                         tracing::warn!(error = %e, "HJ 212 requester round failed; retrying.");
                     }
                 }
@@ -294,7 +298,6 @@ impl Requester {
         links: &mut HashMap<String, Link>,
         inflight: &mut HashMap<String, InFlight>,
         last_sent: &mut HashMap<String, Instant>,
-        scan_all: bool,
     ) -> Result<(), StoreError> {
         let now = Instant::now();
         let expired: Vec<String> = inflight
@@ -309,19 +312,33 @@ impl Requester {
                 self.timed_out(&mn, f).await?;
             }
         }
+        // A fleet reconnecting at once is scanned over several ticks, so that replies and
+        // timeouts are still handled meanwhile.
+        let mut scans = 0;
         for (mn, link) in links.iter_mut() {
-            if link.scan || scan_all {
-                let origin = if link.scan { "reconnect" } else { "scan" };
-                link.scan = false;
-                self.scan(mn, origin).await?;
+            if scans == SCANS_PER_TICK {
+                break;
+            }
+            if let Some(origin) = link.scan.take() {
+                scans += 1;
+                if let Err(e) = self.scan(mn, origin).await {
+                    // Scanned again at the next tick.
+                    link.scan = Some(origin);
+                    return Err(e);
+                }
             }
         }
         let spacing = Duration::from_secs(self.cfg.spacing_secs);
-        for (mn, link) in links.iter() {
-            if inflight.contains_key(mn) || last_sent.get(mn).is_some_and(|t| now < *t + spacing) {
+        // One query for every logger: most have nothing queued.
+        for mn in requests::queued_mns(&self.pool).await? {
+            let Some(link) = links.get(&mn) else {
+                continue;
+            };
+            if inflight.contains_key(&mn) || last_sent.get(&mn).is_some_and(|t| now < *t + spacing)
+            {
                 continue;
             }
-            if let Some(f) = self.send_next(mn, link).await? {
+            if let Some(f) = self.send_next(&mn, link).await? {
                 last_sent.insert(mn.clone(), now);
                 inflight.insert(mn.clone(), f);
             }

@@ -118,6 +118,18 @@ pub async fn queue(pool: &PgPool, requests: &[NewRequest]) -> Result<Vec<i64>, S
     Ok(ids)
 }
 
+/// The loggers (MNs) with queued requests.
+///
+/// # Errors
+/// Database errors.
+pub async fn queued_mns(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT mn FROM hj212_requests WHERE status = 'queued'")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 /// A request taken to be sent.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {

@@ -147,6 +147,25 @@ async fn finished_requests(app: &TestApp) -> Vec<RequestRow> {
     .unwrap()
 }
 
+/// The outcome of a-out's request, once it has one: (status, qn_rtn, exe_rtn, recovered). It
+/// must be the only request, asking for the outage's hours as hourly data.
+async fn outage_outcome(
+    app: &TestApp,
+    day: NaiveDate,
+) -> (String, Option<i32>, Option<i32>, Option<i32>) {
+    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
+        let r = finished_requests(app).await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    let (from, to) = outage(day);
+    let [(cn, begin, end, status, qn_rtn, exe_rtn, recovered)] = &requests[..] else {
+        panic!("one request expected: {requests:?}");
+    };
+    assert_eq!((cn.as_str(), *begin, *end), ("2061", Some(from), Some(to)));
+    (status.clone(), *qn_rtn, *exe_rtn, *recovered)
+}
+
 fn outage(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let at = |h| {
         Shanghai
@@ -164,23 +183,9 @@ async fn a_three_hour_outage_is_recovered_and_the_day_is_whole_again() {
     assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
     let dir = tempfile::tempdir().unwrap();
     let _loggers = Loggers::start(&app, &dir, &["--history-hours", "72"]);
-    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
-        let r = finished_requests(&app).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await;
-    let (from, to) = outage(yesterday);
     assert_eq!(
-        requests,
-        [(
-            "2061".to_string(),
-            Some(from),
-            Some(to),
-            "recovered".to_string(),
-            Some(1),
-            Some(1),
-            Some(18)
-        )],
+        outage_outcome(&app, yesterday).await,
+        ("recovered".to_string(), Some(1), Some(1), Some(18)),
         "one request for the three hours; 6 pollutants × 3 hours recovered"
     );
     assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
@@ -211,23 +216,9 @@ async fn a_logger_without_the_data_answers_exe_rtn_100_and_the_day_stays_short()
     let mut app = recovery_app(db).await;
     let dir = tempfile::tempdir().unwrap();
     let _loggers = Loggers::start(&app, &dir, &["--fail", "no-data"]);
-    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
-        let r = finished_requests(&app).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await;
-    let (from, to) = outage(yesterday);
     assert_eq!(
-        requests,
-        [(
-            "2061".to_string(),
-            Some(from),
-            Some(to),
-            "no_data".to_string(),
-            Some(1),
-            Some(100),
-            Some(0)
-        )]
+        outage_outcome(&app, yesterday).await,
+        ("no_data".to_string(), Some(1), Some(100), Some(0))
     );
     assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
     assert_eq!(
@@ -256,22 +247,9 @@ async fn a_request_by_hand_to_a_logger_that_refuses_is_recorded_as_rejected() {
     .await
     .unwrap();
     assert!(out.starts_with("queued 1 request(s) (id "), "{out}");
-    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
-        let r = finished_requests(&app).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await;
     assert_eq!(
-        requests,
-        [(
-            "2061".to_string(),
-            Some(from),
-            Some(to),
-            "rejected".to_string(),
-            Some(2),
-            None,
-            None
-        )]
+        outage_outcome(&app, yesterday).await,
+        ("rejected".to_string(), Some(2), None, None)
     );
     let name = app.db.name.clone();
     let listing = tokio::task::spawn_blocking(move || {
@@ -297,23 +275,9 @@ async fn a_logger_that_drops_mid_upload_is_asked_again_within_the_budget() {
     let mut app = recovery_app_with(db, |s| s.hj212.recovery.max_attempts = 2).await;
     let dir = tempfile::tempdir().unwrap();
     let _loggers = Loggers::start(&app, &dir, &["--fail", "drop"]);
-    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
-        let r = finished_requests(&app).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await;
-    let (from, to) = outage(yesterday);
     assert_eq!(
-        requests,
-        [(
-            "2061".to_string(),
-            Some(from),
-            Some(to),
-            "timed_out".to_string(),
-            Some(1),
-            None,
-            None
-        )]
+        outage_outcome(&app, yesterday).await,
+        ("timed_out".to_string(), Some(1), None, None)
     );
     let attempts = app
         .db
@@ -321,6 +285,7 @@ async fn a_logger_that_drops_mid_upload_is_asked_again_within_the_budget() {
         .await;
     assert_eq!(attempts, 2);
     // The packet uploaded before the drop is stored (whole packets only); the half packet is not.
+    let (from, to) = outage(yesterday);
     let hours = app
         .db
         .count(&format!(
@@ -501,25 +466,42 @@ async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
     }
     publisher.publish(&up, answer_9012(&request, 1)).await;
     publisher.flush().await;
-    let requests = eventually(Duration::from_secs(60), "the request's outcome", || async {
-        let r = finished_requests(&app).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await;
-    let (from, to) = outage(yesterday);
     assert_eq!(
-        requests,
-        [(
-            "2061".to_string(),
-            Some(from),
-            Some(to),
-            "recovered".to_string(),
-            Some(1),
-            Some(1),
-            Some(3)
-        )]
+        outage_outcome(&app, yesterday).await,
+        ("recovered".to_string(), Some(1), Some(1), Some(3))
     );
     assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
     client.disconnect().await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_answers_within_the_timeout_are_recovered() {
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two seconds before each of the three hourly packets.
+    let _loggers = Loggers::start(&app, &dir, &["--fail", "slow"]);
+    assert_eq!(
+        outage_outcome(&app, yesterday).await,
+        ("recovered".to_string(), Some(1), Some(1), Some(18))
+    );
+    assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_with_a_wrong_crc_are_quarantined_and_recover_nothing() {
+    let (db, yesterday) = outage_db().await;
+    let mut app = recovery_app(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _loggers = Loggers::start(&app, &dir, &["--fail", "bad-crc"]);
+    assert_eq!(
+        outage_outcome(&app, yesterday).await,
+        ("recovered".to_string(), Some(1), Some(1), Some(0)),
+        "the logger said it was done; nothing it sent could be stored"
+    );
+    assert_eq!(app.db.quarantine().await, [("crc_mismatch".to_string(), 3)]);
+    assert_eq!(day_rate(&app, yesterday).await, Some(21.0 / 24.0));
     app.shutdown().await;
 }
