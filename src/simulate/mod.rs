@@ -388,27 +388,38 @@ async fn run_loggers(
 /// `offline` and `online` lines on standard input take every logger off the line and back.
 /// Without a standard input (closed at once), the loggers stay online.
 fn offline_commands() -> tokio::sync::watch::Receiver<bool> {
-    use tokio::io::AsyncBufReadExt;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            match line.trim() {
-                "offline" => {
-                    tracing::info!("Loggers going offline.");
-                    let _ = tx.send(true);
+    // A thread of its own, not the runtime's blocking pool: a read of an open standard input
+    // never returns, and the runtime waits for its blocking tasks when it shuts down.
+    let spawned = std::thread::Builder::new()
+        .name("simulate-commands".into())
+        .spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                match line.trim() {
+                    "offline" => {
+                        tracing::info!("Loggers going offline.");
+                        let _ = tx.send(true);
+                    }
+                    "online" => {
+                        tracing::info!("Loggers back online.");
+                        let _ = tx.send(false);
+                    }
+                    "" => {}
+                    other => {
+                        tracing::warn!(command = other, "Unknown command; say offline or online.");
+                    }
                 }
-                "online" => {
-                    tracing::info!("Loggers back online.");
-                    let _ = tx.send(false);
-                }
-                "" => {}
-                other => tracing::warn!(command = other, "Unknown command; say offline or online."),
             }
-        }
-        // Keep the value for as long as loggers watch it.
-        tx.closed().await;
-    });
+            // The loggers keep watching the last value until the process exits.
+            loop {
+                std::thread::park();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "Cannot read commands from standard input; loggers stay online.");
+    }
     rx
 }
 

@@ -315,6 +315,7 @@ impl TcpLogger {
         prev_ts: &mut Option<DateTime<Utc>>,
     ) -> Ended {
         let mut offline = self.cfg.offline.clone();
+        let mut commands = true;
         let mut deframer = Deframer::new(MAX_FRAME);
         let mut buf = [0u8; READ_BUFFER];
         // Sends of the pending upload on this connection, and when its answer is due.
@@ -337,7 +338,13 @@ impl TcpLogger {
             };
             tokio::select! {
                 () = self.stop.cancelled() => return Ended::Stop,
-                went = async { offline.wait_for(|o| *o).await.is_ok() } => if went { return Ended::Offline },
+                went = async { offline.wait_for(|o| *o).await.is_ok() }, if commands => {
+                    if went {
+                        return Ended::Offline;
+                    }
+                    // No more commands can come: stay online.
+                    commands = false;
+                }
                 read = stream.read(&mut buf) => {
                     let n = match read {
                         Ok(0) | Err(_) => return Ended::Reconnect,
