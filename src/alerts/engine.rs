@@ -300,7 +300,13 @@ impl Engine {
             ),
             service::rates(pool, tz, None, yesterday, yesterday, now),
             service::energy(pool, None, today.year(), today),
-            crate::store::compliance::energy_reports(pool, None, today.year() - 1, today.year()),
+            crate::store::compliance::energy_reports(
+                pool,
+                None,
+                today.year() - 1,
+                today.year(),
+                None
+            ),
             crate::store::hj212::clocks(pool, now - chrono::Duration::seconds(CLOCK_FRESH_SECS)),
         );
         let cfg = &self.cfg;

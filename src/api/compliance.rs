@@ -12,12 +12,18 @@ use super::extract::{not_found_park, Caller, Path, Query};
 use super::parks::visible_park;
 use super::{params, AppState};
 use crate::compliance::energy::EnergyStatus;
-use crate::compliance::service::{self, Exceedance, ParkEnergy, ParkNow, ParkRates, ParkSummary};
+use crate::compliance::report::{self, MonthlyReport};
+use crate::compliance::service::{
+    self, Evaluated, Exceedance, ParkEnergy, ParkNow, ParkRates, ParkSummary,
+};
 use crate::domain::limits::earliest_time;
+use crate::domain::Period;
 
 /// The bureau's overview: one row per visible park.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceSummary {
+    /// The figures are as of this time: data stored by then, today's hours up to it.
+    pub data_cutoff: DateTime<Utc>,
     pub parks: Vec<SummaryRow>,
 }
 
@@ -95,8 +101,8 @@ pub async fn summary(
     caller: Caller,
 ) -> Result<axum::Json<ComplianceSummary>, ApiError> {
     // A park token's summary computes its own park only.
-    let rows =
-        service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), Utc::now()).await?;
+    let now = Utc::now();
+    let rows = service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), now).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
@@ -107,7 +113,10 @@ pub async fn summary(
         })
         .map(SummaryRow::from_summary)
         .collect();
-    Ok(axum::Json(ComplianceSummary { parks }))
+    Ok(axum::Json(ComplianceSummary {
+        data_cutoff: now,
+        parks,
+    }))
 }
 
 /// `GET /api/v1/parks/{park}/compliance`: monitoring rate and point statuses now.
@@ -152,6 +161,8 @@ pub struct DaysQuery {
     pub from: Option<NaiveDate>,
     /// Last local day, included (default: today).
     pub to: Option<NaiveDate>,
+    /// Reproduce the figures as they were known at this time (RFC 3339; default: now).
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/parks/{park}/compliance/rates?from=YYYY-MM-DD&to=YYYY-MM-DD`: daily
@@ -182,8 +193,9 @@ pub async fn rates(
 ) -> Result<axum::Json<Option<ParkRates>>, ApiError> {
     let from = q.from.map(|d| params::date("from", d)).transpose()?;
     let to = q.to.map(|d| params::date("to", d)).transpose()?;
-    visible_park(&state, &caller, &park).await?;
     let now = Utc::now();
+    let at = params::as_of(q.as_of, now)?;
+    visible_park(&state, &caller, &park).await?;
     let today = now.with_timezone(&state.tz).date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or(to);
@@ -194,7 +206,7 @@ pub async fn rates(
     if to.signed_duration_since(from).num_days() >= state.limits.max_range_days {
         return Err(too_long(state.limits.max_range_days));
     }
-    let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, now).await?;
+    let rates = service::rates(&state.pool, state.tz, Some(&park), from, to, at).await?;
     Ok(axum::Json(rates.into_iter().next()))
 }
 
@@ -207,6 +219,8 @@ pub struct TimeQuery {
     pub from: Option<DateTime<Utc>>,
     /// Range end, exclusive (RFC 3339; default: now).
     pub to: Option<DateTime<Utc>>,
+    /// Reproduce the episodes as they were known at this time (RFC 3339; default: now).
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// `[from, to)` of a query: `to` defaults to now, `from` to `default_span` before `to` (but not
@@ -251,6 +265,8 @@ pub struct ExceedanceList {
     pub from: DateTime<Utc>,
     /// Exclusive.
     pub to: DateTime<Utc>,
+    /// Hours looked at up to, and the data cut-off.
+    pub evaluated: Evaluated,
     pub exceedances: Vec<Exceedance>,
 }
 
@@ -281,12 +297,14 @@ pub async fn exceedances(
     Query(q): Query<TimeQuery>,
 ) -> Result<axum::Json<ExceedanceList>, ApiError> {
     let (from, to) = time_range(&state, q.from, q.to, Duration::days(7))?;
+    let at = params::as_of(q.as_of, Utc::now())?;
     visible_park(&state, &caller, &park).await?;
-    let list = service::exceedances(&state.pool, Some(&park), from, to, Utc::now()).await?;
+    let list = service::exceedances(&state.pool, Some(&park), from, to, at).await?;
     Ok(axum::Json(ExceedanceList {
         park_id: park,
         from,
         to,
+        evaluated: at.evaluated(to),
         exceedances: list,
     }))
 }
@@ -298,6 +316,9 @@ pub async fn exceedances(
 pub struct YearQuery {
     /// 2000 to 2100 (default: the current year, to date).
     pub year: Option<i32>,
+    /// Reproduce the figures from the reports as they were known at this time (RFC 3339;
+    /// default: now).
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/parks/{park}/energy?year=`: energy intensity, reduction and the required path
@@ -326,11 +347,82 @@ pub async fn energy(
     Query(q): Query<YearQuery>,
 ) -> Result<axum::Json<Option<ParkEnergy>>, ApiError> {
     let year = q.year.map(|y| params::year("year", y)).transpose()?;
+    let at = params::as_of(q.as_of, Utc::now())?;
     visible_park(&state, &caller, &park).await?;
-    let today = Utc::now().with_timezone(&state.tz).date_naive();
+    let today = at.cutoff().with_timezone(&state.tz).date_naive();
     let year = year.unwrap_or(today.year());
     // 2000 to 2100: the next year exists.
     let year_end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(today);
-    let energy = service::energy(&state.pool, Some(&park), year, today.min(year_end)).await?;
+    let through = today.min(year_end);
+    let energy = service::energy_at(&state.pool, Some(&park), year, through, at).await?;
     Ok(axum::Json(energy.into_iter().next()))
+}
+
+/// The monthly report's options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// Effective transmission rate a required point must reach to count as monitored (0 to 1;
+    /// default 0.9).
+    pub threshold: Option<f64>,
+    /// Reproduce the month as it was known at this time (RFC 3339; default: now).
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/parks/{park}/reports/{month}?threshold=&as_of=`: the month's compliance report,
+/// exact numbers (what `greenmon report --format json` prints).
+#[utoipa::path(
+    get,
+    path = "/parks/{park}/reports/{month}",
+    operation_id = "get_monthly_report",
+    tag = "compliance",
+    summary = "A month's compliance report: the monitoring rate against the 100% target, data rates, exceedances, energy",
+    params(
+        ("park" = String, Path, description = "Park id"),
+        ("month" = String, Path, description = "Local calendar month, YYYY-MM"),
+        ReportQuery
+    ),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("park_scoped"))),
+    responses(
+        (status = 200, description = "The park's month, with what the figures cover (`evaluated`)", body = MonthlyReport),
+        (status = 400, description = "Malformed query string, park id or month, or a time outside 2000 to 2100", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ErrorBody),
+        (status = 404, description = "Unknown park, or another park's (park tokens)", body = ErrorBody),
+        (status = 422, description = "A threshold outside 0 to 1, or `as_of` in the future", body = ErrorBody),
+        (status = 500, description = "Database failure", body = ErrorBody),
+    )
+)]
+pub async fn monthly_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((park, month)): Path<(String, String)>,
+    Query(q): Query<ReportQuery>,
+) -> Result<axum::Json<MonthlyReport>, ApiError> {
+    let first_day = match month.parse::<Period>() {
+        Ok(p @ Period::Month { .. }) => params::date("month", p.start())?,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "`month` must be a month like 2018-03".into(),
+            ))
+        }
+    };
+    let threshold = q
+        .threshold
+        .unwrap_or(crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::Unprocessable(
+            "`threshold` must be between 0 and 1".into(),
+        ));
+    }
+    let at = params::as_of(q.as_of, Utc::now())?;
+    visible_park(&state, &caller, &park).await?;
+    let reports =
+        report::monthly(&state.pool, state.tz, Some(&park), first_day, threshold, at).await?;
+    reports
+        .into_iter()
+        .next()
+        .map(axum::Json)
+        .ok_or_else(|| not_found_park(&park))
 }

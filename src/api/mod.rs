@@ -96,6 +96,7 @@ fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::rates))
         .routes(routes!(compliance::exceedances))
         .routes(routes!(compliance::energy))
+        .routes(routes!(compliance::monthly_report))
         .routes(routes!(energy_reports::list, energy_reports::submit))
         .routes(routes!(review::list_park))
         .routes(routes!(review::list_point, review::add))

@@ -135,6 +135,30 @@ pub fn text(name: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `as_of` of a compliance query: figures as they were known at that time. `None` is now.
+///
+/// # Errors
+/// 400 naming `as_of` outside the span; 422 when it lies in the future.
+pub fn as_of(
+    value: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<crate::compliance::service::Basis, ApiError> {
+    use crate::compliance::service::Basis;
+    match value {
+        None => Ok(Basis::from(now)),
+        Some(t) => {
+            let t = time("as_of", t)?;
+            if t > now {
+                return Err(ApiError::Unprocessable(
+                    "`as_of` is in the future; figures can only be reproduced as known at a past time"
+                        .into(),
+                ));
+            }
+            Ok(Basis::as_of(now, t))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,13 @@ pub struct ReadingsArgs {
     /// Batches committing at once; default `ingest.parallel_commits`.
     #[arg(long)]
     parallel: Option<usize>,
+    /// A bureau correction: the file's readings replace the stored ones and outrank any later
+    /// re-send by a data logger (docs/compliance.md, "Corrections"). Needs `--by`.
+    #[arg(long, requires = "by")]
+    correction: bool,
+    /// Who makes the correction (kept with every corrected reading and its revisions).
+    #[arg(long, requires = "correction")]
+    by: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -80,6 +87,12 @@ pub(super) async fn run(command: ImportCommand, settings: &Settings) -> anyhow::
         }),
         batch_rows: args.batch_rows,
         parallel,
+        correction_by: match args.by {
+            Some(by) if by.trim().is_empty() || by.chars().any(char::is_control) => {
+                anyhow::bail!("--by must name who makes the correction")
+            }
+            by => by,
+        },
     };
     // One connection per committing batch, plus one for the registry lookup.
     let mut database = settings.database.clone();
@@ -131,11 +144,13 @@ fn summary_line(s: &ImportSummary, elapsed: Duration) -> String {
         format!(" ({})", reasons.join(", "))
     };
     format!(
-        "imported: {} lines, {} readings read, {} stored, {} duplicates, {} ignored, {} quarantined{reasons}; {secs:.2} s, {rate:.0} readings/s",
+        "imported: {} lines, {} readings read, {} stored, {} duplicates, {} corrected, {} overruled, {} ignored, {} quarantined{reasons}; {secs:.2} s, {rate:.0} readings/s",
         s.lines,
         s.readings,
         s.stored,
         s.duplicates,
+        s.corrected,
+        s.overruled,
         s.ignored,
         s.quarantined_total(),
     )
@@ -159,7 +174,7 @@ mod tests {
         let line = summary_line(&s, Duration::from_secs(2));
         assert_eq!(
             line,
-            "imported: 5 lines, 3 readings read, 2 stored, 1 duplicates, 0 ignored, 2 quarantined (invalid_csv 1, unknown_point 1); 2.00 s, 2 readings/s"
+            "imported: 5 lines, 3 readings read, 2 stored, 1 duplicates, 0 corrected, 0 overruled, 0 ignored, 2 quarantined (invalid_csv 1, unknown_point 1); 2.00 s, 2 readings/s"
         );
     }
 }

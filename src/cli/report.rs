@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::compliance::report as r;
 use crate::compliance::report_text as t;
+use crate::compliance::service::Basis;
 use crate::config::Settings;
 use crate::domain::Period;
 use crate::store;
@@ -28,6 +29,11 @@ pub struct ReportArgs {
     /// as monitored in the park's monitoring rate).
     #[arg(long, default_value_t = crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD)]
     threshold: f64,
+    /// Reproduce the month as it was known at this time (RFC 3339, e.g.
+    /// 2018-04-02T09:00:00+08:00): each reading's version current then, the review marks in
+    /// force then, the energy reports received by then.
+    #[arg(long)]
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `--format`.
@@ -46,7 +52,15 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
         month,
         format,
         threshold,
+        as_of,
     } = args;
+    let tz = settings.timezone();
+    let now = chrono::Utc::now();
+    let at = match as_of {
+        None => Basis::from(now),
+        Some(t) if t > now => anyhow::bail!("--as-of {} is in the future", t.to_rfc3339()),
+        Some(t) => Basis::as_of(now, t),
+    };
     let first_day = match month.parse::<Period>() {
         Ok(p @ Period::Month { .. }) => p.start(),
         _ => anyhow::bail!("--month {month:?} must be a month like 2018-03"),
@@ -60,18 +74,11 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
             anyhow::bail!("park {id:?} is not registered");
         }
     }
-    let reports = r::monthly(
-        &pool,
-        settings.timezone(),
-        park.as_deref(),
-        first_day,
-        threshold,
-        chrono::Utc::now(),
-    )
-    .await
-    .context("building the report")?;
+    let reports = r::monthly(&pool, tz, park.as_deref(), first_day, threshold, at)
+        .await
+        .context("building the report")?;
     match format {
-        ReportFormat::Table => print!("{}", t::render_table(&reports)),
+        ReportFormat::Table => print!("{}", t::render_table(&reports, tz)),
         ReportFormat::Csv => print!("{}", t::render_csv(&reports)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
     }

@@ -12,12 +12,12 @@ use sqlx::PgPool;
 use super::energy::EnergyStatus;
 use super::exceedance::Direction;
 use super::rates::{local_day_bounds, DailyRates};
-use super::service::{self, Exceedance, PointRates};
+use super::service::{self, Basis, Evaluated, Exceedance, PointRates};
 use crate::domain::units::unit_of;
 use crate::store::StoreError;
 
 /// Where a park stands on the 100% monitoring target for the month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MonitoringVerdict {
     /// Every required point that owed hours reached the threshold.
@@ -43,10 +43,13 @@ impl MonitoringVerdict {
 }
 
 /// One park's month. Numbers are exact (fractions, not percentages); the table rounds them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
     pub park_id: String,
     pub month: String,
+    /// Hours counted up to (the month's end, or the cut-off in a month in progress), the data
+    /// cut-off, and the "as of" time when the month is reproduced as it was known then.
+    pub evaluated: Evaluated,
     pub verdict: MonitoringVerdict,
     /// Required points that owed hours and reached the threshold / required points that owed
     /// hours; the target is 1.0. `None` when no required point owed hours.
@@ -79,14 +82,14 @@ pub struct MonthlyReport {
 }
 
 /// A required point below the effective-transmission threshold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointBelow {
     pub point_id: String,
     pub effective: Option<f64>,
 }
 
 /// One point's month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointMonth {
     pub point_id: String,
     pub required: bool,
@@ -103,7 +106,7 @@ pub struct PointMonth {
 }
 
 /// A point's exceedances of one pollutant and limit (upper or lower) in the month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointExceedance {
     /// HJ 212-2017 code.
     pub pollutant: String,
@@ -129,15 +132,17 @@ pub async fn monthly(
     park: Option<&str>,
     first_day: NaiveDate,
     threshold: f64,
-    now: DateTime<Utc>,
+    at: impl Into<Basis>,
 ) -> Result<Vec<MonthlyReport>, StoreError> {
+    let at = at.into();
     let next = first_day + chrono::Months::new(1);
     let last_day = next.pred_opt().unwrap_or(first_day);
     let (from, _) = local_day_bounds(first_day, tz);
     let (to, _) = local_day_bounds(next, tz);
-    let rates = service::rates(pool, tz, park, first_day, last_day, now).await?;
-    let exceedances = service::exceedances(pool, park, from, to, now).await?;
-    let energy = service::energy(pool, park, chrono::Datelike::year(&first_day), next).await?;
+    let rates = service::rates(pool, tz, park, first_day, last_day, at).await?;
+    let exceedances = service::exceedances(pool, park, from, to, at).await?;
+    let year = chrono::Datelike::year(&first_day);
+    let energy = service::energy_at(pool, park, year, next, at).await?;
     Ok(rates
         .into_iter()
         .map(|r| {
@@ -169,6 +174,7 @@ pub async fn monthly(
             let park_energy = energy.iter().find(|e| e.park_id == r.park_id);
             MonthlyReport {
                 month: first_day.format("%Y-%m").to_string(),
+                evaluated: at.evaluated(to),
                 verdict,
                 monitoring_rate,
                 threshold,

@@ -4,6 +4,9 @@
 
 use std::fmt::Write as _;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
 use super::report::{MonthlyReport, PointMonth};
 use super::rounding::percent;
 
@@ -21,9 +24,27 @@ fn on_path(r: &MonthlyReport) -> &'static str {
     }
 }
 
-/// The reports as three aligned tables: parks, points, exceedances.
-pub fn render_table(reports: &[MonthlyReport]) -> String {
+/// A local time as the bureau writes it: `2018-04-01 00:00:00`.
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The reports as three aligned tables (parks, points, exceedances), under a line that states
+/// what the figures cover, in local time of `tz`.
+pub fn render_table(reports: &[MonthlyReport], tz: Tz) -> String {
     let mut out = String::new();
+    if let Some(e) = reports.first().map(|r| r.evaluated) {
+        let _ = write!(
+            out,
+            "hours counted up to {} ({tz}); data received up to {}",
+            local(e.up_to, tz),
+            local(e.data_cutoff, tz)
+        );
+        let _ = match e.as_of {
+            Some(_) => writeln!(out, " (as of: reproduced as known then)"),
+            None => writeln!(out),
+        };
+    }
     let _ = writeln!(
         out,
         "{:<18} {:<7} {:<24} {:>19} {:>8} {:>5} {:>16} {:>12} {:>13} {:>20} {:>25} {:>28} {:>17} {:>14} {:>7}  points below threshold",
@@ -134,13 +155,13 @@ pub fn render_table(reports: &[MonthlyReport]) -> String {
 /// The parks as CSV with a header row: exact fractions (not percentages), unrounded.
 pub fn render_csv(reports: &[MonthlyReport]) -> String {
     let mut out = String::from(
-        "park,month,required_points,verdict,monitoring_rate,required_points_owing,required_points_short,expected_hours,received_hours,valid_hours,transmission,validity,effective,exceedance_episodes,exceedance_hours,energy_baseline_year,energy_target_year,energy_target_reduction,energy_months_covered,intensity,reduction,required_reduction,on_track,points_below_threshold\n",
+        "park,month,required_points,verdict,monitoring_rate,required_points_owing,required_points_short,expected_hours,received_hours,valid_hours,transmission,validity,effective,exceedance_episodes,exceedance_hours,energy_baseline_year,energy_target_year,energy_target_reduction,energy_months_covered,intensity,reduction,required_reduction,on_track,points_below_threshold,evaluated_up_to,data_cutoff,as_of\n",
     );
     for r in reports {
         let e = r.energy;
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.park_id,
             r.month,
             r.required_points,
@@ -173,7 +194,12 @@ pub fn render_csv(reports: &[MonthlyReport]) -> String {
                 .iter()
                 .map(|p| p.point_id.as_str())
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" "),
+            r.evaluated.up_to.to_rfc3339(),
+            r.evaluated.data_cutoff.to_rfc3339(),
+            r.evaluated
+                .as_of
+                .map_or_else(String::new, |t| t.to_rfc3339()),
         );
     }
     out
@@ -184,6 +210,7 @@ mod tests {
     use super::*;
     use crate::compliance::rates::DailyRates;
     use crate::compliance::report::{MonitoringVerdict, PointBelow};
+    use crate::compliance::service::Evaluated;
 
     fn sample() -> MonthlyReport {
         let hours = DailyRates {
@@ -194,6 +221,11 @@ mod tests {
         MonthlyReport {
             park_id: "park-a".into(),
             month: "2018-03".into(),
+            evaluated: Evaluated {
+                up_to: "2018-03-31T16:00:00Z".parse().unwrap(),
+                data_cutoff: "2018-04-02T01:00:00Z".parse().unwrap(),
+                as_of: None,
+            },
             verdict: MonitoringVerdict::BelowTarget,
             monitoring_rate: Some(0.5),
             threshold: 0.9,
@@ -220,8 +252,12 @@ mod tests {
 
     #[test]
     fn table_rounds_and_csv_is_exact() {
-        let t = render_table(&[sample()]);
-        let row: Vec<&str> = t.lines().nth(1).unwrap().split_whitespace().collect();
+        let t = render_table(&[sample()], chrono_tz::Asia::Shanghai);
+        assert_eq!(
+            t.lines().next().unwrap(),
+            "hours counted up to 2018-04-01 00:00:00 (Asia/Shanghai); data received up to 2018-04-02 09:00:00"
+        );
+        let row: Vec<&str> = t.lines().nth(2).unwrap().split_whitespace().collect();
         assert_eq!(
             row,
             [

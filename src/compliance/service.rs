@@ -22,6 +22,66 @@ use crate::store::compliance::{self as q, ParkRow, PointRow};
 use crate::store::review::{self, ReviewMarkRow};
 use crate::store::{api_queries, rollup, StoreError};
 
+/// What figures are computed from: the data stored by now, or "as of" a past time, the data
+/// known then (each reading's version current then, the review marks in force then, the energy
+/// reports received by then). Hours after the cut-off are not owed yet. Built from `now` alone
+/// (`Basis::from(now)`) for the live figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Basis {
+    now: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+}
+
+impl Basis {
+    /// As known at `as_of` (a time after `now` is `now`).
+    pub fn as_of(now: DateTime<Utc>, as_of: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            as_of: Some(as_of.min(now)),
+        }
+    }
+
+    /// The data cut-off: data stored after it is left out; hours after it are not owed yet.
+    pub fn cutoff(self) -> DateTime<Utc> {
+        self.as_of.unwrap_or(self.now)
+    }
+
+    /// The "as of" time, when the figures are asked as of a past time.
+    pub fn as_of_time(self) -> Option<DateTime<Utc>> {
+        self.as_of
+    }
+}
+
+/// What a set of figures covers, stated with them (API, report, bulletin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Evaluated {
+    /// The figures count hours up to here: the end of the range asked for, or the data cut-off
+    /// when that comes first (a month in progress).
+    pub up_to: DateTime<Utc>,
+    /// Data stored after this time is not in the figures: the time of the computation, or the
+    /// "as of" time.
+    pub data_cutoff: DateTime<Utc>,
+    /// Set when the figures reproduce what was known at a past time (`as_of`).
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Basis {
+    /// The statement of figures over a range ending at `range_end`.
+    pub fn evaluated(self, range_end: DateTime<Utc>) -> Evaluated {
+        Evaluated {
+            up_to: range_end.min(self.cutoff()),
+            data_cutoff: self.cutoff(),
+            as_of: self.as_of,
+        }
+    }
+}
+
+impl From<DateTime<Utc>> for Basis {
+    fn from(now: DateTime<Utc>) -> Self {
+        Self { now, as_of: None }
+    }
+}
+
 /// One point's status now.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PointNow {
@@ -41,6 +101,8 @@ pub struct PointNow {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkNow {
     pub park_id: String,
+    /// The statuses are as of this time (the last readings stored by then).
+    pub data_cutoff: DateTime<Utc>,
     pub name: String,
     pub required_points: u32,
     pub online_required_points: u32,
@@ -113,6 +175,7 @@ fn park_now<'a>(
     let rate = MonitoringRate::from_statuses(points.iter().filter(counted).map(|p| p.status));
     ParkNow {
         park_id: park.id.clone(),
+        data_cutoff: now,
         name: park.name.clone(),
         required_points: rate.required,
         online_required_points: rate.online,
@@ -158,6 +221,8 @@ pub struct ParkRates {
     pub park_id: String,
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// Hours counted up to, and the data cut-off.
+    pub evaluated: Evaluated,
     pub rates: DailyRates,
     pub transmission: Option<f64>,
     pub validity: Option<f64>,
@@ -175,10 +240,10 @@ pub async fn rates(
     park: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
-    now: DateTime<Utc>,
+    at: impl Into<Basis>,
 ) -> Result<Vec<ParkRates>, StoreError> {
     let (reg, _) = tokio::try_join!(Registry::load(pool, park), rollup::fold(pool))?;
-    rates_of(pool, &reg, tz, park, from, to, now).await
+    rates_of(pool, &reg, tz, park, from, to, at.into()).await
 }
 
 async fn rates_of(
@@ -188,14 +253,15 @@ async fn rates_of(
     park: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
-    now: DateTime<Utc>,
+    at: Basis,
 ) -> Result<Vec<ParkRates>, StoreError> {
     let (parks, points) = (&reg.parks, &reg.points);
     let (start, _) = local_day_bounds(from, tz);
     let (_, end) = local_day_bounds(to, tz);
-    let point_slots = q::slots(pool, park, start, end).await?;
-    let pollutant_slots = q::pollutant_slots(pool, park, start, end).await?;
-    let marks = review::in_force(pool, park, start, end).await?;
+    let now = at.cutoff();
+    let point_slots = q::slots(pool, park, start, end, at.as_of).await?;
+    let pollutant_slots = q::pollutant_slots(pool, park, start, end, at.as_of).await?;
+    let marks = review::in_force(pool, park, start, end, at.as_of).await?;
     let count = |n: i64| u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX });
     let mut slots: HashMap<String, Vec<HourSlot>> = HashMap::new();
     for s in point_slots {
@@ -297,6 +363,7 @@ async fn rates_of(
                 park_id: p.id.clone(),
                 from,
                 to,
+                evaluated: at.evaluated(end),
                 rates: park_rates,
                 transmission: park_rates.transmission(),
                 validity: park_rates.validity(),
@@ -346,10 +413,10 @@ pub async fn exceedances(
     park: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    now: DateTime<Utc>,
+    at: impl Into<Basis>,
 ) -> Result<Vec<Exceedance>, StoreError> {
     rollup::fold(pool).await?;
-    exceedances_of(pool, park, from, to, now).await
+    exceedances_of(pool, park, from, to, at.into()).await
 }
 
 /// [`exceedances`] on rollups already folded.
@@ -358,9 +425,10 @@ async fn exceedances_of(
     park: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    now: DateTime<Utc>,
+    at: Basis,
 ) -> Result<Vec<Exceedance>, StoreError> {
-    let rows = q::exceeding_hours(pool, park, from, to).await?;
+    let now = at.cutoff();
+    let rows = q::exceeding_hours(pool, park, from, to, at.as_of).await?;
     let last_complete_hour_end = floor_hour(now);
     let mut out = Vec::new();
     let mut start = 0;
@@ -416,6 +484,13 @@ pub struct ParkEnergy {
     pub annual_cut: f64,
     /// `None` when the park has no usable report for the year.
     pub status: Option<EnergyStatus>,
+    /// The figures take the reports of periods that end by this local day.
+    pub through: NaiveDate,
+    /// Reports stored after this time are not in the figures: the time of the computation, or
+    /// the "as of" time.
+    pub data_cutoff: DateTime<Utc>,
+    /// Set when the figures reproduce what was known at a past time.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Energy status of every park (or one) for `year`, from reports whose period ends on or before
@@ -429,8 +504,22 @@ pub async fn energy(
     year: i32,
     through: NaiveDate,
 ) -> Result<Vec<ParkEnergy>, StoreError> {
+    energy_at(pool, park, year, through, Utc::now()).await
+}
+
+/// [`energy`] on a [`Basis`]: as of a past time, from each period's report as it stood then.
+///
+/// # Errors
+/// Database errors.
+pub async fn energy_at(
+    pool: &PgPool,
+    park: Option<&str>,
+    year: i32,
+    through: NaiveDate,
+    at: impl Into<Basis>,
+) -> Result<Vec<ParkEnergy>, StoreError> {
     let parks = q::parks(pool, park).await?;
-    energy_of(pool, &parks, park, year, through).await
+    energy_of(pool, &parks, park, year, through, at.into()).await
 }
 
 async fn energy_of(
@@ -439,9 +528,10 @@ async fn energy_of(
     park: Option<&str>,
     year: i32,
     through: NaiveDate,
+    at: Basis,
 ) -> Result<Vec<ParkEnergy>, StoreError> {
     let first_year = parks.iter().map(|p| p.baseline_year).min().unwrap_or(year);
-    let reports: Vec<_> = q::energy_reports(pool, park, first_year, year)
+    let reports: Vec<_> = q::energy_reports(pool, park, first_year, year, at.as_of)
         .await?
         .into_iter()
         .filter(|r| r.period.end() <= through)
@@ -471,6 +561,9 @@ async fn energy_of(
                 target_reduction: p.target_reduction,
                 annual_cut: target.annual_cut(),
                 status: energy_status(&target, &years, year),
+                through,
+                data_cutoff: at.cutoff(),
+                as_of: at.as_of,
             }
         })
         .collect())
@@ -594,10 +687,10 @@ async fn summary_of(
     let open_from = floor_hour(now).checked_sub_signed(hour).unwrap_or(now);
     let open_to = now.checked_add_signed(hour).unwrap_or(now);
     let (rates_yesterday, rates_today, open, energy) = tokio::try_join!(
-        rates_of(pool, reg, tz, park, yesterday, yesterday, now),
-        rates_of(pool, reg, tz, park, today, today, now),
-        exceedances_of(pool, park, open_from, open_to, now),
-        energy_of(pool, &reg.parks, park, today.year(), today),
+        rates_of(pool, reg, tz, park, yesterday, yesterday, now.into()),
+        rates_of(pool, reg, tz, park, today, today, now.into()),
+        exceedances_of(pool, park, open_from, open_to, now.into()),
+        energy_of(pool, &reg.parks, park, today.year(), today, now.into()),
     )?;
     let effective = |rates: &[ParkRates], id: &str| {
         rates

@@ -98,6 +98,7 @@ impl Batcher {
                 Ack::Mqtt(_) => "mqtt",
                 Ack::Tcp(_) => "tcp",
             },
+            sender: None,
             topic: msg.topic.clone(),
             payload,
             content,

@@ -233,6 +233,8 @@ impl Committer {
         m.messages_stored.inc_by(outcome.messages_stored);
         m.readings_stored.inc_by(outcome.readings_inserted);
         m.readings_duplicate.inc_by(outcome.readings_duplicate);
+        m.readings_corrected.inc_by(outcome.readings_corrected);
+        m.readings_overruled.inc_by(outcome.readings_overruled);
         m.energy_reports_stored.inc_by(outcome.energy_reports);
         for reason in outcome.verdicts.iter().flatten() {
             m.quarantined.with_label_values(&[reason]).inc();

@@ -29,6 +29,7 @@ use super::decode::{
 use crate::backoff::Backoff;
 use crate::domain::ParkId;
 use crate::store::batch::{point_parks, UNKNOWN_POINT};
+use crate::store::corrections::BUREAU;
 use crate::store::{write_batch, BatchItem, BatchOutcome, Content, StoreError};
 
 /// The `source` of quarantine rows written by the import.
@@ -70,6 +71,10 @@ pub struct ImportConfig {
     pub batch_rows: usize,
     /// Batches committing at once, each on its own connection.
     pub parallel: usize,
+    /// `Some(author)`: a bureau correction, whose readings outrank the data loggers' (source
+    /// `bureau`, sender the author). `None`: logger history (source `import`, no sender: the
+    /// point's data logger).
+    pub correction_by: Option<String>,
 }
 
 /// What an import did.
@@ -83,6 +88,10 @@ pub struct ImportSummary {
     pub stored: u64,
     /// Reading rows already stored (a re-run).
     pub duplicates: u64,
+    /// Stored readings this import replaced with a different version (corrections).
+    pub corrected: u64,
+    /// Rows that lost to a stored bureau correction (kept as overruled revisions).
+    pub overruled: u64,
     /// HJ 212 packets with nothing to store (another CN).
     pub ignored: u64,
     /// Quarantined lines (or packets) by reason code.
@@ -95,6 +104,8 @@ impl ImportSummary {
         self.readings += chunk.readings;
         self.stored += outcome.readings_inserted;
         self.duplicates += outcome.readings_duplicate;
+        self.corrected += outcome.readings_corrected;
+        self.overruled += outcome.readings_overruled;
         for (item, verdict) in chunk.items.iter().zip(&outcome.verdicts) {
             match verdict {
                 Some(reason) => *self.quarantined.entry(reason).or_default() += 1,
@@ -278,8 +289,13 @@ impl Reader {
     }
 
     fn item(&self, number: u64, payload: &[u8], content: Content) -> BatchItem {
+        let (source, sender) = match &self.cfg.correction_by {
+            Some(by) => (BUREAU, Some(by.clone())),
+            None => (SOURCE, None),
+        };
         BatchItem {
-            source: SOURCE,
+            source,
+            sender,
             topic: format!("import://{}:{number}", self.cfg.name),
             payload: Bytes::copy_from_slice(payload),
             content,

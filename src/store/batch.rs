@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use sqlx::PgPool;
 
-use super::{energy, quarantine, readings, StoreError};
+use super::corrections::Incoming;
+use super::readings;
+use super::{energy, quarantine, StoreError};
 use crate::domain::CrcMode;
 use crate::domain::{EnergyReport, Hj212Upload, ParkId, PointId, Reading};
 
@@ -54,8 +56,12 @@ pub enum Content {
 /// One message: where it came from, its raw bytes (kept for quarantine) and its content.
 #[derive(Debug, Clone)]
 pub struct BatchItem {
-    /// `mqtt` or `tcp`.
+    /// `mqtt`, `tcp`, `import`, or `bureau` for a correction
+    /// ([`corrections::BUREAU`](super::corrections::BUREAU), which outranks the others).
     pub source: &'static str,
+    /// Who sent it, stored with its readings: `None` for the point's own data logger (MQTT, TCP,
+    /// an import of logger history), the author of a bureau correction.
+    pub sender: Option<String>,
     pub topic: String,
     pub payload: Bytes,
     pub content: Content,
@@ -68,8 +74,12 @@ pub struct BatchOutcome {
     pub messages_stored: u64,
     /// Reading rows inserted.
     pub readings_inserted: u64,
-    /// Reading rows skipped because they were already stored.
+    /// Reading rows skipped because they were already stored, identical.
     pub readings_duplicate: u64,
+    /// Stored readings replaced by a different version (corrections).
+    pub readings_corrected: u64,
+    /// Reading rows that differed from a stored bureau correction and lost to it.
+    pub readings_overruled: u64,
     pub energy_reports: u64,
     /// Per item, in batch order: `None` when stored (or ignored), else the quarantine reason.
     pub verdicts: Vec<Option<&'static str>>,
@@ -170,6 +180,8 @@ impl BatchOutcome {
         self.messages_stored += o.messages_stored;
         self.readings_inserted += o.readings_inserted;
         self.readings_duplicate += o.readings_duplicate;
+        self.readings_corrected += o.readings_corrected;
+        self.readings_overruled += o.readings_overruled;
         self.energy_reports += o.energy_reports;
         self.verdicts.extend(o.verdicts);
     }
@@ -180,7 +192,7 @@ impl BatchOutcome {
 enum Rows {
     /// Binary COPY: fast, fails if a row already exists.
     Copy,
-    /// `INSERT ... ON CONFLICT DO NOTHING`: skips rows already stored.
+    /// `INSERT ... ON CONFLICT DO NOTHING`, then the corrections among the rows it skipped.
     Upsert,
 }
 
@@ -197,8 +209,8 @@ async fn write_tx(
     let devices = lookup_devices(&mut tx, items).await?;
 
     let mut out = BatchOutcome::default();
-    let mut rows: Vec<&Reading> = Vec::new();
-    let mut hj212_rows: Vec<Reading> = Vec::new();
+    let mut rows: Vec<Incoming<'_>> = Vec::new();
+    let mut hj212_rows: Vec<(Reading, &BatchItem)> = Vec::new();
     let mut reports: Vec<&EnergyReport> = Vec::new();
     let mut rejected: Vec<(&BatchItem, &'static str, String)> = Vec::new();
     for item in items {
@@ -214,16 +226,19 @@ async fn write_tx(
             Content::Hj212 { park, upload } => {
                 match check_device(&devices, park.as_ref(), upload) {
                     Ok(point) => {
-                        hj212_rows.extend(upload.values.iter().map(|v| Reading {
-                            time: v.time,
-                            point: point.clone(),
-                            pollutant: v.pollutant.clone(),
-                            kind: v.kind,
-                            value: v.value,
-                            min: v.min,
-                            max: v.max,
-                            cou: v.cou,
-                            flag: v.flag,
+                        hj212_rows.extend(upload.values.iter().map(|v| {
+                            let reading = Reading {
+                                time: v.time,
+                                point: point.clone(),
+                                pollutant: v.pollutant.clone(),
+                                kind: v.kind,
+                                value: v.value,
+                                min: v.min,
+                                max: v.max,
+                                cou: v.cou,
+                                flag: v.flag,
+                            };
+                            (reading, item)
                         }));
                         out.messages_stored += 1;
                     }
@@ -246,7 +261,7 @@ async fn write_tx(
                     format!("point {point} is registered to park {registered}, not {park}"),
                 )),
                 Some(_) => {
-                    rows.extend(readings.iter());
+                    rows.extend(readings.iter().map(|r| incoming(r, item)));
                     out.messages_stored += 1;
                 }
             },
@@ -263,14 +278,20 @@ async fn write_tx(
         out.verdicts
             .push((rejected.len() > before).then(|| rejected[before].1));
     }
-    rows.extend(hj212_rows.iter());
+    rows.extend(hj212_rows.iter().map(|(r, item)| incoming(r, item)));
     if !rows.is_empty() {
-        out.readings_inserted = match mode {
-            Rows::Copy => readings::copy(&mut tx, &rows).await?,
-            Rows::Upsert => readings::insert(&mut tx, &rows).await?,
-        };
-        out.readings_duplicate = rows.len() as u64 - out.readings_inserted;
+        match mode {
+            Rows::Copy => out.readings_inserted = readings::copy(&mut tx, &rows).await?,
+            Rows::Upsert => {
+                let done = readings::upsert(&mut tx, &rows).await?;
+                out.readings_inserted = done.inserted;
+                out.readings_duplicate = done.duplicate;
+                out.readings_corrected = done.corrected.replaced;
+                out.readings_overruled = done.corrected.overruled;
+            }
+        }
         readings::update_last_seen(&mut tx, &rows).await?;
+        readings::note_late(&mut tx, &rows).await?;
     }
     if !reports.is_empty() {
         out.energy_reports = energy::upsert(&mut tx, &reports, "mqtt").await?;
@@ -290,6 +311,14 @@ async fn write_tx(
     }
     tx.commit().await?;
     Ok(out)
+}
+
+fn incoming<'a>(reading: &'a Reading, item: &'a BatchItem) -> Incoming<'a> {
+    Incoming {
+        reading,
+        source: item.source,
+        sender: item.sender.as_deref(),
+    }
 }
 
 /// A registered HJ 212 device: its point, park, password and accepted CRC variants.

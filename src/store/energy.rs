@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::StoreError;
 use crate::domain::EnergyReport;
 
-/// Upserts the reports (the last one wins within a batch); returns how many rows were written.
+/// Upserts the reports (the last one wins within a batch); returns how many rows were written
+/// or changed (an identical re-send is not counted).
 ///
 /// # Errors
 /// Database errors.
@@ -44,7 +45,14 @@ pub(crate) async fn upsert(
              value_added_10k_yuan = EXCLUDED.value_added_10k_yuan,
              price_index = EXCLUDED.price_index,
              source = EXCLUDED.source,
-             received_at = now()",
+             received_at = now()
+         -- An identical re-send changes nothing: received_at (what \"as of\" reads) stays, and
+         -- no revision is kept (the trigger energy_reports_keep_revision keeps the replaced
+         -- version of a real change).
+         WHERE (energy_reports.energy_tce, energy_reports.value_added_10k_yuan,
+                energy_reports.price_index)
+               IS DISTINCT FROM (EXCLUDED.energy_tce, EXCLUDED.value_added_10k_yuan,
+                                 EXCLUDED.price_index)",
     )
     .bind(&park)
     .bind(&period)

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api_queries;
 pub mod batch;
 pub mod compliance;
+pub mod corrections;
 mod energy;
 mod error;
 pub mod grafana_roles;

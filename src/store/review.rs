@@ -174,7 +174,8 @@ pub async fn list(
     .await?)
 }
 
-/// Marks in force (not withdrawn) that overlap `[from, to)`, of one or all parks.
+/// Marks in force (not withdrawn) that overlap `[from, to)`, of one or all parks; with `as_of`,
+/// those in force at that time (created by then, and not withdrawn by then).
 ///
 /// # Errors
 /// Database errors.
@@ -183,15 +184,20 @@ pub async fn in_force(
     park: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<ReviewMarkRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
-        "{SELECT} WHERE ($1::text IS NULL OR p.park_id = $1) AND m.withdrawn_at IS NULL
+        "{SELECT} WHERE ($1::text IS NULL OR p.park_id = $1)
            AND m.starts_at < $3 AND m.ends_at > $2
+           AND CASE WHEN $4::timestamptz IS NULL THEN m.withdrawn_at IS NULL
+                    ELSE m.created_at <= $4 AND (m.withdrawn_at IS NULL OR m.withdrawn_at > $4)
+               END
          ORDER BY m.point_id, m.starts_at"
     ))
     .bind(park)
     .bind(from)
     .bind(to)
+    .bind(as_of)
     .persistent(false)
     .fetch_all(pool)
     .await?)

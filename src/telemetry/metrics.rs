@@ -15,6 +15,8 @@ pub const MESSAGES_STORED: &str = "greenmon_messages_stored_total";
 pub const QUARANTINED: &str = "greenmon_quarantined_messages_total";
 pub const READINGS_STORED: &str = "greenmon_readings_stored_total";
 pub const READINGS_DUPLICATE: &str = "greenmon_readings_duplicate_total";
+pub const READINGS_CORRECTED: &str = "greenmon_readings_corrected_total";
+pub const READINGS_OVERRULED: &str = "greenmon_readings_overruled_total";
 pub const ENERGY_REPORTS_STORED: &str = "greenmon_energy_reports_stored_total";
 pub const UNACKED: &str = "greenmon_unacked_messages";
 pub const BATCH_ROWS: &str = "greenmon_batch_rows";
@@ -60,6 +62,8 @@ pub struct Metrics {
     pub quarantined: IntCounterVec,
     pub readings_stored: IntCounter,
     pub readings_duplicate: IntCounter,
+    pub readings_corrected: IntCounter,
+    pub readings_overruled: IntCounter,
     pub energy_reports_stored: IntCounter,
     pub unacked: IntGauge,
     pub batch_rows: Histogram,
@@ -254,6 +258,14 @@ impl Metrics {
             readings_duplicate: counter(
                 READINGS_DUPLICATE,
                 "Readings already stored (redelivery or duplicates), skipped.",
+            ),
+            readings_corrected: counter(
+                READINGS_CORRECTED,
+                "Stored readings replaced by a different version (the old one kept as a revision).",
+            ),
+            readings_overruled: counter(
+                READINGS_OVERRULED,
+                "Readings that differed from a stored bureau correction and were kept as overruled revisions.",
             ),
             energy_reports_stored: counter(ENERGY_REPORTS_STORED, "Energy reports stored or updated."),
             unacked: gauge(UNACKED, "Messages received and not yet acknowledged."),

@@ -792,3 +792,59 @@ async fn escalation_adds_the_pager_and_acknowledgement_stops_renotification() {
     );
     app.shutdown().await;
 }
+
+/// A logger re-sends the exceeding reading corrected (COD 30, within the limit): the rollup
+/// follows the correction, and the open exceedance alert resolves at the next evaluation.
+#[tokio::test]
+async fn a_corrected_reading_resolves_its_exceedance() {
+    let clock = ManualClock::new(mid_hour_before_now());
+    let mut app = TestApp::spawn_clocked(1883, clock.clone(), |s| {
+        only_rules(s, &["discharge_exceedance"]);
+    })
+    .await;
+    let ts = clock.now();
+    publish_cod_exceedance_at(&app, ts).await;
+    let state = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT state FROM alerts WHERE rule = 'discharge_exceedance'",
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    eventually(Duration::from_secs(30), "the firing", || async {
+        (state(&app.db).await.as_deref() == Some("firing")).then_some(())
+    })
+    .await;
+
+    let mut publisher = Publisher::connect(1883).await;
+    publisher
+        .publish(&app.topic("park-a", "a-out"), payload(ts, 30.0, 7.0))
+        .await;
+    publisher.flush().await;
+    eventually(Duration::from_secs(30), "the correction stored", || async {
+        (app.db
+            .count("SELECT count(*) FROM reading_revisions WHERE outcome = 'replaced'")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let before = app.registry().alert_evaluations.get();
+    clock.advance(Duration::from_secs(1));
+    evaluations_after(&app, before, 1).await;
+    eventually(Duration::from_secs(30), "the resolution", || async {
+        (state(&app.db).await.as_deref() == Some("resolved")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM readings WHERE value = 30 AND pollutant = 'w01018'")
+            .await,
+        1
+    );
+    app.shutdown().await;
+}

@@ -62,6 +62,11 @@ fn matrix() -> Vec<Row> {
             None,
         ),
         row(Method::GET, "/api/v1/parks/{park}/energy?year=2026", None),
+        row(
+            Method::GET,
+            "/api/v1/parks/{park}/reports/2026-03?as_of=2026-04-02T00:00:00Z",
+            None,
+        ),
         row(Method::GET, "/api/v1/parks/{park}/energy-reports", None),
         row(Method::POST, "/api/v1/parks/{park}/energy-reports", EnergyReport),
         row(Method::GET, "/api/v1/alerts?state=all", None),
@@ -88,6 +93,7 @@ fn doc_path(row: &Row) -> String {
         .unwrap()
         .replace("{alert}", "{id}")
         .replace("{mark}", "{id}")
+        .replace("/reports/2026-03", "/reports/{month}")
 }
 
 fn access_of(row: &Row) -> Access {

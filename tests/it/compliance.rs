@@ -42,6 +42,7 @@ pub(crate) fn reading(
 pub(crate) fn readings_item(park: &str, point: &str, readings: Vec<Reading>) -> BatchItem {
     BatchItem {
         source: "mqtt",
+        sender: None,
         topic: format!("t/parks/{park}/points/{point}/readings"),
         payload: Bytes::from(format!("{} readings", readings.len())),
         content: Content::Readings {

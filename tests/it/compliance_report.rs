@@ -168,6 +168,7 @@ async fn seed(pool: &PgPool, api: &Client) {
     store_readings(pool, "park-none", "n-opt", hourly("n-opt", 1..=1)).await;
     let energy = BatchItem {
         source: "mqtt",
+        sender: None,
         topic: "t/parks/park-m/energy".into(),
         payload: "2018-03".into(),
         content: Content::Energy(EnergyReport {
@@ -335,7 +336,14 @@ async fn report_cli_shows_the_rounded_month() {
     };
 
     let table = run("table");
-    let header = table.lines().next().unwrap();
+    let mut lines = table.lines();
+    assert!(
+        lines.next().unwrap().starts_with(
+            "hours counted up to 2018-04-01 00:00:00 (Asia/Shanghai); data received up to 20"
+        ),
+        "{table}"
+    );
+    let header = lines.next().unwrap();
     for unit in [
         "monitoring rate (%)",
         "effective (%)",

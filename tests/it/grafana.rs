@@ -285,6 +285,10 @@ async fn seed(pool: &PgPool) {
         "INSERT INTO review_mark_events (mark_id, event, by_whom, reason)
          VALUES (1, 'created', 'wang', 'quarterly'), (2, 'created', 'li', 'reagent'),
                 (2, 'withdrawn', 'zhang', 'wrong point'), (3, 'created', 'wang', 'span check')",
+        // A revision of a reading and of an energy report of each park (the update keeps the
+        // figures: only the provenance changes, and the trigger keeps the old version).
+        "UPDATE readings SET sender = 'seed' WHERE time = '2026-03-10T04:00:00Z' AND pollutant = 'w01018'",
+        "UPDATE energy_reports SET source = 'api' WHERE period = '2026-01'",
         "INSERT INTO notification_outbox (alert_id, event_id, receiver, payload, status, attempts, created_at)
          VALUES (1, 1, 'webhook:oncall', '{}', 'delivered', 1, '2026-03-10T03:10:00Z'),
                 (2, 3, 'webhook:oncall', '{}', 'dead', 8, '2026-03-10T05:00:00Z')",

@@ -94,6 +94,7 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
     let exceedances = "/api/v1/parks/park-a/exceedances";
     let rates = "/api/v1/parks/park-a/compliance/rates";
     let energy = "/api/v1/parks/park-a/energy";
+    let report = "/api/v1/parks/park-a/reports";
     let cases: Vec<(String, &str)> = vec![
         // The edge of chrono's range, with and without `from` (used to panic in the handler).
         (format!("{readings}&to=-262143-01-01T00:00:00Z"), "`to`"),
@@ -135,6 +136,23 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
         (format!("{energy}?year=99999"), "`year`"),
         (format!("{energy}?year=1999"), "`year`"),
         (format!("{energy}?year=2147483647"), "`year`"),
+        (format!("{rates}?as_of=-262143-01-01T00:00:00Z"), "`as_of`"),
+        (
+            format!("{exceedances}?as_of=1970-01-01T00:00:00Z"),
+            "`as_of`",
+        ),
+        (
+            format!("{energy}?as_of=%2B262142-01-01T00:00:00Z"),
+            "`as_of`",
+        ),
+        (
+            format!("{report}/2018-03?as_of=1999-12-31T23:59:59Z"),
+            "`as_of`",
+        ),
+        (format!("{report}/1999-12"), "`month`"),
+        (format!("{report}/2018-13"), "`month`"),
+        (format!("{report}/2018"), "`month`"),
+        (format!("{report}/%00"), "`month`"),
     ];
     for (path, needle) in cases {
         let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
@@ -151,7 +169,25 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
         // `to` alone near the start of the span: the default `from` is kept inside it.
         format!("{exceedances}?to=2000-01-01T01:00:00Z"),
         format!("{energy}?year=2100"),
+        format!("{report}/2000-01?as_of=2000-01-01T00:00:00Z"),
     ] {
+        let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
+    // In the span but in the future, or a threshold outside 0 to 1: 422, naming it.
+    for (path, needle) in [
+        (
+            format!("{report}/2018-03?as_of=2099-01-01T00:00:00Z"),
+            "`as_of`",
+        ),
+        (format!("{rates}?as_of=2099-01-01T00:00:00Z"), "`as_of`"),
+        (format!("{report}/2018-03?threshold=1.5"), "`threshold`"),
+        (format!("{report}/2018-03?threshold=NaN"), "`threshold`"),
+    ] {
+        let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
+        assert_error(&path, s, &b, StatusCode::UNPROCESSABLE_ENTITY, needle);
+    }
+    for path in [format!("{report}/2018-03?threshold=0")] {
         let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
         assert_eq!(s, StatusCode::OK, "{path}: {b}");
     }
