@@ -510,7 +510,8 @@ async fn uploads_with_a_wrong_crc_are_quarantined_and_recover_nothing() {
 async fn simulated_loggers_go_offline_and_back_on_command_and_stop_on_sigterm() {
     use std::io::Write;
 
-    let mut app = recovery_app_with(TestDb::new().await, |s| s.hj212.recovery.enabled = false).await;
+    let mut app =
+        recovery_app_with(TestDb::new().await, |s| s.hj212.recovery.enabled = false).await;
     let dir = tempfile::tempdir().unwrap();
     let mut loggers = Loggers::start(&app, &dir, &["--every", "1"]);
     let connections = |app: &TestApp| app.registry().hj212_connections.get();
@@ -521,16 +522,20 @@ async fn simulated_loggers_go_offline_and_back_on_command_and_stop_on_sigterm() 
     let mut stdin = loggers.0.stdin.take().unwrap();
     stdin.write_all(b"offline\n").unwrap();
     stdin.flush().unwrap();
-    eventually(Duration::from_secs(30), "the logger off the line", || async {
-        (connections(&app) == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the logger off the line",
+        || async { (connections(&app) == 0).then_some(()) },
+    )
     .await;
     let before = app.db.readings().await;
     stdin.write_all(b"online\n").unwrap();
     stdin.flush().unwrap();
-    eventually(Duration::from_secs(30), "the logger back, uploading", || async {
-        (connections(&app) == 1 && app.db.readings().await > before).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the logger back, uploading",
+        || async { (connections(&app) == 1 && app.db.readings().await > before).then_some(()) },
+    )
     .await;
     // SIGTERM with its standard input still open: it stops and prints its summary.
     let pid = loggers.0.id().to_string();
