@@ -56,10 +56,7 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<RequestsQuery>,
 ) -> Result<axum::Json<Hj212RequestList>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::Unprocessable("limit must be 1 to 1000".into()));
-    }
+    let limit = params::list_limit(q.limit)?;
     if let Some(p) = &q.park {
         caller.may_read(p)?;
     }
