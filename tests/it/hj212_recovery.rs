@@ -371,7 +371,7 @@ async fn a_drifting_clock_raises_clock_drift_and_is_set() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
+async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic_and_old_hours_page_nobody() {
     use hj212::{
         answer_9011, answer_9012, parse_packet, split_frames, PacketBuilder, QnRtn, Request,
     };
@@ -379,7 +379,7 @@ async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
 
     const MN: &str = "AAAA0000000000000000000A";
     let (db, yesterday) = outage_db().await;
-    let mut app = recovery_app(db).await;
+    let mut app = recovery_app_with(db, |s| s.alerts.evaluate_interval_secs = 1).await;
     // The logger's side: it reads its command topic, and publishes on the park's HJ 212 topic.
     let down = format!("{}/parks/park-a/points/a-out/hj212/down", app.prefix);
     let up = format!("{}/parks/park-a/hj212", app.prefix);
@@ -450,6 +450,8 @@ async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
         .publish(&up, answer_9011(&request, QnRtn::Ready))
         .await;
     for h in 10..13 {
+        // 11:00 is above a-out's COD limit (50 mg/L).
+        let cod = if h == 11 { 80.5 } else { 21.5 };
         let data = PacketBuilder {
             qn: request.qn.clone(),
             st: "32".into(),
@@ -457,7 +459,7 @@ async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
             mn: MN.into(),
             flag: Some(hj212::PacketFlag { raw: 4 }),
             cp: format!(
-                "DataTime={}{h:02}0000;w01018-Avg=21.5,w01018-Flag=N",
+                "DataTime={}{h:02}0000;w01018-Avg={cod},w01018-Flag=N",
                 yesterday.format("%Y%m%d")
             ),
             ..Default::default()
@@ -471,6 +473,30 @@ async fn a_logger_bridged_over_mqtt_is_asked_on_its_command_topic() {
         ("recovered".to_string(), Some(1), Some(1), Some(3))
     );
     assert_eq!(day_rate(&app, yesterday).await, Some(1.0));
+    // The recovered exceedance is on record, and pages nobody: it is older than the alert
+    // look-back. Two full evaluations after the recovery find no alert for it.
+    let (from, to) = outage(yesterday);
+    let exceedances = greenmon::compliance::service::exceedances(
+        &app.db.pool,
+        Some("park-a"),
+        from,
+        to,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exceedances.len(), 1, "{exceedances:?}");
+    assert_eq!(exceedances[0].pollutant, "w01018");
+    let evaluated = app.registry().alert_evaluations.get();
+    eventually(Duration::from_secs(30), "two alert evaluations", || async {
+        (app.registry().alert_evaluations.get() >= evaluated + 2).then_some(())
+    })
+    .await;
+    let paged = app
+        .db
+        .count("SELECT count(*) FROM alerts WHERE rule = 'discharge_exceedance'")
+        .await;
+    assert_eq!(paged, 0);
     client.disconnect().await.unwrap();
     app.shutdown().await;
 }
