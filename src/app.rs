@@ -27,6 +27,7 @@ use crate::ingest::commit::Committer;
 use crate::ingest::decode::DecodeContext;
 use crate::ingest::hj212_tcp::Hj212Listener;
 use crate::ingest::mqtt::MqttSource;
+use crate::ingest::requester::{self, MqttDown, Requester};
 use crate::store;
 use crate::store::rollup::RollupWorker;
 use crate::store::CommitObserver;
@@ -166,12 +167,33 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
     let drained = CancellationToken::new();
     let drained_for_rollup = drained.clone();
 
+    // The requester asks loggers for missing hours and keeps their clocks: over their TCP
+    // connections, or over MQTT for loggers that bridge HJ 212 there.
+    let (events_tx, events_rx) = mpsc::channel(requester::EVENT_QUEUE);
+    let requester = Requester {
+        pool: pool.clone(),
+        cfg: settings.hj212.recovery.clone(),
+        tz: settings.timezone(),
+        metrics: metrics.clone(),
+        clock_limit: settings
+            .alerts
+            .rules
+            .clock_drift
+            .limit_secs
+            .and_then(|s| chrono::TimeDelta::try_seconds(i64::try_from(s).ok()?)),
+        mqtt: MqttDown {
+            client: client.clone(),
+            prefix: settings.mqtt.topic_prefix.clone(),
+        },
+    };
+    tracker.spawn(requester.run(events_rx, shutdown.clone()));
     let hj212_addr = if settings.hj212.listen.is_empty() {
         None
     } else {
         let listener = Hj212Listener::bind(settings.hj212.clone(), tcp_tx, metrics.clone())
             .await
-            .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?;
+            .with_context(|| format!("binding hj212.listen {}", settings.hj212.listen))?
+            .with_requester(events_tx.clone());
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "HJ 212 TCP listener up.");
         tracker.spawn(listener.run(open_files, shutdown.clone()));
@@ -231,6 +253,8 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
         split_timeout: Duration::from_secs(settings.hj212.split_timeout_secs),
         parallel: settings.ingest.parallel_commits,
         observer: tap.map(|t| t as Arc<dyn CommitObserver>),
+        requester: events_tx,
+        bridged: std::sync::Mutex::default(),
     };
     tracker.spawn(async move {
         committer.run(batch_rx).await;

@@ -146,6 +146,84 @@ pub struct Hj212Config {
     pub max_frame_bytes: usize,
     /// Seconds to wait for the missing parts of a split upload before recording the gap.
     pub split_timeout_secs: u64,
+    /// Asking connected loggers for the hours they failed to deliver.
+    pub recovery: Hj212RecoveryConfig,
+}
+
+/// Gap recovery: history requests (CN 2061) to connected loggers (`ingest::requester`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hj212RecoveryConfig {
+    /// Look for missing hours and ask for them; requests made by hand are sent either way.
+    pub enabled: bool,
+    /// Days back the scan looks for missing hours of required points.
+    pub scan_days: u32,
+    /// Seconds between two scans of every connected logger (also scanned when it connects).
+    pub scan_interval_secs: u64,
+    /// An hour is owed only this many seconds after it ends (the logger's own hourly upload
+    /// comes first).
+    pub settle_secs: u64,
+    /// Hours asked for in one request at most; a longer gap makes several requests.
+    pub max_hours_per_request: u32,
+    /// Seconds between two requests to the same logger, at least.
+    pub spacing_secs: u64,
+    /// Seconds to wait for the logger's 9011 request answer.
+    pub answer_timeout_secs: u64,
+    /// Seconds to wait, after a 9011 `QnRtn=1`, for the 9012 execution result.
+    pub exec_timeout_secs: u64,
+    /// Sends of one request (the first included) before it is given up as timed out.
+    pub max_attempts: u32,
+}
+
+impl Hj212RecoveryConfig {
+    /// Every problem, each naming its key.
+    fn problems(&self, bad: &mut impl FnMut(&str, &str)) {
+        let positive: [(&str, u64); 7] = [
+            ("hj212.recovery.scan_days", u64::from(self.scan_days)),
+            ("hj212.recovery.scan_interval_secs", self.scan_interval_secs),
+            (
+                "hj212.recovery.max_hours_per_request",
+                u64::from(self.max_hours_per_request),
+            ),
+            ("hj212.recovery.spacing_secs", self.spacing_secs),
+            (
+                "hj212.recovery.answer_timeout_secs",
+                self.answer_timeout_secs,
+            ),
+            ("hj212.recovery.exec_timeout_secs", self.exec_timeout_secs),
+            ("hj212.recovery.max_attempts", u64::from(self.max_attempts)),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                bad(key, "must be positive");
+            }
+        }
+        // Seconds beyond a year are typing errors, and would overflow the timers.
+        let seconds = [
+            ("hj212.recovery.scan_interval_secs", self.scan_interval_secs),
+            ("hj212.recovery.settle_secs", self.settle_secs),
+            ("hj212.recovery.spacing_secs", self.spacing_secs),
+            (
+                "hj212.recovery.answer_timeout_secs",
+                self.answer_timeout_secs,
+            ),
+            ("hj212.recovery.exec_timeout_secs", self.exec_timeout_secs),
+        ];
+        for (key, v) in seconds {
+            if v > 366 * 86_400 {
+                bad(key, "must be at most a year (31622400)");
+            }
+        }
+        if self.scan_days > 366 {
+            bad("hj212.recovery.scan_days", "must be at most 366");
+        }
+        if self.max_hours_per_request > 24 * 31 {
+            bad(
+                "hj212.recovery.max_hours_per_request",
+                "must be at most 744 (31 days)",
+            );
+        }
+    }
 }
 
 /// Open files kept back from the default `hj212.max_connections` for the database pools, the
@@ -285,6 +363,7 @@ pub struct RulesConfig {
     pub energy_off_track: RuleConfig,
     pub energy_target_missed: RuleConfig,
     pub energy_report_overdue: RuleConfig,
+    pub clock_drift: RuleConfig,
 }
 
 impl RulesConfig {
@@ -297,6 +376,7 @@ impl RulesConfig {
             RuleKind::EnergyOffTrack => &self.energy_off_track,
             RuleKind::EnergyTargetMissed => &self.energy_target_missed,
             RuleKind::EnergyReportOverdue => &self.energy_report_overdue,
+            RuleKind::ClockDrift => &self.clock_drift,
         }
     }
 }
@@ -312,6 +392,8 @@ pub struct RuleConfig {
     pub threshold: Option<f64>,
     /// energy_report_overdue: days after a period's end before its report is overdue.
     pub grace_days: Option<u32>,
+    /// clock_drift: seconds a logger's clock may differ from greenmon's.
+    pub limit_secs: Option<u64>,
 }
 
 /// A per-park or per-point change to one rule; the most specific match wins.
@@ -610,6 +692,7 @@ impl Settings {
         if self.hj212.split_timeout_secs == 0 {
             bad("hj212.split_timeout_secs", "must be positive");
         }
+        self.hj212.recovery.problems(&mut bad);
         if !(100..=3_600_000).contains(&self.rollup.fold_interval_ms) {
             bad(
                 "rollup.fold_interval_ms",
@@ -730,6 +813,11 @@ impl AlertsConfig {
             }
             if rule == RuleKind::EnergyReportOverdue && r.grace_days.is_none() {
                 bad(key("grace_days"), "is required for this rule");
+            }
+            if rule == RuleKind::ClockDrift
+                && !r.limit_secs.is_some_and(|l| (1..=86_400).contains(&l))
+            {
+                bad(key("limit_secs"), "is required for this rule, 1 to 86400");
             }
         }
         for (i, o) in self.overrides.iter().enumerate() {
@@ -1040,6 +1128,40 @@ mod tests {
                 "http.max_body_bytes",
                 "http.request_timeout_secs"
             ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn hj212_recovery_and_clock_limits_name_their_keys() {
+        let bad = [
+            ("GREENMON__HJ212__RECOVERY__SCAN_DAYS", "0"),
+            ("GREENMON__HJ212__RECOVERY__SPACING_SECS", "99999999999"),
+            ("GREENMON__HJ212__RECOVERY__MAX_ATTEMPTS", "0"),
+            ("GREENMON__ALERTS__RULES__CLOCK_DRIFT__LIMIT_SECS", "0"),
+        ];
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(None, env(&bad)) else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "hj212.recovery.scan_days",
+                "hj212.recovery.max_attempts",
+                "hj212.recovery.spacing_secs",
+                "alerts.rules.clock_drift.limit_secs"
+            ],
+            "{problems:?}"
+        );
+        let Err(ConfigError::Invalid(problems)) = Settings::load_from(
+            None,
+            env(&[("GREENMON__HJ212__RECOVERY__NO_SUCH_KEY", "1")]),
+        ) else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(
+            problems[0].key, "hj212.recovery.no_such_key",
             "{problems:?}"
         );
     }

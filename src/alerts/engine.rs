@@ -33,6 +33,10 @@ use crate::store::alerts::{self as q, AlertRow, Queued};
 use crate::store::StoreError;
 use crate::telemetry::Metrics;
 
+/// A logger clock measured longer ago than this speaks for now no more (a logger that went
+/// away keeps its last drift): its `clock_drift` alert resolves.
+const CLOCK_FRESH_SECS: i64 = 3600;
+
 /// The engine of one instance.
 pub struct Engine {
     pub pool: PgPool,
@@ -285,7 +289,7 @@ impl Engine {
         let today = now.with_timezone(&tz).date_naive();
         let yesterday = today - chrono::Duration::days(1);
         let pool = &self.pool;
-        let (parks, exceedances, rates, energy, reports) = tokio::join!(
+        let (parks, exceedances, rates, energy, reports, clocks) = tokio::join!(
             service::parks_now(pool, None, now),
             service::exceedances(
                 pool,
@@ -303,6 +307,7 @@ impl Engine {
                 today.year(),
                 None
             ),
+            crate::store::hj212::clocks(pool, now - chrono::Duration::seconds(CLOCK_FRESH_SECS)),
         );
         let cfg = &self.cfg;
         let mut skipped = Vec::new();
@@ -381,6 +386,12 @@ impl Engine {
             let energy = energy.as_deref().unwrap_or_default();
             out.extend(rules::energy_off_track(energy));
             out.extend(rules::energy_target_missed(energy));
+        }
+        if ok("clocks", &[RuleKind::ClockDrift], clocks.as_ref().err()) {
+            out.extend(rules::clock_drift(
+                clocks.as_deref().unwrap_or_default(),
+                |_, _| cfg.rules.clock_drift.limit_secs.unwrap_or(u64::MAX),
+            ));
         }
         let scope = if skipped.is_empty() {
             Scope::All

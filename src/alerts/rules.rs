@@ -8,6 +8,7 @@ use crate::compliance::service::{Exceedance, ParkEnergy, ParkNow, ParkRates};
 use crate::compliance::status::PointStatus;
 use crate::domain::alert::{AlertKey, Condition, RuleKind, Texts};
 use crate::domain::{EnergyReport, Period};
+use crate::store::hj212::ClockRow;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -366,9 +367,95 @@ pub fn energy_report_overdue(
     out
 }
 
+/// Loggers whose clock, at its last measurement, differs from greenmon's by more than their
+/// limit (seconds). `clocks` are the measurements recent enough to speak for now.
+pub fn clock_drift(clocks: &[ClockRow], limit_secs: impl Fn(&str, &str) -> u64) -> Vec<Condition> {
+    clocks
+        .iter()
+        .filter_map(|c| {
+            let limit = limit_secs(&c.park_id, &c.point_id) as f64;
+            if c.drift_secs.abs() <= limit {
+                return None;
+            }
+            let (ahead, ahead_zh) = if c.drift_secs > 0.0 {
+                ("ahead of", "快")
+            } else {
+                ("behind", "慢")
+            };
+            let secs = c.drift_secs.abs().round();
+            let how = if c.source == "1011" {
+                "its answer to a clock request (CN 1011)"
+            } else {
+                "the DataTime of its real-time data"
+            };
+            Some(Condition {
+                key: AlertKey::point(RuleKind::ClockDrift, &c.park_id, &c.point_id),
+                since: None,
+                value: Some(c.drift_secs),
+                threshold: Some(limit),
+                texts: Texts {
+                    summary: format!(
+                        "Logger of point {} (park {}) is {secs} s {ahead} greenmon's clock",
+                        c.point_id, c.park_id
+                    ),
+                    summary_zh: format!(
+                        "园区 {} 监测点 {} 数采仪时钟{ahead_zh} {secs} 秒",
+                        c.park_id, c.point_id
+                    ),
+                    description: format!(
+                        "The HJ 212 logger MN {} of point {} is {secs} s {ahead} greenmon's clock                          (limit {limit} s), by {how} at {}. Its data are time-stamped by its                          clock: hours may be misplaced or quarantined as future readings.",
+                        c.mn,
+                        c.point_id,
+                        c.measured_at.to_rfc3339()
+                    ),
+                    description_zh: format!(
+                        "监测点 {} 的数采仪（MN {}）时钟{ahead_zh} {secs} 秒（限值 {limit} 秒），                         数据时标可能错位。",
+                        c.point_id, c.mn
+                    ),
+                },
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clocks_beyond_their_limit() {
+        let row = |point: &str, drift: f64| ClockRow {
+            park_id: "p".into(),
+            point_id: point.into(),
+            mn: "MN".into(),
+            drift_secs: drift,
+            source: "datatime".into(),
+            measured_at: Utc::now(),
+        };
+        let rows = [
+            row("a", -600.0),
+            row("b", 119.0),
+            row("c", 121.5),
+            row("d", 30.0),
+        ];
+        let got = clock_drift(&rows, |_, point| if point == "d" { 10 } else { 120 });
+        let points: Vec<&str> = got.iter().map(|c| c.key.point.as_str()).collect();
+        assert_eq!(points, ["a", "c", "d"]);
+        assert!(
+            got[0].texts.summary.contains("600 s behind"),
+            "{}",
+            got[0].texts.summary
+        );
+        assert!(
+            got[1].texts.summary.contains("122 s ahead of"),
+            "{}",
+            got[1].texts.summary
+        );
+        assert_eq!(
+            (got[0].value, got[0].threshold),
+            (Some(-600.0), Some(120.0))
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

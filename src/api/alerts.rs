@@ -78,10 +78,7 @@ pub async fn list(
     if let Some(r) = &q.rule {
         RuleKind::from_name(r).map_err(ApiError::Unprocessable)?;
     }
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::Unprocessable("limit must be 1 to 1000".into()));
-    }
+    let limit = params::list_limit(q.limit)?;
     // A park token lists its own park; asking for another is the same 404 as elsewhere.
     if let Some(p) = &q.park {
         caller.may_read(p)?;

@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod harden;
 mod health;
+mod hj212;
 pub mod openapi;
 mod params;
 mod parks;
@@ -104,6 +105,7 @@ fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(review::list_park))
         .routes(routes!(review::list_point, review::add))
         .routes(routes!(review::withdraw))
+        .routes(routes!(hj212::list))
         .split_for_parts();
     let doc = openapi::with_common_errors(openapi::ApiDoc::openapi().nest("/api/v1", paths));
     let router = router

@@ -113,6 +113,19 @@ pub fn year(name: &str, y: i32) -> Result<i32, ApiError> {
     }
 }
 
+/// The `limit` of a list: 100 when absent, else 1 to 1000.
+///
+/// # Errors
+/// 422.
+pub fn list_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::Unprocessable("limit must be 1 to 1000".into()))
+    }
+}
+
 /// A free-text field of a JSON body: at most `max` characters, no control characters other
 /// than line breaks and tabs (PostgreSQL refuses NUL in text).
 ///

@@ -129,7 +129,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Registry { command } => registry::run(command, &settings).await,
         Command::Simulate(args) => crate::simulate::run(args, &settings).await,
         Command::Report(args) => report::run(args, &settings).await,
-        Command::Hj212 { command } => hj212::run(command, &settings),
+        Command::Hj212 { command } => hj212::run(command, &settings).await,
         Command::Import { command } => import::run(command, &settings).await,
         Command::Alerts { command } => {
             alerts::run(command, &crate::store::pool(&settings.database)).await

@@ -25,10 +25,12 @@ pub enum RuleKind {
     EnergyTargetMissed,
     /// A reporting period ended some days ago and the park has not reported it.
     EnergyReportOverdue,
+    /// An HJ 212 logger's clock differs from greenmon's by more than the limit.
+    ClockDrift,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 7] = [
+    pub const ALL: [RuleKind; 8] = [
         RuleKind::PointOffline,
         RuleKind::ParkMonitoringRate,
         RuleKind::DischargeExceedance,
@@ -36,6 +38,7 @@ impl RuleKind {
         RuleKind::EnergyOffTrack,
         RuleKind::EnergyTargetMissed,
         RuleKind::EnergyReportOverdue,
+        RuleKind::ClockDrift,
     ];
 
     /// The stable name: configuration key, database value, metric and Alertmanager label.
@@ -48,6 +51,7 @@ impl RuleKind {
             RuleKind::EnergyOffTrack => "energy_off_track",
             RuleKind::EnergyTargetMissed => "energy_target_missed",
             RuleKind::EnergyReportOverdue => "energy_report_overdue",
+            RuleKind::ClockDrift => "clock_drift",
         }
     }
 
@@ -61,6 +65,7 @@ impl RuleKind {
             RuleKind::EnergyOffTrack => "GreenmonEnergyIntensityOffTrack",
             RuleKind::EnergyTargetMissed => "GreenmonEnergyTargetMissed",
             RuleKind::EnergyReportOverdue => "GreenmonEnergyReportOverdue",
+            RuleKind::ClockDrift => "GreenmonLoggerClockDrift",
         }
     }
 

@@ -210,6 +210,8 @@ pub struct Hj212Value {
 pub struct Hj212Upload {
     pub mn: String,
     pub password: Option<String>,
+    /// The system code (ST) the packet carries.
+    pub st: String,
     /// The CRC variant the packet's CRC matched.
     pub crc_mode: CrcMode,
     pub cn: String,

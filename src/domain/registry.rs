@@ -18,6 +18,8 @@
 //! allowed_gap_secs = 600         # optional: offline after 10 min without valid data
 //! hj212_password = "123456"      # optional: the PW the logger must send
 //! crc_modes = ["hj212"]          # accepted CRCs: hj212 (default), modbus, modbus_swapped
+//! hj212_st = "32"                # optional: the ST the logger must send
+//! hj212_set_clock = false        # optional: greenmon sets the logger's clock when it drifts
 //! monitored_since = 2018-03-15   # commissioning: a date (local midnight) or an RFC 3339 time
 //! retired_at = 2020-06-30T12:00:00+08:00   # optional: out of service from then on
 //! [parks.points.limits]
@@ -100,6 +102,13 @@ pub struct PointEntry {
     #[serde(default = "default_crc_modes")]
     #[schema(default = default_crc_modes)]
     pub crc_modes: Vec<String>,
+    /// HJ 212 system code (ST) the logger must send, e.g. `32`; unset = not checked.
+    #[serde(default)]
+    pub hj212_st: Option<String>,
+    /// Let greenmon set the logger's clock (HJ 212 CN 1012) when it drifts beyond
+    /// `alerts.rules.clock_drift.limit_secs`. Default off.
+    #[serde(default)]
+    pub hj212_set_clock: bool,
     /// Commissioning: the point owes data from then on. A date (`2018-03-15`: local midnight
     /// in `ingest.timezone`) or an RFC 3339 time. Unset: when it is first registered (an update
     /// without it keeps the stored value).
@@ -254,6 +263,8 @@ pub struct Point {
     pub allowed_gap_secs: Option<i32>,
     pub hj212_password: Option<String>,
     pub crc_modes: Vec<CrcMode>,
+    pub hj212_st: Option<String>,
+    pub hj212_set_clock: bool,
     /// Commissioning; `None` keeps the stored value (or, for a new point, its registration).
     pub monitored_since: Option<ServiceTime>,
     /// Retirement; `None` while in service.
@@ -350,6 +361,13 @@ impl RegistryFile {
                         "{at}: hj212_password must be non-empty, without ; , = or &"
                     ));
                 }
+                if pt.hj212_st.as_deref().is_some_and(|st| {
+                    st.is_empty() || st.len() > 5 || !st.bytes().all(|b| b.is_ascii_alphanumeric())
+                }) {
+                    problems.push(format!(
+                        "{at}: hj212_st must be a system code of 1 to 5 letters or digits (e.g. 32)"
+                    ));
+                }
                 let mn = match pt.mn.as_deref().map(Mn::parse).transpose() {
                     Ok(Some(mn)) => {
                         if !mns.insert(mn.clone()) {
@@ -425,6 +443,8 @@ impl RegistryFile {
                         allowed_gap_secs: pt.allowed_gap_secs,
                         hj212_password: pt.hj212_password,
                         crc_modes,
+                        hj212_st: pt.hj212_st,
+                        hj212_set_clock: pt.hj212_set_clock,
                         monitored_since,
                         retired_at,
                         limits,

@@ -28,6 +28,9 @@ pub struct Batch {
     /// In receive order.
     pub acks: Vec<(Ack, Range<usize>)>,
     pub rows: usize,
+    /// Replies of loggers bridged over MQTT to greenmon's requests: (item, MN, reply). (TCP
+    /// connections find their loggers' replies themselves.)
+    pub logger_replies: Vec<(usize, String, hj212::LoggerReply)>,
 }
 
 /// Groups decoded messages.
@@ -103,6 +106,15 @@ impl Batcher {
         match decoded {
             Ok(Decoded::Hj212 { park, packets }) => {
                 for p in packets {
+                    if park.is_some() {
+                        let reply = hj212::frames(&p.raw, hj212::LENIENT_MAX_DATA_LEN)
+                            .next()
+                            .and_then(Result::ok)
+                            .and_then(hj212::LoggerReply::of_frame);
+                        if let Some((mn, reply)) = reply {
+                            batch.logger_replies.push((batch.items.len(), mn, reply));
+                        }
+                    }
                     let content = packet_content(park.as_ref(), p.result);
                     if let Content::Hj212 { upload, .. } = &content {
                         batch.rows += upload.values.len();

@@ -4,6 +4,7 @@
 //! backoff; nothing is acknowledged meanwhile, so the broker's window closes and the backlog
 //! waits at the broker, not in memory.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use tracing::Instrument;
 use super::ack::AckGate;
 use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
-use super::Ack;
+use super::{Ack, LoggerEvent};
 use crate::backoff::Backoff;
 use crate::store::{write_batch, BatchOutcome, CommitObserver, Content};
 use crate::telemetry::Metrics;
@@ -34,7 +35,14 @@ pub struct Committer {
     pub parallel: usize,
     /// Shown every committed batch (the alert engine's exceedance fast path).
     pub observer: Option<Arc<dyn CommitObserver>>,
+    /// The requester's queue: loggers bridged over MQTT and their replies.
+    pub requester: mpsc::Sender<LoggerEvent>,
+    /// When each MQTT-bridged logger was last announced to the requester.
+    pub bridged: std::sync::Mutex<HashMap<String, Instant>>,
 }
+
+/// An MQTT-bridged logger is announced to the requester at most this often.
+const BRIDGED_EVERY: Duration = Duration::from_secs(60);
 
 impl Committer {
     /// Runs until the batcher closes its channel and every batch is committed and acked. Up to
@@ -123,11 +131,12 @@ impl Committer {
 
     async fn acknowledge(&self, batch: Batch, outcome: &BatchOutcome) {
         let mut mqtt = Vec::with_capacity(batch.acks.len());
+        self.tell_requester(&batch, outcome);
         for (ack, range) in batch.acks {
             match ack {
                 Ack::Mqtt(token) => mqtt.push(token),
                 Ack::Tcp(reply) => {
-                    for i in range {
+                    for i in range.clone() {
                         let answer = match outcome.verdicts.get(i).copied().flatten() {
                             None => batch.replies[i].stored(),
                             Some(reason) => batch.replies[i].for_reason(reason),
@@ -140,11 +149,82 @@ impl Committer {
                                 self.metrics.hj212_answers.inc();
                             }
                         }
+                        if let (None, Content::Hj212 { upload, .. }) = (
+                            outcome.verdicts.get(i).copied().flatten(),
+                            &batch.items[i].content,
+                        ) {
+                            reply.conn.stored(
+                                &upload.mn,
+                                upload.password.as_deref(),
+                                &self.metrics,
+                            );
+                            // Real-time data are stamped when sampled: their DataTime shows the
+                            // logger's clock.
+                            if let (Some(t), "2011") = (upload.data_time, upload.cn.as_str()) {
+                                reply.conn.observe_clock(t, Utc::now());
+                            }
+                        }
+                    }
+                    // A reply to a request is passed on once committed (never quarantined:
+                    // a reply whose CRC failed reaches no one, and the request is retried).
+                    let accepted = range
+                        .clone()
+                        .all(|i| outcome.verdicts.get(i).copied().flatten().is_none());
+                    if let (Some(r), true) = (reply.reply, accepted) {
+                        reply.conn.replied(r, &self.metrics);
                     }
                 }
             }
         }
         self.gate.ack(mqtt).await;
+    }
+
+    /// Tells the requester which loggers bridge over MQTT, and passes on their committed
+    /// replies. Never waits: a full queue drops the event (counted).
+    fn tell_requester(&self, batch: &Batch, outcome: &BatchOutcome) {
+        let send = |event| {
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.requester.try_send(event) {
+                self.metrics.hj212_requester_events_dropped.inc();
+            }
+        };
+        let stored = |i: usize| outcome.verdicts.get(i).copied().flatten().is_none();
+        let now = Instant::now();
+        for (i, item) in batch.items.iter().enumerate() {
+            let (
+                Content::Hj212 {
+                    park: Some(_),
+                    upload,
+                },
+                true,
+            ) = (&item.content, stored(i))
+            else {
+                continue;
+            };
+            let mut bridged = self
+                .bridged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if bridged
+                .get(&upload.mn)
+                .is_some_and(|t| now.duration_since(*t) < BRIDGED_EVERY)
+            {
+                continue;
+            }
+            bridged.insert(upload.mn.clone(), now);
+            drop(bridged);
+            send(LoggerEvent::Bridged {
+                mn: upload.mn.clone(),
+                password: upload.password.clone(),
+            });
+        }
+        for (i, mn, reply) in &batch.logger_replies {
+            if stored(*i) {
+                send(LoggerEvent::BridgedReply {
+                    mn: mn.clone(),
+                    reply: reply.clone(),
+                });
+            }
+        }
     }
 
     fn record(&self, batch: &Batch, outcome: &BatchOutcome) {

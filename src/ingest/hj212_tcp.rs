@@ -14,11 +14,12 @@
 //! closed (`greenmon_hj212_connections_closed_total{reason}`).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hj212::Deframer;
+use hj212::{Deframer, LoggerReply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -26,7 +27,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Ack, CloseHandle, Inbound, TcpReply};
+use super::{Ack, CloseHandle, Inbound, LoggerConn, LoggerEvent, TcpReply};
 use crate::config::Hj212Config;
 use crate::telemetry::Metrics;
 
@@ -39,9 +40,21 @@ pub struct Hj212Listener {
     pub cfg: Hj212Config,
     pub tx: mpsc::Sender<Inbound>,
     pub metrics: Metrics,
+    /// The requester's queue, when it runs ([`Self::with_requester`]).
+    pub events: Option<mpsc::Sender<LoggerEvent>>,
 }
 
+/// Connection ids, unique per process.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
 impl Hj212Listener {
+    /// Lets the requester reach this listener's loggers (`ingest::requester`).
+    #[must_use]
+    pub fn with_requester(mut self, events: mpsc::Sender<LoggerEvent>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
     /// Binds the configured address.
     ///
     /// # Errors
@@ -70,6 +83,7 @@ impl Hj212Listener {
             cfg,
             tx,
             metrics,
+            events: None,
         })
     }
 
@@ -130,6 +144,7 @@ impl Hj212Listener {
                 max_unanswered: self.cfg.max_unanswered_per_connection,
                 max_frame: self.cfg.max_frame_bytes,
                 unanswered: Arc::new(Semaphore::new(self.cfg.max_unanswered_per_connection)),
+                events: self.events.clone(),
             };
             let shutdown = shutdown.clone();
             connections.spawn(async move {
@@ -214,6 +229,7 @@ struct Connection {
     max_unanswered: usize,
     max_frame: usize,
     unanswered: Arc<Semaphore>,
+    events: Option<mpsc::Sender<LoggerEvent>>,
 }
 
 impl Connection {
@@ -225,6 +241,12 @@ impl Connection {
         // it does (TcpReply::answer).
         let (answers_tx, answers_rx) = mpsc::channel::<Vec<u8>>(self.max_unanswered);
         let close = CloseHandle::default();
+        let conn = Arc::new(LoggerConn::new(
+            NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
+            answers_tx.downgrade(),
+            close.clone(),
+            self.events.clone(),
+        ));
         let write = tokio::spawn(write_answers(
             writer,
             answers_rx,
@@ -252,9 +274,14 @@ impl Connection {
             };
             deframer.push(&buf[..n]);
             while let Some(frame) = deframer.next_frame() {
-                let raw = match frame {
-                    Ok(f) => f.raw,
-                    Err(e) => e.raw().to_vec(),
+                let (raw, reply) = match frame {
+                    Ok(f) => {
+                        // Only 9011, 9012 and 1011 frames are parsed here, the others only
+                        // peeked at.
+                        let reply = LoggerReply::of_frame(f.as_frame_ref()).map(|(_, r)| r);
+                        (f.raw, reply)
+                    }
+                    Err(e) => (e.raw().to_vec(), None),
                 };
                 // At most this many frames wait for their answers; then stop reading.
                 let permit = tokio::select! {
@@ -272,6 +299,8 @@ impl Connection {
                         tx: answers_tx.clone(),
                         close: close.clone(),
                         _permit: permit,
+                        conn: conn.clone(),
+                        reply,
                     }),
                 };
                 // The queue to the batcher is bounded: when it is full this connection waits,

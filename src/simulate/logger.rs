@@ -3,13 +3,19 @@
 //! unit-tested here and driven over TCP by [`super::tcp`].
 //!
 //! Input: a registry point with an MN (its password, its model of values) and the time. Output:
-//! framed packets (CN 2011 real-time data asking for an answer, QN = the send time) and, for each
-//! frame received, an [`Incoming`] the connection loop acts on.
+//! framed packets (CN 2011 real-time data asking for an answer, QN = the send time; CN 2061
+//! hourly data from its history buffer, answering a platform's request; its clock, CN 1011)
+//! and, for each frame received, an [`Incoming`] the connection loop acts on.
+//!
+//! The history buffer holds the hourly data of the last `history_hours` hours, as a logger's
+//! memory does whether or not the platform received them live. Its values are a function of
+//! (MN, hour), so the buffer costs no memory and answers the same on every request.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use hj212::{format_hj_time, parse_packet, PacketBuilder, PacketFlag, RawFrame};
-use rand::Rng;
+use hj212::{format_hj_time, parse_packet, Packet, PacketBuilder, PacketFlag, RawFrame, Request};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::values::{sample_values, PointModel, Pollutant};
 use crate::domain::parse_pollutant;
@@ -38,8 +44,72 @@ impl LoggerIdentity {
     }
 
     /// Local time as the logger's clock shows it.
-    fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+    pub(crate) fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
         t.with_timezone(&self.tz).naive_local()
+    }
+
+    /// The instant a local time of the logger's stands for.
+    pub(crate) fn instant(&self, t: &NaiveDateTime) -> Option<DateTime<Utc>> {
+        self.tz
+            .from_local_datetime(t)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The hours of its history buffer (the `history_hours` whole hours before `now`) whose
+    /// start lies in `[begin, end]` (local times, as a request gives them).
+    pub(crate) fn buffered_hours(
+        &self,
+        begin: &NaiveDateTime,
+        end: &NaiveDateTime,
+        now: DateTime<Utc>,
+        history_hours: u32,
+    ) -> Vec<DateTime<Utc>> {
+        let hour = TimeDelta::hours(1);
+        let latest = now.duration_trunc(hour).unwrap_or(now) - hour;
+        let oldest = latest - hour * (history_hours as i32 - 1);
+        let (Some(begin), Some(end)) = (self.instant(begin), self.instant(end)) else {
+            return Vec::new();
+        };
+        let mut h = begin.duration_trunc(hour).unwrap_or(begin);
+        if h < begin {
+            h += hour;
+        }
+        let mut out = Vec::new();
+        while h <= end.min(latest) {
+            if h >= oldest {
+                out.push(h);
+            }
+            h += hour;
+        }
+        out
+    }
+
+    /// Hourly data (CN 2061) of the hour starting at `hour`, from the history buffer, as the
+    /// answer to the request `qn` (no answer asked: the 9012 closes the exchange).
+    pub(crate) fn hourly(&self, hour: DateTime<Utc>, qn: &str) -> Vec<u8> {
+        let seed = self.mn.bytes().fold(hour.timestamp() as u64, |h, b| {
+            h.rotate_left(5) ^ u64::from(b)
+        });
+        let mut rng = StdRng::seed_from_u64(seed);
+        let values = sample_values(&self.model, hour + TimeDelta::minutes(30), &mut rng);
+        let mut cp = format!("DataTime={}", format_hj_time(&self.local(hour)));
+        for p in Pollutant::ALL {
+            let code = code_of(p);
+            let v = values[p as usize];
+            cp.push_str(&format!(
+                ";{code}-Min={v},{code}-Avg={v},{code}-Max={v},{code}-Flag=N"
+            ));
+        }
+        let flag = PacketFlag::from_parts(1, false, false);
+        self.builder(qn.to_string(), "2061", flag, cp).encode()
+    }
+
+    /// Its clock (CN 1011 `SystemTime`), answering the request `qn`.
+    pub(crate) fn clock(&self, clock: DateTime<Utc>, qn: &str) -> Vec<u8> {
+        let cp = format!("SystemTime={}", self.local(clock).format("%Y%m%d%H%M%S"));
+        let flag = PacketFlag::from_parts(1, false, false);
+        self.builder(qn.to_string(), "1011", flag, cp).encode()
     }
 
     /// A packet from this logger: ST=32 (wastewater), its MN and password.
@@ -80,12 +150,14 @@ fn code_of(p: Pollutant) -> String {
 }
 
 /// What one frame from the platform means to the logger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Incoming {
     /// 9014: the upload with this QN was stored.
     Stored { qn: String },
     /// 9011 answering one of its uploads: refused with this `QnRtn`.
     Refused { qn: String, qn_rtn: String },
+    /// A request of the platform's (history, clock), with the packet it came in.
+    Request(Request, Box<Packet>),
     /// Anything else (a bad frame, an unknown command): ignored, as loggers do.
     Other,
 }
@@ -104,8 +176,15 @@ pub(crate) fn incoming(frame: &RawFrame) -> Incoming {
             let qn_rtn = p.cp.field("QnRtn").unwrap_or("").to_string();
             Incoming::Refused { qn, qn_rtn }
         }
-        _ => Incoming::Other,
+        _ => match request_of(frame) {
+            Some(r) => Incoming::Request(r, Box::new(p)),
+            None => Incoming::Other,
+        },
     }
+}
+
+fn request_of(frame: &RawFrame) -> Option<Request> {
+    Request::parse(&hj212::parse_packet_ref(frame.as_frame_ref()).ok()?)
 }
 
 #[cfg(test)]
@@ -176,5 +255,47 @@ mn = "AAAA0000000000000000000A"
         );
         let other = hj212::encode_frame("ST=91;CN=9013;MN=AAAA0000000000000000000A;CP=&&&&");
         assert_eq!(incoming(&one(&other)), Incoming::Other);
+    }
+
+    #[test]
+    fn history_requests_are_answered_from_the_buffer() {
+        let id = identity();
+        let t = |s: &str| hj212::parse_hj_time(s).unwrap();
+        let request = Request::History {
+            cn: "2061".into(),
+            begin: t("20260101080000"),
+            end: t("20260101100000"),
+        };
+        let bytes = request.encode("20260101120000000", "32", Some("123456"), &id.mn);
+        let Incoming::Request(r, _) = incoming(&one(&bytes)) else {
+            panic!()
+        };
+        assert_eq!(r, request);
+        // 08:00-10:00 Beijing = 00:00-02:00 UTC; the buffer holds the 2 hours before 02:30 UTC.
+        let now: DateTime<Utc> = "2026-01-01T02:30:00Z".parse().unwrap();
+        let hours = id.buffered_hours(&t("20260101080000"), &t("20260101100000"), now, 2);
+        let at = |h: u32| {
+            format!("2026-01-01T{h:02}:00:00Z")
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+        };
+        assert_eq!(hours, [at(0), at(1)]);
+        assert_eq!(
+            id.buffered_hours(&t("20260101080000"), &t("20260101100000"), now, 24),
+            [at(0), at(1)],
+            "never the hour still running"
+        );
+        assert!(id
+            .buffered_hours(&t("20250101080000"), &t("20250101100000"), now, 24)
+            .is_empty());
+        // The same hour gives the same packet; it parses as hourly data at its start.
+        let packet = id.hourly(at(1), "20260101120000000");
+        assert_eq!(packet, id.hourly(at(1), "20260101120000000"));
+        let p = parse_packet(&one(&packet)).unwrap();
+        assert_eq!((p.cn.as_str(), p.cp.items.len()), ("2061", 6));
+        assert_eq!(p.cp.data_time, Some(t("20260101090000")));
+        assert!(!p.ack_required());
+        let clock = parse_packet(&one(&id.clock(at(1), "1"))).unwrap();
+        assert_eq!(clock.cp.field("SystemTime"), Some("20260101090000"));
     }
 }

@@ -23,6 +23,8 @@ mod runner;
 mod tcp;
 mod values;
 
+pub use tcp::Failure;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -151,6 +153,25 @@ pub struct SimulateArgs {
     /// connection (HJ 212 ReCount) before it reconnects and sends it on the new one.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub re_count: u32,
+
+    /// With `--hj212-tcp`: hours of hourly data each logger's history buffer holds, answering
+    /// the platform's history requests (CN 2061).
+    #[arg(long, value_name = "H", default_value_t = 720)]
+    pub history_hours: u32,
+
+    /// With `--hj212-tcp`: how the loggers fail the platform's history requests.
+    #[arg(long, value_enum, default_value = "none")]
+    pub fail: tcp::Failure,
+
+    /// With `--hj212-tcp`: seconds the loggers' clocks are ahead of the true time (negative:
+    /// behind), until the platform sets them (CN 1012).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset: i64,
 }
 
 impl SimulateArgs {
@@ -210,6 +231,19 @@ impl SimulateArgs {
                     "{flag} must be between 0.001 and 86400 seconds, got {v}"
                 ));
             }
+        }
+        if self.history_hours > 24 * 366 {
+            problems.push(format!(
+                "--history-hours must be at most {}, got {}",
+                24 * 366,
+                self.history_hours
+            ));
+        }
+        if self.clock_offset.unsigned_abs() > 366 * 86_400 {
+            problems.push(format!(
+                "--clock-offset must be within a year, got {}",
+                self.clock_offset
+            ));
         }
         if self.loggers == Some(0) {
             problems.push("--loggers must be at least 1".to_string());
@@ -322,6 +356,10 @@ async fn run_loggers(
         re_count: args.re_count,
         count: args.count,
         seed,
+        history_hours: args.history_hours,
+        fail: args.fail,
+        clock_offset: chrono::TimeDelta::seconds(args.clock_offset),
+        offline: offline_commands(),
     };
     let n = loggers.len();
     tracing::info!(
@@ -345,6 +383,44 @@ async fn run_loggers(
     signal.abort();
     println!("{}", stats.summary(n, started.elapsed()));
     Ok(())
+}
+
+/// `offline` and `online` lines on standard input take every logger off the line and back.
+/// Without a standard input (closed at once), the loggers stay online.
+fn offline_commands() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // A thread of its own, not the runtime's blocking pool: a read of an open standard input
+    // never returns, and the runtime waits for its blocking tasks when it shuts down.
+    let spawned = std::thread::Builder::new()
+        .name("simulate-commands".into())
+        .spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                match line.trim() {
+                    "offline" => {
+                        tracing::info!("Loggers going offline.");
+                        let _ = tx.send(true);
+                    }
+                    "online" => {
+                        tracing::info!("Loggers back online.");
+                        let _ = tx.send(false);
+                    }
+                    "" => {}
+                    other => {
+                        tracing::warn!(command = other, "Unknown command; say offline or online.");
+                    }
+                }
+            }
+            // The loggers keep watching the last value until the process exits.
+            loop {
+                std::thread::park();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "Cannot read commands from standard input; loggers stay online.");
+    }
+    rx
 }
 
 /// One logger per point with an MN, in registry order; the first `limit` of them.

@@ -6,6 +6,15 @@
 //! packet is never given up: it is stored at least once, and the platform's primary key makes the
 //! repeats harmless. A logger whose connection fails or is closed reconnects the same way.
 //!
+//! Loggers answer the platform's requests as real ones do: a history request (CN 2051/2061/2031)
+//! with 9011 `QnRtn=1`, the hourly data of its history buffer in the range, and 9012 `ExeRtn=1`
+//! (`ExeRtn=100` when the buffer has none); a clock request (CN 1011) with the logger's clock; a
+//! clock setting (CN 1012) by setting it. `--fail` makes them fail as real ones do: no data,
+//! rejection (`QnRtn=2`), slow answers, a wrong CRC on the uploads, or the connection dropped in
+//! the middle of an upload. `--clock-offset` makes their clocks wrong; `offline` and `online` on
+//! standard input take every logger off the line and back (their history buffers keep the hours
+//! meanwhile).
+//!
 //! Input: the loggers (registry points with an MN), the address and the timing flags. Output:
 //! the fleet's counts and answer latencies ([`FleetStats`]), and the summary line.
 
@@ -13,12 +22,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use hj212::Deframer;
+use chrono::{DateTime, TimeDelta, Utc};
+use hj212::{answer_9011, answer_9012, Deframer, Packet, QnRtn, Request};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,6 +59,31 @@ pub(crate) struct FleetConfig {
     /// Stop once this many uploads were answered (over all loggers).
     pub(crate) count: Option<u64>,
     pub(crate) seed: u64,
+    /// Hours of hourly data each logger's history buffer holds.
+    pub(crate) history_hours: u32,
+    /// How the loggers fail the platform's history requests.
+    pub(crate) fail: Failure,
+    /// How wrong the loggers' clocks are at the start.
+    pub(crate) clock_offset: TimeDelta,
+    /// `true`: every logger off the line.
+    pub(crate) offline: watch::Receiver<bool>,
+}
+
+/// How a logger answers a history request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Failure {
+    /// As a healthy logger: the data it holds, then `ExeRtn=1` (`100` when it holds none).
+    None,
+    /// `QnRtn=1`, then `ExeRtn=100` whatever it holds.
+    NoData,
+    /// `QnRtn=2`: refused.
+    Reject,
+    /// Each uploaded packet after a pause (`--slow-secs`).
+    Slow,
+    /// The uploaded packets carry a wrong CRC.
+    BadCrc,
+    /// The connection dropped in the middle of the upload (half of the middle packet sent).
+    Drop,
 }
 
 /// Answer latencies in buckets: 1 ms wide below 1 s, 10 ms below 10 s, 100 ms above (the last
@@ -182,6 +217,7 @@ pub(crate) async fn run_fleet(
             stop: stop.clone(),
             rng: StdRng::seed_from_u64(cfg.seed.wrapping_add(u64::from(i))),
             first_upload: cfg.every * i / n,
+            clock_offset: cfg.clock_offset,
         };
         tracker.spawn(logger.run());
     }
@@ -200,7 +236,11 @@ struct Pending {
 enum Ended {
     Stop,
     Reconnect,
+    Offline,
 }
+
+/// The pause of `--fail slow` before each uploaded packet.
+pub(crate) const SLOW_UPLOAD: Duration = Duration::from_secs(2);
 
 struct TcpLogger {
     id: LoggerIdentity,
@@ -209,6 +249,8 @@ struct TcpLogger {
     stop: CancellationToken,
     rng: StdRng,
     first_upload: Duration,
+    /// How far the logger's clock is ahead of the true time (set by CN 1012).
+    clock_offset: TimeDelta,
 }
 
 impl TcpLogger {
@@ -218,7 +260,15 @@ impl TcpLogger {
         let mut next_due = Instant::now() + self.first_upload;
         let mut prev_ts: Option<DateTime<Utc>> = None;
         let mut first = true;
+        let mut offline = self.cfg.offline.clone();
         loop {
+            let is_offline = *offline.borrow_and_update();
+            if is_offline {
+                tokio::select! {
+                    back = async { offline.wait_for(|o| !*o).await.is_ok() } => if !back { return },
+                    () = self.stop.cancelled() => return,
+                }
+            }
             let connected = tokio::select! {
                 c = TcpStream::connect(&self.cfg.addr) => c,
                 () = self.stop.cancelled() => return,
@@ -232,10 +282,12 @@ impl TcpLogger {
                     let ended = self
                         .connection(stream, &mut pending, &mut next_due, &mut prev_ts)
                         .await;
-                    if matches!(ended, Ended::Stop) {
-                        return;
+                    match ended {
+                        Ended::Stop => return,
+                        // Straight back to waiting for `online`.
+                        Ended::Offline => continue,
+                        Ended::Reconnect => ended,
                     }
-                    ended
                 }
                 Err(e) => {
                     tracing::debug!(mn = %self.id.mn, error = %e, "Simulated logger cannot connect.");
@@ -262,6 +314,8 @@ impl TcpLogger {
         next_due: &mut Instant,
         prev_ts: &mut Option<DateTime<Utc>>,
     ) -> Ended {
+        let mut offline = self.cfg.offline.clone();
+        let mut commands = true;
         let mut deframer = Deframer::new(MAX_FRAME);
         let mut buf = [0u8; READ_BUFFER];
         // Sends of the pending upload on this connection, and when its answer is due.
@@ -284,6 +338,13 @@ impl TcpLogger {
             };
             tokio::select! {
                 () = self.stop.cancelled() => return Ended::Stop,
+                went = async { offline.wait_for(|o| *o).await.is_ok() }, if commands => {
+                    if went {
+                        return Ended::Offline;
+                    }
+                    // No more commands can come: stay online.
+                    commands = false;
+                }
                 read = stream.read(&mut buf) => {
                     let n = match read {
                         Ok(0) | Err(_) => return Ended::Reconnect,
@@ -292,7 +353,14 @@ impl TcpLogger {
                     deframer.push(&buf[..n]);
                     while let Some(frame) = deframer.next_frame() {
                         let Ok(frame) = frame else { continue };
-                        self.answer(incoming(&frame), pending);
+                        match incoming(&frame) {
+                            Incoming::Request(request, packet) => {
+                                if !self.serve(&mut stream, request, &packet, prev_ts).await {
+                                    return Ended::Reconnect;
+                                }
+                            }
+                            other => self.answer(other, pending),
+                        }
                     }
                 }
                 () = tokio::time::sleep_until(wake) => {
@@ -306,7 +374,7 @@ impl TcpLogger {
                         }
                         self.stats.resent.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        let ts = next_unique_ts(*prev_ts, Utc::now());
+                        let ts = next_unique_ts(*prev_ts, Utc::now() + self.clock_offset);
                         *prev_ts = Some(ts);
                         let (qn, bytes) = self.id.realtime(ts, &mut self.rng);
                         let now = Instant::now();
@@ -337,7 +405,7 @@ impl TcpLogger {
                 tracing::debug!(mn = %self.id.mn, %qn, qn_rtn, "Simulated logger's upload refused.");
                 (qn, true)
             }
-            Incoming::Other => return,
+            Incoming::Other | Incoming::Request(..) => return,
         };
         let Some(p) = pending.take_if(|p| &p.qn == qn) else {
             return;
@@ -351,12 +419,94 @@ impl TcpLogger {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Answers a request of the platform's; false when the connection is gone (or dropped on
+    /// purpose, `--fail drop`).
+    async fn serve(
+        &mut self,
+        stream: &mut TcpStream,
+        request: Request,
+        packet: &Packet,
+        prev_ts: &mut Option<DateTime<Utc>>,
+    ) -> bool {
+        let qn = packet.qn.clone().unwrap_or_default();
+        let fail = self.cfg.fail;
+        let refuse = fail == Failure::Reject && matches!(request, Request::History { .. });
+        let qn_rtn = if refuse {
+            QnRtn::Rejected
+        } else {
+            QnRtn::Ready
+        };
+        if !self.write(stream, &answer_9011(packet, qn_rtn)).await {
+            return false;
+        }
+        if refuse {
+            return true;
+        }
+        let exe_rtn = match request {
+            Request::History { begin, end, .. } => {
+                let now = Utc::now() + self.clock_offset;
+                let hours = if fail == Failure::NoData {
+                    Vec::new()
+                } else {
+                    self.id
+                        .buffered_hours(&begin, &end, now, self.cfg.history_hours)
+                };
+                for (i, hour) in hours.iter().enumerate() {
+                    let mut bytes = self.id.hourly(*hour, &qn);
+                    match fail {
+                        Failure::Slow => tokio::time::sleep(SLOW_UPLOAD).await,
+                        Failure::BadCrc => corrupt_crc(&mut bytes),
+                        Failure::Drop if i == hours.len() / 2 => {
+                            let _ = stream.write_all(&bytes[..bytes.len() / 2]).await;
+                            return false;
+                        }
+                        _ => {}
+                    }
+                    if !self.write(stream, &bytes).await {
+                        return false;
+                    }
+                }
+                if hours.is_empty() {
+                    hj212::EXE_RTN_NO_DATA
+                } else {
+                    hj212::EXE_RTN_OK
+                }
+            }
+            Request::GetTime => {
+                let clock = Utc::now() + self.clock_offset;
+                if !self.write(stream, &self.id.clock(clock, &qn)).await {
+                    return false;
+                }
+                hj212::EXE_RTN_OK
+            }
+            Request::SetTime(t) => match self.id.instant(&t) {
+                Some(set) => {
+                    self.clock_offset = set - Utc::now();
+                    // The data it sends from now on are on the new clock.
+                    *prev_ts = None;
+                    hj212::EXE_RTN_OK
+                }
+                None => 3,
+            },
+        };
+        let exe_rtn = u8::try_from(exe_rtn).unwrap_or(2);
+        self.write(stream, &answer_9012(packet, exe_rtn)).await
+    }
+
     /// Writes within OverTime; false when the connection is gone or stuck.
     async fn write(&self, stream: &mut TcpStream, bytes: &[u8]) -> bool {
         matches!(
             tokio::time::timeout(self.cfg.over_time, stream.write_all(bytes)).await,
             Ok(Ok(()))
         )
+    }
+}
+
+/// Makes a frame's CRC wrong (its first hex digit changed).
+fn corrupt_crc(frame: &mut [u8]) {
+    // ##, 4 digits of length, the data segment, 4 hex digits of CRC, CRLF.
+    if let Some(i) = frame.len().checked_sub(6) {
+        frame[i] = if frame[i] == b'0' { b'1' } else { b'0' };
     }
 }
 

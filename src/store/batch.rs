@@ -24,6 +24,8 @@ pub const REJECTED_BY_DATABASE: &str = "rejected_by_database";
 pub const UNKNOWN_MN: &str = "unknown_mn";
 /// Reason code: the packet's password (PW) is not the one registered for its MN.
 pub const BAD_PASSWORD: &str = "bad_password";
+/// Reason code: the packet's system code (ST) is not the one registered for its MN.
+pub const BAD_ST: &str = "bad_st";
 /// Reason code: the packet's CRC matched a variant this logger is not allowed to use.
 pub const CRC_MODE_NOT_ALLOWED: &str = "crc_mode_not_allowed";
 
@@ -325,6 +327,7 @@ struct Device {
     park: String,
     password: Option<String>,
     crc_modes: Vec<String>,
+    st: Option<String>,
 }
 
 /// Resolves an upload's MN to its point, checking the password, the CRC variant and the park.
@@ -340,6 +343,14 @@ fn check_device(
     if let Some(expected) = &device.password {
         if upload.password.as_deref() != Some(expected.as_str()) {
             return Err((BAD_PASSWORD, format!("wrong password for MN {mn}")));
+        }
+    }
+    if let Some(expected) = &device.st {
+        if upload.st != *expected {
+            return Err((
+                BAD_ST,
+                format!("MN {mn} sent ST={}, registered ST={expected}", upload.st),
+            ));
         }
     }
     if upload.crc_mode != CrcMode::Hj212
@@ -388,9 +399,10 @@ async fn lookup_devices(
         park_id: String,
         hj212_password: Option<String>,
         hj212_crc_modes: Vec<String>,
+        hj212_st: Option<String>,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT mn, id, park_id, hj212_password, hj212_crc_modes FROM monitoring_points
+        "SELECT mn, id, park_id, hj212_password, hj212_crc_modes, hj212_st FROM monitoring_points
          WHERE mn = ANY($1)",
     )
     .bind(&mns)
@@ -407,6 +419,7 @@ async fn lookup_devices(
                     park: r.park_id,
                     password: r.hj212_password,
                     crc_modes: r.hj212_crc_modes,
+                    st: r.hj212_st,
                 },
             ))
         })

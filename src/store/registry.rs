@@ -58,8 +58,10 @@ pub async fn import(
             sqlx::query(
                 "INSERT INTO monitoring_points
                      (id, park_id, name, kind, mn, required, interval_secs, allowed_gap_secs,
-                      hj212_password, hj212_crc_modes, monitored_since, retired_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()), $12)
+                      hj212_password, hj212_crc_modes, monitored_since, retired_at,
+                      hj212_set_clock, hj212_st)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()), $12, $13,
+                         $14)
                  ON CONFLICT (id) DO UPDATE SET
                      park_id = EXCLUDED.park_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
                      mn = EXCLUDED.mn, required = EXCLUDED.required,
@@ -68,7 +70,9 @@ pub async fn import(
                      hj212_password = EXCLUDED.hj212_password,
                      hj212_crc_modes = EXCLUDED.hj212_crc_modes,
                      monitored_since = coalesce($11, monitoring_points.monitored_since),
-                     retired_at = EXCLUDED.retired_at, updated_at = now()",
+                     retired_at = EXCLUDED.retired_at,
+                     hj212_set_clock = EXCLUDED.hj212_set_clock,
+                     hj212_st = EXCLUDED.hj212_st, updated_at = now()",
             )
             .bind(point.id.as_str())
             .bind(park.id.as_str())
@@ -88,6 +92,8 @@ pub async fn import(
             )
             .bind(point.monitored_since.map(|t| t.instant(tz)))
             .bind(point.retired_at.map(|t| t.instant(tz)))
+            .bind(point.hj212_set_clock)
+            .bind(&point.hj212_st)
             .execute(&mut *tx)
             .await?;
             summary.points += 1;

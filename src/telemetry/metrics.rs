@@ -30,6 +30,10 @@ pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
 pub const HJ212_CONNECTIONS_CLOSED: &str = "greenmon_hj212_connections_closed_total";
 pub const HJ212_CONNECTIONS_REFUSED: &str = "greenmon_hj212_connections_refused_total";
 pub const HJ212_CONNECTION_CAP: &str = "greenmon_hj212_connection_cap";
+pub const HJ212_REQUESTS: &str = "greenmon_hj212_requests_total";
+pub const HJ212_REQUEST_OUTCOMES: &str = "greenmon_hj212_request_outcomes_total";
+pub const HJ212_RECOVERED_READINGS: &str = "greenmon_hj212_recovered_readings_total";
+pub const HJ212_REQUESTER_EVENTS_DROPPED: &str = "greenmon_hj212_requester_events_dropped_total";
 pub const INGEST_QUEUE_FULL: &str = "greenmon_ingest_queue_full_total";
 pub const MQTT_QUEUE_STALLS: &str = "greenmon_mqtt_queue_stalls_total";
 pub const ALERT_ANNOUNCEMENTS_DROPPED: &str = "greenmon_alert_announcements_dropped_total";
@@ -78,6 +82,14 @@ pub struct Metrics {
     pub hj212_connections_refused: IntCounter,
     /// The cap in force (`hj212.max_connections`, or the one derived from the open-file limit).
     pub hj212_connection_cap: IntGauge,
+    /// Requests sent to loggers (history, clock), by CN.
+    pub hj212_requests: IntCounterVec,
+    /// Requests finished, by outcome (recovered, no_data, rejected, failed, timed_out, done).
+    pub hj212_request_outcomes: IntCounterVec,
+    /// Readings stored from the loggers' answers to history requests.
+    pub hj212_recovered_readings: IntCounter,
+    /// Logger replies and connections the requester's full queue could not take.
+    pub hj212_requester_events_dropped: IntCounter,
     /// Times a source found its queue to the batcher full and waited, by source (mqtt, tcp).
     pub ingest_queue_full: IntCounterVec,
     /// Broker connections dropped because the MQTT queue stayed full for a keep-alive.
@@ -186,6 +198,18 @@ impl Metrics {
              answers_full).",
             "reason",
         );
+        let hj212_requests = counter_vec(
+            HJ212_REQUESTS,
+            "HJ 212 requests sent to data loggers (history CN 2051/2061/2031, clock 1011/1012), \
+             by CN; retries included.",
+            "cn",
+        );
+        let hj212_request_outcomes = counter_vec(
+            HJ212_REQUEST_OUTCOMES,
+            "HJ 212 requests finished, by outcome (recovered, no_data, rejected, failed, \
+             timed_out, done).",
+            "outcome",
+        );
         let ingest_queue_full = counter_vec(
             INGEST_QUEUE_FULL,
             "Times a source found its queue to the batcher full and waited, by source (mqtt, tcp).",
@@ -289,6 +313,17 @@ impl Metrics {
             hj212_connection_cap: gauge(
                 HJ212_CONNECTION_CAP,
                 "Loggers the HJ 212 listener holds at once (hj212.max_connections).",
+            ),
+            hj212_requests,
+            hj212_request_outcomes,
+            hj212_recovered_readings: counter(
+                HJ212_RECOVERED_READINGS,
+                "Readings stored from data loggers' answers to history requests.",
+            ),
+            hj212_requester_events_dropped: counter(
+                HJ212_REQUESTER_EVENTS_DROPPED,
+                "Logger replies and connections dropped because the HJ 212 requester's queue was \
+                 full (the request times out and is retried).",
             ),
             ingest_queue_full,
             mqtt_queue_stalls: counter(

@@ -76,6 +76,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/parks/{park}/points/{point}/review-marks", None),
         row(Method::POST, "/api/v1/parks/{park}/points/{point}/review-marks", ReviewMark),
         row(Method::POST, "/api/v1/parks/{park}/review-marks/{mark}/withdraw", Withdraw),
+        row(Method::GET, "/api/v1/hj212/requests", None),
     ]
 }
 
@@ -313,6 +314,18 @@ async fn fixture() -> Fixture {
              VALUES ($1, $2, '2025-02-01T00:00:00Z', '2025-02-01T03:00:00Z', 'fault', 'probe', 'fixture')",
         )
         .bind(id)
+        .bind(point)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    // A request to each park's logger (hj212_requests).
+    for point in ["a-out", "b-out"] {
+        sqlx::query(
+            "INSERT INTO hj212_requests (point_id, mn, cn, begin_time, end_time, origin)
+             SELECT id, mn, '2061', '2026-03-10T00:00:00Z', '2026-03-10T03:00:00Z', 'scan'
+             FROM monitoring_points WHERE id = $1",
+        )
         .bind(point)
         .execute(pool)
         .await

@@ -391,3 +391,44 @@ async fn simulated_tcp_loggers_upload_and_are_answered() {
     assert_eq!(app.db.quarantined().await, 0);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_wrong_system_code_is_answered_qn_rtn_5_and_quarantined() {
+    let mut app = tcp_app().await;
+    sqlx::query("UPDATE monitoring_points SET hj212_st = '32' WHERE id = 'b-out'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let addr = app.app.as_ref().unwrap().hj212_addr.unwrap();
+    let mut logger = TcpStream::connect(addr).await.unwrap();
+    let mut p = packet(
+        B_OUT_MN,
+        "654321",
+        "2051",
+        5,
+        "20260101080000001",
+        "DataTime=20260101080000;w01018-Avg=1",
+    );
+    p.st = "31".into();
+    logger.write_all(&p.encode()).await.unwrap();
+    let a = answer(&mut logger).await;
+    assert!(
+        a.contains("CN=9011") && a.contains("QnRtn=5") && a.contains("QN=20260101080000001"),
+        "{a}"
+    );
+    // The registered ST passes.
+    p.st = "32".into();
+    logger.write_all(&p.encode()).await.unwrap();
+    assert!(answer(&mut logger).await.contains("CN=9014"));
+    assert_eq!(app.db.quarantine().await, [("bad_st".to_string(), 1)]);
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM quarantine WHERE reason = 'bad_st'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        detail.contains("ST=31") && detail.contains("ST=32"),
+        "{detail}"
+    );
+    app.shutdown().await;
+}

@@ -15,6 +15,7 @@ mod fault;
 mod grafana;
 mod helpers;
 mod hj212;
+mod hj212_recovery;
 mod import;
 mod ingest;
 mod layout;

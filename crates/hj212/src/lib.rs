@@ -11,6 +11,9 @@
 //! - [`cp`]: the CP data area → [`CpRef`]/[`Cp`] with per-pollutant items of exact
 //!   [`Decimal`]s, [`PollutantCode`]s and data [`Flag`]s.
 //! - [`encode`]: data segments, frames, and the 9011/9012/9014 answers.
+//! - [`request`]: the exchanges a platform starts (history requests CN 2051/2061/2031 with
+//!   `BeginTime`/`EndTime`, clock requests CN 1011/1012) and the logger's replies
+//!   ([`LoggerReply`]: 9011 `QnRtn`, 9012 `ExeRtn`, 1011 `SystemTime`).
 //!
 //! Errors: [`FrameError`] and [`PacketError`], each with a stable `code()` for quarantine
 //! reasons and metric labels. Times are local (`NaiveDateTime`): the caller applies the
@@ -19,7 +22,7 @@
 //! Every module, in dependency order: each imports only modules listed before it, so no two
 //! import each other: `error` (the [`PacketError`] leaf), `flag`, `pollutant`, `decimal`, `crc`,
 //! `frame`, `scan` (the field scanner), `header` (header fields and [`PacketFlag`]), `codes`
-//! (cached code and flag lookups), `cp`, `packet`, `encode`.
+//! (cached code and flag lookups), `cp`, `packet`, `encode`, `request`.
 //!
 //! Features: `serde` adds `Serialize` to [`PollutantCode`] and [`Decimal`] (as their text) and
 //! `Serialize`/`Deserialize` to [`CrcMode`] (snake_case names).
@@ -36,6 +39,7 @@ pub mod frame;
 mod header;
 pub mod packet;
 mod pollutant;
+pub mod request;
 mod scan;
 
 pub use cp::{parse_hj_time, Cp, CpItem, CpItemRef, CpRef};
@@ -54,6 +58,7 @@ pub use frame::{
 pub use header::PacketFlag;
 pub use packet::{parse_packet, parse_packet_ref, Packet, PacketRef};
 pub use pollutant::{PollutantCode, PollutantCodeError};
+pub use request::{peek_cn, LoggerReply, Request, EXE_RTN_NO_DATA, EXE_RTN_OK};
 
 #[cfg(test)]
 mod tests;

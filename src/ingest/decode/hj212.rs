@@ -16,7 +16,7 @@ use hj212::{
 
 use super::DecodeError;
 use crate::domain::{Flag, Hj212Upload, Hj212Value, ReadingKind};
-use crate::store::batch::{BAD_PASSWORD, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
+use crate::store::batch::{BAD_PASSWORD, BAD_ST, CRC_MODE_NOT_ALLOWED, UNKNOWN_MN};
 
 /// What one packet decoded to.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +59,13 @@ impl Replies {
     }
 
     /// The 9011 answer for a packet quarantined with `reason`, if the logger is owed one: the
-    /// MN, password and CRC problems always; any other rejection when the packet asked.
+    /// MN, password, ST and CRC problems always; any other rejection when the packet asked.
     pub fn for_reason(&self, reason: &str) -> Option<Vec<u8>> {
         let p = self.request()?;
         let qn_rtn = match reason {
             UNKNOWN_MN => QnRtn::MnError,
             BAD_PASSWORD => QnRtn::PwError,
+            BAD_ST => QnRtn::StError,
             CRC_MODE_NOT_ALLOWED | "crc_mismatch" => QnRtn::CrcError,
             _ if p.ack_required() => QnRtn::Rejected,
             _ => return None,
@@ -249,6 +250,7 @@ fn map_packet(
     Ok(Hj212Item::Upload(Hj212Upload {
         mn: p.mn.to_string(),
         password: p.pw.map(str::to_string),
+        st: p.st.to_string(),
         crc_mode,
         cn: p.cn.to_string(),
         data_time,
