@@ -36,7 +36,8 @@ pub struct Bulletin {
     /// Effective transmission rate a required point must reach to count as monitored.
     pub threshold: f64,
     pub summary: Summary,
-    /// Parks by monitoring rate, highest first; parks without one last.
+    /// Parks by monitoring rate, highest first; parks without one last. Empty on a park's own
+    /// page.
     pub ranking_monitoring: Vec<Rank>,
     /// Parks by energy-intensity reduction since the baseline (year to date), highest first.
     pub ranking_energy: Vec<Rank>,
@@ -412,13 +413,24 @@ pub async fn monthly(
                 .collect(),
         )
     };
+    // A park's own view ranks nothing: a ranking of one says nothing, and of more would show
+    // other parks.
+    let ranked = park.is_none();
     Ok(Bulletin {
         month: first_day.format("%Y-%m").to_string(),
         evaluated: at.evaluated(to),
         threshold,
         summary,
-        ranking_monitoring: figure(|r| r.monitoring_rate),
-        ranking_energy: figure(|r| r.energy.map(|e| e.reduction)),
+        ranking_monitoring: if ranked {
+            figure(|r| r.monitoring_rate)
+        } else {
+            vec![]
+        },
+        ranking_energy: if ranked {
+            figure(|r| r.energy.map(|e| e.reduction))
+        } else {
+            vec![]
+        },
         parks: pages,
     })
 }

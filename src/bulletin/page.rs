@@ -43,7 +43,7 @@ pub fn month_labels(lang: Lang, figures: &[MonthFigure]) -> Vec<String> {
         .collect()
 }
 
-/// The whole bulletin, or one park's page (when it holds one park and no rankings).
+/// The whole bulletin, or one park's page (a bulletin without rankings: no summary either).
 pub fn render(b: &Bulletin, lang: Lang, tz: Tz) -> String {
     let month = first_day(&b.month).map_or(b.month.clone(), |d| lang.month(d));
     let title = format!(
@@ -81,7 +81,7 @@ pub fn render(b: &Bulletin, lang: Lang, tz: Tz) -> String {
             names.join(lang.pick("、", ", "))
         }
     };
-    if b.ranking_monitoring.len() > 1 || b.parks.len() > 1 {
+    if !b.ranking_monitoring.is_empty() {
         let s = &b.summary;
         let _ = write!(
             body,

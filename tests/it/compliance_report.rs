@@ -45,7 +45,7 @@ use sqlx::PgPool;
 use crate::compliance::{reading, store_readings};
 use crate::helpers::{greenmon, run_ok, BackendApp, TestBackend};
 
-fn bj(d: u32, h: u32) -> DateTime<Utc> {
+pub(crate) fn bj(d: u32, h: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(2018, 3, d, h, 0, 0)
         .unwrap()
@@ -61,14 +61,14 @@ fn after() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2018, 5, 1, 0, 0, 0).unwrap()
 }
 
-struct Client {
-    http: String,
-    token: String,
-    client: reqwest::Client,
+pub(crate) struct Client {
+    pub(crate) http: String,
+    pub(crate) token: String,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Client {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -88,7 +88,7 @@ impl Client {
 }
 
 /// Registers park-m and park-none through the API (bureau), seeds March's readings and energy.
-async fn seed(pool: &PgPool, api: &Client) {
+pub(crate) async fn seed(pool: &PgPool, api: &Client) {
     let park_m = json!({
         "id": "park-m", "name": "M 园区", "baseline_intensity": 1.0,
         "points": [

@@ -16,7 +16,7 @@ use crate::helpers::{repo_path, TestApp};
 
 /// Runs headless Chromium on `url` with a fresh profile and returns the DOM after scripts ran.
 /// Awaited, not waited for: the app under test serves on this test's runtime.
-async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
+pub(crate) async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("chromium");
     cmd.args([
