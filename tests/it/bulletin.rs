@@ -497,7 +497,7 @@ async fn bulletin_cli_writes_html_and_a_pdf_chromium_renders() {
             "--month",
             "2018-03",
             "--out",
-            out,
+            missing.to_str().unwrap(),
             "--chromium",
             "/nonexistent/chromium",
         ])
