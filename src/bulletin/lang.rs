@@ -89,6 +89,18 @@ impl Lang {
         }
     }
 
+    /// An alert's severity.
+    pub fn severity(self, severity: &str) -> String {
+        let word = match severity {
+            "info" => self.pick("提示", "info"),
+            "warning" => self.pick("一般", "warning"),
+            "major" => self.pick("重要", "major"),
+            "critical" => self.pick("紧急", "critical"),
+            other => return other.to_string(),
+        };
+        word.to_string()
+    }
+
     /// A review mark's kind (HJ 356-2019 terms).
     pub fn review_kind(self, kind: &str) -> String {
         let word = match kind {

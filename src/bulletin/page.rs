@@ -460,7 +460,7 @@ fn alerts(lang: Lang, tz: Tz, p: &ParkPage) -> String {
                     Lang::Zh => &a.summary_zh,
                     Lang::En => &a.summary,
                 }),
-                td(&a.severity),
+                td(&lang.severity(&a.severity)),
                 time_td(&lang::time(a.fired_at, tz)),
                 time_td(&a.acked_at.map_or("—".into(), |t| lang::time(t, tz))),
                 td(a.acked_by.as_deref().unwrap_or("—")),
