@@ -21,6 +21,8 @@ use crate::domain::limits::earliest_time;
 /// The bureau's overview: one row per visible park.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceSummary {
+    /// The figures are as of this time: data stored by then, today's hours up to it.
+    pub data_cutoff: DateTime<Utc>,
     pub parks: Vec<SummaryRow>,
 }
 
@@ -98,8 +100,8 @@ pub async fn summary(
     caller: Caller,
 ) -> Result<axum::Json<ComplianceSummary>, ApiError> {
     // A park token's summary computes its own park only.
-    let rows =
-        service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), Utc::now()).await?;
+    let now = Utc::now();
+    let rows = service::bureau_summary_by_park(&state.pool, state.tz, caller.scope(), now).await?;
     let parks: Vec<_> = rows
         .into_iter()
         .filter(|r| caller.scope().is_none_or(|p| p == r.park_id))
@@ -110,7 +112,10 @@ pub async fn summary(
         })
         .map(SummaryRow::from_summary)
         .collect();
-    Ok(axum::Json(ComplianceSummary { parks }))
+    Ok(axum::Json(ComplianceSummary {
+        data_cutoff: now,
+        parks,
+    }))
 }
 
 /// `GET /api/v1/parks/{park}/compliance`: monitoring rate and point statuses now.

@@ -101,6 +101,8 @@ pub struct PointNow {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkNow {
     pub park_id: String,
+    /// The statuses are as of this time (the last readings stored by then).
+    pub data_cutoff: DateTime<Utc>,
     pub name: String,
     pub required_points: u32,
     pub online_required_points: u32,
@@ -173,6 +175,7 @@ fn park_now<'a>(
     let rate = MonitoringRate::from_statuses(points.iter().filter(counted).map(|p| p.status));
     ParkNow {
         park_id: park.id.clone(),
+        data_cutoff: now,
         name: park.name.clone(),
         required_points: rate.required,
         online_required_points: rate.online,

@@ -130,39 +130,7 @@ async fn one_statement(
     tx: &mut sqlx::PgConnection,
     rows: &[Incoming<'_>],
 ) -> Result<(u64, u64, u64), StoreError> {
-    let n = rows.len();
-    let (mut time, mut point, mut pollutant, mut kind) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut value, mut min, mut max, mut cou) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut flag, mut source, mut sender) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for row in rows {
-        let r = row.reading;
-        time.push(r.time);
-        point.push(r.point.as_str());
-        pollutant.push(r.pollutant.as_str());
-        kind.push(r.kind.code());
-        value.push(r.value);
-        min.push(r.min);
-        max.push(r.max);
-        cou.push(r.cou);
-        flag.push(r.flag.code());
-        source.push(row.source);
-        sender.push(row.sender);
-    }
-    let (identical, replaced, overruled): (i64, i64, i64) = sqlx::query_as(
+    let query = sqlx::query_as(
         "WITH i AS (
              SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
                                   $5::float8[], $6::float8[], $7::float8[], $8::float8[],
@@ -196,22 +164,80 @@ async fn one_statement(
          SELECT (SELECT count(*) FROM cur WHERE same),
                 (SELECT count(*) FROM replaced),
                 (SELECT count(*) FROM overruled)",
-    )
-    .bind(&time)
-    .bind(&point)
-    .bind(&pollutant)
-    .bind(&kind)
-    .bind(&value)
-    .bind(&min)
-    .bind(&max)
-    .bind(&cou)
-    .bind(&flag)
-    .bind(&source)
-    .bind(&sender)
-    .fetch_one(&mut *tx)
-    .await?;
+    );
+    let (identical, replaced, overruled): (i64, i64, i64) =
+        Columns::of(rows).bind(query).fetch_one(&mut *tx).await?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok((count(identical), count(replaced), count(overruled)))
+}
+
+/// Rows as one array per column, for `UNNEST($1::timestamptz[], …)` in the column order
+/// time, point_id, pollutant, kind, value, min, max, cou, flag, source, sender.
+pub(super) struct Columns<'a> {
+    time: Vec<DateTime<Utc>>,
+    point: Vec<&'a str>,
+    pollutant: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    value: Vec<f64>,
+    min: Vec<Option<f64>>,
+    max: Vec<Option<f64>>,
+    cou: Vec<Option<f64>>,
+    flag: Vec<&'a str>,
+    source: Vec<&'a str>,
+    sender: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    pub(super) fn of(rows: &[Incoming<'a>]) -> Self {
+        let n = rows.len();
+        let mut c = Self {
+            time: Vec::with_capacity(n),
+            point: Vec::with_capacity(n),
+            pollutant: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            value: Vec::with_capacity(n),
+            min: Vec::with_capacity(n),
+            max: Vec::with_capacity(n),
+            cou: Vec::with_capacity(n),
+            flag: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            sender: Vec::with_capacity(n),
+        };
+        for row in rows {
+            let r = row.reading;
+            c.time.push(r.time);
+            c.point.push(r.point.as_str());
+            c.pollutant.push(r.pollutant.as_str());
+            c.kind.push(r.kind.code());
+            c.value.push(r.value);
+            c.min.push(r.min);
+            c.max.push(r.max);
+            c.cou.push(r.cou);
+            c.flag.push(r.flag.code());
+            c.source.push(row.source);
+            c.sender.push(row.sender);
+        }
+        c
+    }
+
+    /// Binds the columns as `$1` to `$11`.
+    pub(super) fn bind<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.time)
+            .bind(&self.point)
+            .bind(&self.pollutant)
+            .bind(&self.kind)
+            .bind(&self.value)
+            .bind(&self.min)
+            .bind(&self.max)
+            .bind(&self.cou)
+            .bind(&self.flag)
+            .bind(&self.source)
+            .bind(&self.sender)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::corrections::{self, Corrected, Incoming};
+use super::corrections::{self, Columns, Corrected, Incoming};
 use super::StoreError;
 
 /// What [`upsert`] did with its rows.
@@ -29,32 +29,8 @@ pub(super) async fn upsert(
     tx: &mut sqlx::PgConnection,
     rows: &[Incoming<'_>],
 ) -> Result<Upserted, StoreError> {
-    let mut time: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
-    let mut point: Vec<&str> = Vec::with_capacity(rows.len());
-    let mut pollutant: Vec<&str> = Vec::with_capacity(rows.len());
-    let mut kind: Vec<&str> = Vec::with_capacity(rows.len());
-    let mut value: Vec<f64> = Vec::with_capacity(rows.len());
-    let mut min: Vec<Option<f64>> = Vec::with_capacity(rows.len());
-    let mut max: Vec<Option<f64>> = Vec::with_capacity(rows.len());
-    let mut cou: Vec<Option<f64>> = Vec::with_capacity(rows.len());
-    let mut flag: Vec<&str> = Vec::with_capacity(rows.len());
-    let mut source: Vec<&str> = Vec::with_capacity(rows.len());
-    let mut sender: Vec<Option<&str>> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let r = row.reading;
-        time.push(r.time);
-        point.push(r.point.as_str());
-        pollutant.push(r.pollutant.as_str());
-        kind.push(r.kind.code());
-        value.push(r.value);
-        min.push(r.min);
-        max.push(r.max);
-        cou.push(r.cou);
-        flag.push(r.flag.code());
-        source.push(row.source);
-        sender.push(row.sender);
-    }
-    let inserted: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let columns = Columns::of(rows);
+    let query = sqlx::query_as(
         "INSERT INTO readings (time, point_id, pollutant, kind, value, min, max, cou, flag,
                                source, sender)
          SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[],
@@ -62,20 +38,9 @@ pub(super) async fn upsert(
                               $10::text[], $11::text[])
          ON CONFLICT DO NOTHING
          RETURNING point_id, pollutant, kind, time",
-    )
-    .bind(&time)
-    .bind(&point)
-    .bind(&pollutant)
-    .bind(&kind)
-    .bind(&value)
-    .bind(&min)
-    .bind(&max)
-    .bind(&cou)
-    .bind(&flag)
-    .bind(&source)
-    .bind(&sender)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let inserted: Vec<(String, String, String, DateTime<Utc>)> =
+        columns.bind(query).fetch_all(&mut *tx).await?;
     let mut fresh: HashMap<corrections::Key<'_>, ()> = inserted
         .iter()
         .map(|(p, pol, k, t)| ((p.as_str(), pol.as_str(), k.as_str(), *t), ()))

@@ -36,25 +36,7 @@ use greenmon::store::tokens::{self, TokenRole};
 use sqlx::PgPool;
 
 use crate::compliance::{reading, store_readings};
-use crate::helpers::{BackendApp, TestBackend};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use crate::helpers::TestBackend;
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$scenario(TestBackend::Postgres).await;
-            }
-
-            #[tokio::test]
-            async fn on_timescaledb() {
-                super::$scenario(TestBackend::TimescaleDb).await;
-            }
-        }
-    )*};
-}
+use crate::helpers::{on_both_backends, BackendApp, TestBackend};
 
 on_both_backends!(a_backfilled_corrected_reviewed_month_as_of);
 

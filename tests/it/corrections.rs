@@ -10,25 +10,7 @@ use greenmon::store::{self, corrections::BUREAU, BatchOutcome};
 use sqlx::PgPool;
 
 use crate::compliance::{reading, readings_item};
-use crate::helpers::{BackendDb, TestBackend};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use crate::helpers::TestBackend;
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$scenario(TestBackend::Postgres).await;
-            }
-
-            #[tokio::test]
-            async fn on_timescaledb() {
-                super::$scenario(TestBackend::TimescaleDb).await;
-            }
-        }
-    )*};
-}
+use crate::helpers::{on_both_backends, BackendDb, TestBackend};
 
 on_both_backends!(a_correction_replaces_and_keeps_the_old_version);
 

@@ -578,6 +578,27 @@ pub fn repo_path(rel: &str) -> PathBuf {
 
 // --- Backends: the plain PostgreSQL on 127.0.0.1:5432, or a TimescaleDB test double ---------
 
+/// Runs each scenario `fn name(TestBackend)` as two tests, `name::on_postgres` and
+/// `name::on_timescaledb`, so the test output says which backend each run used.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use crate::helpers::TestBackend;
+
+            #[tokio::test]
+            async fn on_postgres() {
+                super::$scenario(TestBackend::Postgres).await;
+            }
+
+            #[tokio::test]
+            async fn on_timescaledb() {
+                super::$scenario(TestBackend::TimescaleDb).await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
 /// Which database a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {

@@ -22,29 +22,9 @@ use sqlx::PgPool;
 
 use crate::compliance::{day, local, reading, readings_item, seed_day, store_readings};
 use crate::helpers::{
-    capture_warnings, eventually, reading_payload, BackendApp, BackendDb, Publisher, TestBackend,
-    TEST_REGISTRY,
+    capture_warnings, eventually, on_both_backends, reading_payload, BackendApp, BackendDb,
+    Publisher, TestBackend, TEST_REGISTRY,
 };
-
-/// Runs each scenario `fn name(TestBackend)` as two tests, `name::on_postgres` and
-/// `name::on_timescaledb`, so the test output says which backend each run used.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use crate::helpers::TestBackend;
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$scenario(TestBackend::Postgres).await;
-            }
-
-            #[tokio::test]
-            async fn on_timescaledb() {
-                super::$scenario(TestBackend::TimescaleDb).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     migrations_set_up_the_backend,
