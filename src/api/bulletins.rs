@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -17,6 +17,7 @@ use super::{params, AppState};
 use crate::bulletin::lang::Lang;
 use crate::bulletin::model::{self, Bulletin};
 use crate::bulletin::page;
+use crate::compliance::service::Basis;
 
 /// The bulletin's options.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -34,13 +35,19 @@ pub struct BulletinQuery {
     pub as_of: Option<DateTime<Utc>>,
 }
 
-/// What the query and the `Accept` header ask for.
+/// What the path, the query and the `Accept` header ask for.
 struct Wanted {
+    first_day: NaiveDate,
+    threshold: f64,
+    at: Basis,
     html: bool,
     lang: Lang,
 }
 
-fn wanted(q: &BulletinQuery, headers: &HeaderMap) -> Result<Wanted, ApiError> {
+fn wanted(month: &str, q: &BulletinQuery, headers: &HeaderMap) -> Result<Wanted, ApiError> {
+    let first_day = params::month(month)?;
+    let threshold = params::threshold(q.threshold)?;
+    let at = params::as_of(q.as_of, Utc::now())?;
     let html = match q.format.as_deref() {
         Some("html") => true,
         Some("json") => false,
@@ -55,7 +62,13 @@ fn wanted(q: &BulletinQuery, headers: &HeaderMap) -> Result<Wanted, ApiError> {
         Some("en") => Lang::En,
         Some(_) => return Err(ApiError::BadRequest("`lang` must be zh or en".into())),
     };
-    Ok(Wanted { html, lang })
+    Ok(Wanted {
+        first_day,
+        threshold,
+        at,
+        html,
+        lang,
+    })
 }
 
 /// The bulletin as JSON, or as the HTML document.
@@ -109,11 +122,8 @@ pub async fn bureau(
     Query(q): Query<BulletinQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_bureau("read the whole bulletin")?;
-    let first_day = params::month(&month)?;
-    let threshold = params::threshold(q.threshold)?;
-    let at = params::as_of(q.as_of, Utc::now())?;
-    let w = wanted(&q, &headers)?;
-    let b = model::monthly(&state.pool, state.tz, None, first_day, threshold, at).await?;
+    let w = wanted(&month, &q, &headers)?;
+    let b = model::monthly(&state.pool, state.tz, None, w.first_day, w.threshold, w.at).await?;
     Ok(answer(&state, b, &w))
 }
 
@@ -151,11 +161,16 @@ pub async fn park(
     Path((park, month)): Path<(String, String)>,
     Query(q): Query<BulletinQuery>,
 ) -> Result<Response, ApiError> {
-    let first_day = params::month(&month)?;
-    let threshold = params::threshold(q.threshold)?;
-    let at = params::as_of(q.as_of, Utc::now())?;
-    let w = wanted(&q, &headers)?;
+    let w = wanted(&month, &q, &headers)?;
     visible_park(&state, &caller, &park).await?;
-    let b = model::monthly(&state.pool, state.tz, Some(&park), first_day, threshold, at).await?;
+    let b = model::monthly(
+        &state.pool,
+        state.tz,
+        Some(&park),
+        w.first_day,
+        w.threshold,
+        w.at,
+    )
+    .await?;
     Ok(answer(&state, b, &w))
 }

@@ -12,10 +12,7 @@ use super::lang::{pct, Lang};
 use super::page::month_labels;
 
 fn name(lang: Lang, p: &AnnualPark) -> &str {
-    match (lang, &p.name_en) {
-        (Lang::En, Some(en)) if !en.trim().is_empty() => en,
-        _ => &p.name,
-    }
+    lang.park_name(&p.name, p.name_en.as_deref())
 }
 
 /// The whole assessment.

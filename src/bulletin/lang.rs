@@ -59,6 +59,14 @@ impl Lang {
         }
     }
 
+    /// A park's name: the registered (Chinese) one, or in English its English name when set.
+    pub fn park_name<'a>(self, name: &'a str, name_en: Option<&'a str>) -> &'a str {
+        match (self, name_en) {
+            (Self::En, Some(en)) if !en.trim().is_empty() => en,
+            _ => name,
+        }
+    }
+
     /// A verdict on the monitoring target.
     pub fn verdict(self, v: MonitoringVerdict) -> &'static str {
         match v {

@@ -18,12 +18,9 @@ use crate::compliance::report::MonthlyReport;
 /// Corrections listed on a park's page at most; the JSON has them all.
 const MAX_CORRECTIONS_SHOWN: usize = 100;
 
-/// A park's name in the bulletin's language (the Chinese name when no English one is set).
+/// A park's name in the bulletin's language.
 fn park_name(lang: Lang, p: &ParkPage) -> &str {
-    match (lang, &p.name_en) {
-        (Lang::En, Some(en)) if !en.trim().is_empty() => en,
-        _ => &p.name,
-    }
+    lang.park_name(&p.name, p.name_en.as_deref())
 }
 
 /// The first day of a `YYYY-MM` month.

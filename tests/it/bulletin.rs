@@ -22,14 +22,13 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use greenmon::compliance::rounding::percent;
-use greenmon::domain::{EnergyReport, Flag, ParkId};
+use greenmon::domain::Flag;
 use greenmon::store::tokens::{self, TokenRole};
-use greenmon::store::{self, BatchItem, Content};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::compliance::{reading, store_readings};
-use crate::compliance_report::{bj, seed, Client};
+use crate::compliance_report::{bj, seed, store_energy, Client};
 use crate::helpers::{greenmon, repo_path, run_ok, TestApp};
 
 struct Scenario {
@@ -56,20 +55,7 @@ async fn scenario() -> Scenario {
     let (_, park_m) = tokens::create(&pool, "park m", &TokenRole::Park("park-m".into()))
         .await
         .unwrap();
-    let year_2017 = BatchItem {
-        source: "mqtt",
-        sender: None,
-        topic: "t/parks/park-m/energy".into(),
-        payload: "2017".into(),
-        content: Content::Energy(EnergyReport {
-            park: ParkId::parse("park-m").unwrap(),
-            period: "2017".parse().unwrap(),
-            energy_tce: 90.0,
-            value_added_10k_yuan: 100.0,
-            price_index: 1.0,
-        }),
-    };
-    store::write_batch(&pool, &[year_2017]).await.unwrap();
+    store_energy(&pool, "park-m", "2017", 90.0, 100.0).await;
     sqlx::query(
         "INSERT INTO alerts (rule, park_id, point_id, state, severity, summary, summary_zh,
                              description, description_zh, active_since, fired_at, acked_by,

@@ -166,16 +166,21 @@ pub(crate) async fn seed(pool: &PgPool, api: &Client) {
     ];
     store_readings(pool, "park-m", "m-late", late).await;
     store_readings(pool, "park-none", "n-opt", hourly("n-opt", 1..=1)).await;
+    store_energy(pool, "park-m", "2018-03", 80.0, 100.0).await;
+}
+
+/// Stores an energy report of `park` for `period` (price index 1), as ingest would.
+pub(crate) async fn store_energy(pool: &PgPool, park: &str, period: &str, tce: f64, va: f64) {
     let energy = BatchItem {
         source: "mqtt",
         sender: None,
-        topic: "t/parks/park-m/energy".into(),
-        payload: "2018-03".into(),
+        topic: format!("t/parks/{park}/energy"),
+        payload: period.to_string().into(),
         content: Content::Energy(EnergyReport {
-            park: ParkId::parse("park-m").unwrap(),
-            period: "2018-03".parse().unwrap(),
-            energy_tce: 80.0,
-            value_added_10k_yuan: 100.0,
+            park: ParkId::parse(park).unwrap(),
+            period: period.parse().unwrap(),
+            energy_tce: tce,
+            value_added_10k_yuan: va,
             price_index: 1.0,
         }),
     };
