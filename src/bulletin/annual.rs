@@ -98,8 +98,10 @@ pub async fn assess(
     let next = first + Months::new(12);
     let months: Vec<NaiveDate> = (0..12).map(|m| first + Months::new(m)).collect();
     let parks = parks_q::parks(pool, None).await?;
-    let history = History::load(pool, tz, None, months, threshold, at).await?;
-    let years = energy_years(pool, None, &parks, year, next, at).await?;
+    let (history, years) = tokio::try_join!(
+        History::load(pool, tz, None, months, threshold, at),
+        energy_years(pool, None, &parks, year, next, at),
+    )?;
     let (to, _) = local_day_bounds(next, tz);
     let out = parks
         .iter()

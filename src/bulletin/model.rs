@@ -7,6 +7,7 @@
 //! Input: a pool, the local zone, a month, a [`Basis`]. Output: a [`Bulletin`].
 
 use chrono::{Datelike, Months, NaiveDate};
+use futures::{StreamExt, TryStreamExt};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -22,6 +23,9 @@ use crate::store::{api_queries, StoreError};
 
 /// Months of monitoring history on a park's page, this month included.
 pub const HISTORY_MONTHS: u32 = 12;
+
+/// Months (or years of energy figures) computed at once: each takes a connection of the pool.
+const MONTHS_AT_ONCE: usize = 4;
 
 /// Years of energy figures a chart goes back at most (from the month's year).
 const MAX_ENERGY_YEARS: i32 = 15;
@@ -214,10 +218,13 @@ impl History {
         threshold: f64,
         at: Basis,
     ) -> Result<Self, StoreError> {
-        let mut reports = Vec::with_capacity(months.len());
-        for &m in &months {
-            reports.push(reports_by_park(pool, tz, park, m, threshold, at).await?);
-        }
+        // A few months at a time: the months are independent, and the database works on one
+        // while greenmon folds the figures of another.
+        let reports = futures::stream::iter(months.iter().copied())
+            .map(|m| reports_by_park(pool, tz, park, m, threshold, at))
+            .buffered(MONTHS_AT_ONCE)
+            .try_collect()
+            .await?;
         Ok(Self { months, reports })
     }
 
@@ -263,15 +270,15 @@ pub(super) async fn energy_years(
         .min()
         .unwrap_or(year)
         .max(year - MAX_ENERGY_YEARS);
-    let mut out = Vec::new();
-    for y in first..=year {
-        let end = NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap_or(through);
-        out.push((
-            y,
-            service::energy_at(pool, park, y, end.min(through), at).await?,
-        ));
-    }
-    Ok(out)
+    futures::stream::iter(first..=year)
+        .map(|y| async move {
+            let end = NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap_or(through);
+            let energy = service::energy_at(pool, park, y, end.min(through), at).await?;
+            Ok::<_, StoreError>((y, energy))
+        })
+        .buffered(MONTHS_AT_ONCE)
+        .try_collect()
+        .await
 }
 
 /// A park's path, its yearly figures and the projection from the latest of them.
@@ -363,8 +370,10 @@ pub async fn monthly(
         .map(|back| months_before(first_day, back))
         .collect();
     let parks = parks_q::parks(pool, park).await?;
-    let history = History::load(pool, tz, park, months, threshold, at).await?;
-    let years = energy_years(pool, park, &parks, first_day.year(), next, at).await?;
+    let (history, years) = tokio::try_join!(
+        History::load(pool, tz, park, months, threshold, at),
+        energy_years(pool, park, &parks, first_day.year(), next, at),
+    )?;
     let cutoff = at.cutoff();
     let (alerts, marks, corrections) = tokio::try_join!(
         q::month_alerts(pool, park, from, to, cutoff),
