@@ -7,8 +7,8 @@
 //! Input: a pool, the local zone, a month, a [`Basis`]. Output: a [`Bulletin`].
 
 use chrono::{Datelike, Months, NaiveDate};
-use futures::{StreamExt, TryStreamExt};
 use chrono_tz::Tz;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sqlx::PgPool;
 
