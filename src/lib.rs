@@ -5,6 +5,8 @@
 //! - [`cli`]: the commands (clap) and their handlers, one file per command group.
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`api`]: HTTP: the `/api/v1` API with park-scoped tokens, the park portal, health, metrics.
+//! - [`bulletin`]: the monthly bulletin and annual assessment: HTML with SVG charts, PDF by
+//!   headless Chromium.
 //! - [`alerts`]: rules → lifecycle → outbox → notifiers (Alertmanager, webhooks).
 //! - [`compliance`]: monitoring rate, data-validity rates, exceedances, energy-intensity path.
 //! - [`ingest`]: MQTT and HJ 212 over TCP → decode → batch → commit → ack, losing nothing.
@@ -26,6 +28,7 @@ pub mod api;
 pub mod app;
 pub mod backoff;
 pub mod broker;
+pub mod bulletin;
 pub mod cli;
 pub mod clock;
 pub mod compliance;

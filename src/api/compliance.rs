@@ -17,7 +17,6 @@ use crate::compliance::service::{
     self, Evaluated, Exceedance, ParkEnergy, ParkNow, ParkRates, ParkSummary,
 };
 use crate::domain::limits::earliest_time;
-use crate::domain::Period;
 
 /// The bureau's overview: one row per visible park.
 #[derive(Debug, Serialize, ToSchema)]
@@ -400,22 +399,8 @@ pub async fn monthly_report(
     Path((park, month)): Path<(String, String)>,
     Query(q): Query<ReportQuery>,
 ) -> Result<axum::Json<MonthlyReport>, ApiError> {
-    let first_day = match month.parse::<Period>() {
-        Ok(p @ Period::Month { .. }) => params::date("month", p.start())?,
-        _ => {
-            return Err(ApiError::BadRequest(
-                "`month` must be a month like 2018-03".into(),
-            ))
-        }
-    };
-    let threshold = q
-        .threshold
-        .unwrap_or(crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD);
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(ApiError::Unprocessable(
-            "`threshold` must be between 0 and 1".into(),
-        ));
-    }
+    let first_day = params::month(&month)?;
+    let threshold = params::threshold(q.threshold)?;
     let at = params::as_of(q.as_of, Utc::now())?;
     visible_park(&state, &caller, &park).await?;
     let reports =

@@ -6,6 +6,7 @@
 //! rejections, unknown paths, the layers' answers) into the API's `{error, message}`.
 
 mod alerts;
+mod bulletins;
 mod compliance;
 mod energy_reports;
 pub mod error;
@@ -101,6 +102,8 @@ fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::exceedances))
         .routes(routes!(compliance::energy))
         .routes(routes!(compliance::monthly_report))
+        .routes(routes!(bulletins::bureau))
+        .routes(routes!(bulletins::park))
         .routes(routes!(energy_reports::list, energy_reports::submit))
         .routes(routes!(review::list_park))
         .routes(routes!(review::list_point, review::add))

@@ -241,7 +241,7 @@ mod tests {
         let doc = json();
         assert_eq!(doc["openapi"], "3.1.0");
         let ops = operations(&document());
-        assert_eq!(ops.len(), 22, "{ops:?}");
+        assert_eq!(ops.len(), 24, "{ops:?}");
         let mut ids = std::collections::HashSet::new();
         for op in &ops {
             let what = format!("{} {}", op.method, op.path);

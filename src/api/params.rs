@@ -126,6 +126,33 @@ pub fn list_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// The first day of a local calendar month (path parameter `month`, `YYYY-MM`).
+///
+/// # Errors
+/// 400 naming `month`.
+pub fn month(value: &str) -> Result<NaiveDate, ApiError> {
+    match value.parse::<crate::domain::Period>() {
+        Ok(p @ crate::domain::Period::Month { .. }) => date("month", p.start()),
+        _ => Err(bad("month", "must be a month like 2018-03")),
+    }
+}
+
+/// The effective transmission rate a required point must reach (`threshold`, 0 to 1); the
+/// default when absent.
+///
+/// # Errors
+/// 422 naming `threshold`.
+pub fn threshold(value: Option<f64>) -> Result<f64, ApiError> {
+    let t = value.unwrap_or(crate::compliance::rates::DEFAULT_EFFECTIVE_THRESHOLD);
+    if (0.0..=1.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err(ApiError::Unprocessable(
+            "`threshold` must be between 0 and 1".into(),
+        ))
+    }
+}
+
 /// A free-text field of a JSON body: at most `max` characters, no control characters other
 /// than line breaks and tabs (PostgreSQL refuses NUL in text).
 ///

@@ -6,6 +6,7 @@
 //! the edge of the program.
 
 mod alerts;
+mod bulletin;
 mod grafana_role;
 mod hj212;
 mod import;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Print a month's compliance per park: data rates, points below the validity threshold,
     /// discharge exceedances, energy intensity against the path.
     Report(report::ReportArgs),
+    /// Write the monthly bulletin (--month) or the annual assessment (--year): self-contained
+    /// HTML, its PDF (headless Chromium) and the JSON of the same figures.
+    Bulletin(bulletin::BulletinArgs),
     /// HJ 212 tools: decode packets as an engineer needs to see them, or build packets.
     Hj212 {
         #[command(subcommand)]
@@ -129,6 +133,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Registry { command } => registry::run(command, &settings).await,
         Command::Simulate(args) => crate::simulate::run(args, &settings).await,
         Command::Report(args) => report::run(args, &settings).await,
+        Command::Bulletin(args) => bulletin::run(args, &settings).await,
         Command::Hj212 { command } => hj212::run(command, &settings).await,
         Command::Import { command } => import::run(command, &settings).await,
         Command::Alerts { command } => {

@@ -55,19 +55,9 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
         as_of,
     } = args;
     let tz = settings.timezone();
-    let now = chrono::Utc::now();
-    let at = match as_of {
-        None => Basis::from(now),
-        Some(t) if t > now => anyhow::bail!("--as-of {} is in the future", t.to_rfc3339()),
-        Some(t) => Basis::as_of(now, t),
-    };
-    let first_day = match month.parse::<Period>() {
-        Ok(p @ Period::Month { .. }) => p.start(),
-        _ => anyhow::bail!("--month {month:?} must be a month like 2018-03"),
-    };
-    if !(0.0..=1.0).contains(&threshold) {
-        anyhow::bail!("--threshold {threshold} must be between 0 and 1");
-    }
+    let at = basis(as_of)?;
+    let first_day = month_start(&month)?;
+    check_threshold(threshold)?;
     let primary = store::pool(&settings.database);
     // The report reads a replica when database.read_url is set. A replica cannot fold the
     // pending rollups, so the primary folds them first; the replica shows them once it has
@@ -91,6 +81,41 @@ pub(super) async fn run(args: ReportArgs, settings: &Settings) -> anyhow::Result
         ReportFormat::Table => print!("{}", t::render_table(&reports, tz)),
         ReportFormat::Csv => print!("{}", t::render_csv(&reports)),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+    Ok(())
+}
+
+/// The basis of `--as-of`: now, or as known at a past time.
+///
+/// # Errors
+/// A time in the future.
+pub(super) fn basis(as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<Basis> {
+    let now = chrono::Utc::now();
+    Ok(match as_of {
+        None => Basis::from(now),
+        Some(t) if t > now => anyhow::bail!("--as-of {} is in the future", t.to_rfc3339()),
+        Some(t) => Basis::as_of(now, t),
+    })
+}
+
+/// The first day of `--month` (YYYY-MM).
+///
+/// # Errors
+/// Anything but a month.
+pub(super) fn month_start(month: &str) -> anyhow::Result<chrono::NaiveDate> {
+    match month.parse::<Period>() {
+        Ok(p @ Period::Month { .. }) => Ok(p.start()),
+        _ => anyhow::bail!("--month {month:?} must be a month like 2018-03"),
+    }
+}
+
+/// `--threshold` lies in 0 to 1.
+///
+/// # Errors
+/// Outside.
+pub(super) fn check_threshold(threshold: f64) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&threshold) {
+        anyhow::bail!("--threshold {threshold} must be between 0 and 1");
     }
     Ok(())
 }

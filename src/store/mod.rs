@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod api_queries;
 pub mod batch;
+pub mod bulletin;
 pub mod compliance;
 pub mod corrections;
 mod energy;

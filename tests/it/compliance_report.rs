@@ -45,7 +45,7 @@ use sqlx::PgPool;
 use crate::compliance::{reading, store_readings};
 use crate::helpers::{greenmon, run_ok, BackendApp, TestBackend};
 
-fn bj(d: u32, h: u32) -> DateTime<Utc> {
+pub(crate) fn bj(d: u32, h: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(2018, 3, d, h, 0, 0)
         .unwrap()
@@ -61,14 +61,14 @@ fn after() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2018, 5, 1, 0, 0, 0).unwrap()
 }
 
-struct Client {
-    http: String,
-    token: String,
-    client: reqwest::Client,
+pub(crate) struct Client {
+    pub(crate) http: String,
+    pub(crate) token: String,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Client {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -88,7 +88,7 @@ impl Client {
 }
 
 /// Registers park-m and park-none through the API (bureau), seeds March's readings and energy.
-async fn seed(pool: &PgPool, api: &Client) {
+pub(crate) async fn seed(pool: &PgPool, api: &Client) {
     let park_m = json!({
         "id": "park-m", "name": "M 园区", "baseline_intensity": 1.0,
         "points": [
@@ -166,16 +166,21 @@ async fn seed(pool: &PgPool, api: &Client) {
     ];
     store_readings(pool, "park-m", "m-late", late).await;
     store_readings(pool, "park-none", "n-opt", hourly("n-opt", 1..=1)).await;
+    store_energy(pool, "park-m", "2018-03", 80.0, 100.0).await;
+}
+
+/// Stores an energy report of `park` for `period` (price index 1), as ingest would.
+pub(crate) async fn store_energy(pool: &PgPool, park: &str, period: &str, tce: f64, va: f64) {
     let energy = BatchItem {
         source: "mqtt",
         sender: None,
-        topic: "t/parks/park-m/energy".into(),
-        payload: "2018-03".into(),
+        topic: format!("t/parks/{park}/energy"),
+        payload: period.to_string().into(),
         content: Content::Energy(EnergyReport {
-            park: ParkId::parse("park-m").unwrap(),
-            period: "2018-03".parse().unwrap(),
-            energy_tce: 80.0,
-            value_added_10k_yuan: 100.0,
+            park: ParkId::parse(park).unwrap(),
+            period: period.parse().unwrap(),
+            energy_tce: tce,
+            value_added_10k_yuan: va,
             price_index: 1.0,
         }),
     };

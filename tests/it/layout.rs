@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["app"],
     &["api"],
+    &["bulletin"],
     &["alerts"],
     &["compliance", "ingest", "simulate"],
     &["broker", "store"],

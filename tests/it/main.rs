@@ -5,6 +5,7 @@
 mod alerts;
 mod api;
 mod broker_auth;
+mod bulletin;
 mod cli;
 mod compliance;
 mod compliance_record;

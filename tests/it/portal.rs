@@ -1,6 +1,6 @@
 //! The park portal in headless Chromium (Debian's `chromium`, installed by `.ci/run`): signed in
-//! with park-a's token it renders park-a's numbers and nothing of park-b; a revoked token gets
-//! the sign-in form and an error. A screenshot is kept at `target/portal/portal.png`.
+//! with park-a's token it renders park-a's numbers and its own page of last month's bulletin,
+//! and nothing of park-b; a revoked token gets the sign-in form and an error. A screenshot is kept at `target/portal/portal.png`.
 
 use std::path::Path;
 use std::time::Duration as StdDuration;
@@ -16,7 +16,7 @@ use crate::helpers::{repo_path, TestApp};
 
 /// Runs headless Chromium on `url` with a fresh profile and returns the DOM after scripts ran.
 /// Awaited, not waited for: the app under test serves on this test's runtime.
-async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
+pub(crate) async fn chromium(url: &str, screenshot: Option<&Path>) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("chromium");
     cmd.args([
@@ -184,6 +184,27 @@ async fn portal_shows_the_parks_own_numbers_only() {
         );
     }
     assert!(!dom.contains(&token), "the token stays out of the page");
+    // Its own page of last month's bulletin, in a sandboxed frame (the leaks above include it).
+    assert!(
+        dom.contains("data-bulletin-month=\""),
+        "no bulletin:\n{dom}"
+    );
+    let frame = dom
+        .split("id=\"bulletin-frame\"")
+        .nth(1)
+        .map(|f| f.split("</iframe>").next().unwrap_or_default())
+        .unwrap_or_default();
+    for needle in [
+        "srcdoc=",
+        "园区绿色发展监测月报",
+        "A 园区",
+        "近 12 个月监测率",
+    ] {
+        assert!(
+            frame.contains(needle),
+            "the bulletin lacks {needle:?}:\n{frame}"
+        );
+    }
 
     let dir = repo_path("target/portal");
     std::fs::create_dir_all(&dir).unwrap();

@@ -95,6 +95,8 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
     let rates = "/api/v1/parks/park-a/compliance/rates";
     let energy = "/api/v1/parks/park-a/energy";
     let report = "/api/v1/parks/park-a/reports";
+    let bulletin = "/api/v1/bulletins";
+    let park_bulletin = "/api/v1/parks/park-a/bulletins";
     let cases: Vec<(String, &str)> = vec![
         // The edge of chrono's range, with and without `from` (used to panic in the handler).
         (format!("{readings}&to=-262143-01-01T00:00:00Z"), "`to`"),
@@ -153,6 +155,15 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
         (format!("{report}/2018-13"), "`month`"),
         (format!("{report}/2018"), "`month`"),
         (format!("{report}/%00"), "`month`"),
+        (format!("{bulletin}/1999-12"), "`month`"),
+        (format!("{bulletin}/%00"), "`month`"),
+        (format!("{park_bulletin}/2018-13"), "`month`"),
+        (format!("{bulletin}/2018-03?format=pdf"), "`format`"),
+        (format!("{park_bulletin}/2018-03?lang=de"), "`lang`"),
+        (
+            format!("{bulletin}/2018-03?as_of=1970-01-01T00:00:00Z"),
+            "`as_of`",
+        ),
     ];
     for (path, needle) in cases {
         let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
@@ -183,6 +194,11 @@ async fn times_dates_and_years_outside_the_span_name_the_parameter() {
         (format!("{rates}?as_of=2099-01-01T00:00:00Z"), "`as_of`"),
         (format!("{report}/2018-03?threshold=1.5"), "`threshold`"),
         (format!("{report}/2018-03?threshold=NaN"), "`threshold`"),
+        (format!("{bulletin}/2018-03?threshold=NaN"), "`threshold`"),
+        (
+            format!("{park_bulletin}/2018-03?as_of=2099-01-01T00:00:00Z"),
+            "`as_of`",
+        ),
     ] {
         let (s, b) = c.send(Method::GET, &path, Some(&bureau), None).await;
         assert_error(&path, s, &b, StatusCode::UNPROCESSABLE_ENTITY, needle);
