@@ -14,21 +14,7 @@ use super::model::{EnergyPath, MonthFigure};
 use super::svg::{y_range_of, LineChart, Marker, Series, Stroke};
 use crate::compliance::service::Evaluated;
 
-/// Text made safe for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use super::svg::esc;
 
 const CSS: &str = r#"
 @page { size: A4; margin: 14mm 12mm; }
