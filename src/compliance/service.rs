@@ -17,6 +17,7 @@ use super::energy::{energy_status, roll_up_year, EnergyStatus, Target};
 use super::exceedance::{episodes, Episode, HourlyAvg, Limit};
 use super::rates::{daily_rates_marked, local_day_bounds, DailyRates, HourSlot, MarkSpan, Service};
 use super::status::{point_status, MonitoringRate, PointStatus, StatusInput};
+pub use crate::domain::floor_hour;
 use crate::domain::{ReviewEffect, ReviewKind};
 use crate::store::compliance::{self as q, ParkRow, PointRow};
 use crate::store::review::{self, ReviewMarkRow};
@@ -464,12 +465,6 @@ async fn exceedances_of(
         start = end;
     }
     Ok(out)
-}
-
-/// The start of `t`'s UTC hour (the rollups' hour).
-pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = t.timestamp();
-    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
 }
 
 /// A park's energy intensity against its path.

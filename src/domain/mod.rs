@@ -16,7 +16,7 @@ pub mod units;
 
 pub use hj212::{CrcMode, Flag, PollutantCode};
 pub use ids::{IdError, Mn, ParkId, PointId};
-pub use period::{local_midnight, Period, PeriodError};
+pub use period::{floor_hour, local_midnight, Period, PeriodError};
 pub use pollutant::{parse_pollutant, PollutantError};
 pub use review::{check_mark, ReviewEffect, ReviewKind};
 

@@ -121,6 +121,12 @@ pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
         .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
 }
 
+/// The start of `t`'s UTC hour (the rollups' hour).
+pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

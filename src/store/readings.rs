@@ -149,9 +149,7 @@ pub(super) async fn note_late(
         .iter()
         .map(|row| row.reading.time)
         .filter(|t| *t < late)
-        .map(|t| {
-            DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(3600), 0).unwrap_or(t)
-        })
+        .map(crate::domain::floor_hour)
         .collect();
     if hours.is_empty() {
         return Ok(());
