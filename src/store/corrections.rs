@@ -64,16 +64,9 @@ pub(super) async fn apply(
     tx: &mut sqlx::PgConnection,
     rows: &[Incoming<'_>],
 ) -> Result<Corrected, StoreError> {
-    if rows.is_empty() {
-        return Ok(Corrected::default());
-    }
-    let (last, earlier) = last_of_each_key(rows);
     let mut out = Corrected::default();
-    for batch in [&earlier, &last] {
-        if batch.is_empty() {
-            continue;
-        }
-        let c = apply_distinct(tx, batch).await?;
+    for round in rounds(rows) {
+        let c = one_round(tx, &round).await?;
         out.identical += c.identical;
         out.replaced += c.replaced;
         out.overruled += c.overruled;
@@ -81,33 +74,12 @@ pub(super) async fn apply(
     Ok(out)
 }
 
-/// Splits `rows` into the last row of each key and the earlier ones (in order). Applying the
-/// earlier ones first, each key once a statement, leaves the last version current.
-fn last_of_each_key<'a>(rows: &[Incoming<'a>]) -> (Vec<Incoming<'a>>, Vec<Incoming<'a>>) {
-    let mut seen = std::collections::HashSet::new();
-    let mut last = Vec::with_capacity(rows.len());
-    let mut earlier = Vec::new();
-    for row in rows.iter().rev() {
-        if seen.insert(key(row.reading)) {
-            last.push(*row);
-        } else {
-            earlier.push(*row);
-        }
-    }
-    last.reverse();
-    earlier.reverse();
-    (last, earlier)
-}
-
-/// Applies `rows` in order, in as few rounds as keep each key to one row a round (an UPDATE may
-/// change a row once): one round unless a key repeats. Linear in the rows.
-async fn apply_distinct(
-    tx: &mut sqlx::PgConnection,
-    rows: &[Incoming<'_>],
-) -> Result<Corrected, StoreError> {
-    // A row goes to the round after the last one that holds its key.
-    let mut rounds: Vec<Vec<Incoming<'_>>> = Vec::new();
-    let mut round_of: std::collections::HashMap<Key<'_>, usize> =
+/// `rows` in as few rounds as keep each key to one row a round (an UPDATE may change a row
+/// once): the n-th version of a key goes to round n, so applying the rounds in order leaves each
+/// key's last version current. One round unless a key repeats; linear in the rows.
+fn rounds<'a>(rows: &[Incoming<'a>]) -> Vec<Vec<Incoming<'a>>> {
+    let mut rounds: Vec<Vec<Incoming<'a>>> = Vec::new();
+    let mut round_of: std::collections::HashMap<Key<'a>, usize> =
         std::collections::HashMap::with_capacity(rows.len());
     for row in rows {
         let next = round_of.get(&key(row.reading)).map_or(0, |r| r + 1);
@@ -117,14 +89,7 @@ async fn apply_distinct(
         }
         rounds[next].push(*row);
     }
-    let mut out = Corrected::default();
-    for round in rounds {
-        let c = one_round(tx, &round).await?;
-        out.identical += c.identical;
-        out.replaced += c.replaced;
-        out.overruled += c.overruled;
-    }
-    Ok(out)
+    rounds
 }
 
 /// One round of distinct keys. First one read compares every row with its stored version (an
@@ -339,9 +304,12 @@ mod tests {
             reading(0, 4.0),
         ];
         let incoming: Vec<_> = rows.iter().map(incoming).collect();
-        let (last, earlier) = last_of_each_key(&incoming);
-        let values = |v: &[Incoming<'_>]| v.iter().map(|r| r.reading.value).collect::<Vec<_>>();
-        assert_eq!(values(&last), [2.0, 4.0]);
-        assert_eq!(values(&earlier), [1.0, 3.0]);
+        let values: Vec<Vec<f64>> = rounds(&incoming)
+            .iter()
+            .map(|round| round.iter().map(|r| r.reading.value).collect())
+            .collect();
+        // The last version of minute 0 (4.0) and of minute 1 (2.0) are each their key's last
+        // write; the earlier versions of minute 0 come before it, in order.
+        assert_eq!(values, [vec![1.0, 2.0], vec![3.0], vec![4.0]]);
     }
 }
