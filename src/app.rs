@@ -21,7 +21,7 @@ use crate::backoff::Backoff;
 use crate::broker::mqtt_options;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ingest::ack::AckGate;
+use crate::ingest::ack;
 use crate::ingest::batch::Batcher;
 use crate::ingest::commit::Committer;
 use crate::ingest::decode::DecodeContext;
@@ -72,6 +72,9 @@ impl RunningApp {
         }
     }
 }
+
+/// Requests rumqttc's event loop queues: subscriptions, the disconnect, messages to loggers.
+const MQTT_REQUEST_QUEUE: usize = 1024;
 
 /// Runs the service until `shutdown` completes, then drains.
 ///
@@ -155,10 +158,10 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
 
     let mut opts = mqtt_options(&settings.mqtt, &settings.mqtt.client_id, false)?;
     opts.set_manual_acks(true);
-    // Every ack is one request. Room for one per MQTT packet id (ingest.ack_queue >= 65536), so
-    // the committer never waits here while the event loop waits for room in its queue.
-    let (client, eventloop) = AsyncClient::new(opts, settings.ingest.ack_queue);
-    let gate = Arc::new(AckGate::new(client.clone(), metrics.clone()));
+    // rumqttc's own request queue carries subscriptions, the disconnect and the requester's
+    // messages to loggers (it drops those when full); PUBACKs take a queue of their own.
+    let (client, eventloop) = AsyncClient::new(opts, MQTT_REQUEST_QUEUE);
+    let (ack_sender, ack_ledger) = ack::channel(settings.ingest.ack_queue, metrics.clone());
     // One bounded queue per source (docs/operations.md, "Queues and limits"): a source that
     // finds its queue full waits.
     let (in_tx, in_rx) = mpsc::channel(settings.ingest.queue);
@@ -203,7 +206,7 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
     let source = MqttSource {
         eventloop,
         client,
-        gate: gate.clone(),
+        acks: ack_ledger,
         cfg: settings.mqtt.clone(),
         metrics: metrics.clone(),
         connected,
@@ -246,7 +249,7 @@ pub async fn start_with(settings: Settings, clock: Clock) -> anyhow::Result<Runn
     }
     let committer = Committer {
         pool: pool.clone(),
-        gate,
+        acks: ack_sender,
         metrics: metrics.clone(),
         retry_initial: Duration::from_millis(settings.ingest.retry_initial_ms),
         retry_max: Duration::from_millis(settings.ingest.retry_max_ms),

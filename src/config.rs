@@ -109,9 +109,8 @@ pub struct IngestConfig {
     pub linger_ms: u64,
     /// Batches committing at once (acks still go out in receive order).
     pub parallel_commits: usize,
-    /// PUBACKs queued for the event loop; the committer waits when it is full. At least 65536:
-    /// the broker cannot have more QoS 1 messages unacknowledged than there are packet ids, so
-    /// it never fills.
+    /// Acks of committed MQTT messages queued for the MQTT task, which writes them; the committer
+    /// waits when it is full (briefly: the MQTT task takes them whenever it waits).
     pub ack_queue: usize,
     /// Messages each source (MQTT, the HJ 212 listener) may queue for the batcher; when it is
     /// full the source waits (backpressure). At least the broker's in-flight window.
@@ -619,13 +618,8 @@ impl Settings {
         if self.ingest.batch_max_rows == 0 {
             bad("ingest.batch_max_rows", "must be positive");
         }
-        if !(65_536..=1_000_000).contains(&self.ingest.ack_queue) {
-            bad(
-                "ingest.ack_queue",
-                "must be 65536 to 1000000 (room for an ack of every MQTT packet id, so the \
-                 committer never waits for the event loop while the event loop waits for room \
-                 in ingest.queue)",
-            );
+        if !(1..=1_000_000).contains(&self.ingest.ack_queue) {
+            bad("ingest.ack_queue", "must be 1 to 1000000");
         }
         if !(1..=1_000_000).contains(&self.ingest.queue) {
             bad("ingest.queue", "must be 1 to 1000000");

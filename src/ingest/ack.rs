@@ -1,20 +1,27 @@
-//! Acknowledgements that reach the broker only for the connection the message came on.
+//! Acknowledgements that reach the broker only for the connection the message came on, and
+//! reach it as fast as the committer makes them.
+//!
+//! The committer hands each committed message's token to an [`AckSender`]; the MQTT task, which
+//! owns rumqttc's event loop, takes them from its [`AckLedger`] and writes their PUBACKs straight
+//! into the connection's write buffer, in receive order. rumqttc writes one request per turn of
+//! its event loop while it reads up to ten messages per turn, so PUBACKs sent as requests fall
+//! behind a broker that delivers a backlog faster than that (Mosquitto does, past its in-flight
+//! window); here every PUBACK queued goes out with the next write. The last one of each take goes
+//! through the event loop's queue of pending requests, so that a write happens even when the
+//! broker sends nothing.
 //!
 //! Every connection is a *generation*. A token records the generation of its message. When the
-//! connection fails, [`AckGate::invalidate`] starts a new generation and removes every PUBACK
-//! still queued inside rumqttc (under the same lock the committer acks under), so a PUBACK from
-//! an old connection can never be sent on a new one, where its packet id may name a different
-//! message. The broker redelivers those messages; `ON CONFLICT DO NOTHING` absorbs them.
+//! connection fails, [`AckLedger::invalidate`] starts a new generation and drops the PUBACKs not
+//! yet written, so a PUBACK from an old connection can never be sent on a new one, where its
+//! packet id may name a different message. The broker redelivers those messages; the primary key
+//! absorbs them.
 //!
-//! A PUBACK is never dropped for lack of room: when rumqttc's request channel is full the
-//! committer waits for the event loop to drain it, which is backpressure on the committer.
+//! The queue between them holds `ingest.ack_queue` tokens; the committer waits when it is full.
+//! The MQTT task takes tokens whenever it waits (for the broker, for room in its own queue, for a
+//! reconnect), so that wait is short and never circular.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
-
-use rumqttc::{AsyncClient, EventLoop, Publish, QoS, Request};
+use rumqttc::{EventLoop, PubAck, Publish, QoS, Request};
+use tokio::sync::mpsc;
 
 use crate::telemetry::Metrics;
 
@@ -26,74 +33,121 @@ pub struct AckToken {
     qos: QoS,
 }
 
-/// Shared by the MQTT task (which invalidates) and the committer (which acks).
-pub struct AckGate {
-    generation: Mutex<u64>,
-    client: AsyncClient,
-    metrics: Metrics,
-    /// Set when the MQTT task has ended: nothing can be acked any more.
-    closed: AtomicBool,
+/// A queue of `capacity` tokens from the committer to the MQTT task.
+pub fn channel(capacity: usize, metrics: Metrics) -> (AckSender, AckLedger) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (
+        AckSender {
+            tx,
+            metrics: metrics.clone(),
+        },
+        AckLedger {
+            generation: 0,
+            rx,
+            metrics,
+        },
+    )
 }
 
-impl AckGate {
-    pub fn new(client: AsyncClient, metrics: Metrics) -> Self {
-        Self {
-            generation: Mutex::new(0),
-            client,
-            metrics,
-            closed: AtomicBool::new(false),
+/// The committer's end.
+#[derive(Clone)]
+pub struct AckSender {
+    tx: mpsc::Sender<AckToken>,
+    metrics: Metrics,
+}
+
+impl AckSender {
+    /// Queues the tokens in the order given (receive order), waiting while the queue is full.
+    /// Once the MQTT task has ended they are dropped: the broker redelivers those messages to
+    /// the next session.
+    pub async fn ack(&self, tokens: Vec<AckToken>) {
+        for token in tokens {
+            if self.tx.send(token).await.is_err() {
+                self.metrics.mqtt_acks_dropped.inc();
+                self.metrics.unacked.dec();
+            }
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
-        // A poisoned lock only means a panic elsewhere; the counter itself is always valid.
-        self.generation.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// The MQTT task's end: hands out tokens and writes their PUBACKs.
+pub struct AckLedger {
+    generation: u64,
+    rx: mpsc::Receiver<AckToken>,
+    metrics: Metrics,
+}
 
+impl AckLedger {
     /// A token for a publish received on the current connection.
     pub fn token(&self, publish: &Publish) -> AckToken {
         self.metrics.unacked.inc();
         AckToken {
-            generation: *self.lock(),
+            generation: self.generation,
             pkid: publish.pkid,
             qos: publish.qos,
         }
     }
 
-    /// Queues PUBACKs for the tokens in the order given (receive order), waiting while rumqttc's
-    /// request channel is full. Tokens of an earlier connection are dropped instead.
-    pub async fn ack(&self, tokens: Vec<AckToken>) {
-        let mut tokens: VecDeque<AckToken> = tokens.into();
-        while !tokens.is_empty() {
-            {
-                let generation = self.lock();
-                while let Some(t) = tokens.front() {
-                    if t.generation != *generation || self.closed.load(Ordering::Relaxed) {
-                        self.metrics.mqtt_acks_dropped.inc();
-                    } else if t.qos != QoS::AtMostOnce {
-                        let mut p = Publish::new("", t.qos, Vec::new());
-                        p.pkid = t.pkid;
-                        if self.client.try_ack(&p).is_err() {
-                            break; // full: wait below, without holding the lock
-                        }
-                        self.metrics.mqtt_acked.inc();
-                    }
-                    tokens.pop_front();
-                    self.metrics.unacked.dec();
-                }
-            }
-            if !tokens.is_empty() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+    /// Waits until the committer queued at least one token, and takes what is queued; never
+    /// returns once no more can come. Cancel safe: nothing is taken unless it returns.
+    pub async fn recv(&mut self, tokens: &mut Vec<AckToken>) {
+        if self.rx.recv_many(tokens, usize::MAX).await == 0 {
+            std::future::pending::<()>().await;
         }
     }
 
+    /// Takes what the committer queued, without waiting, and writes it.
+    pub fn take(&mut self, eventloop: &mut EventLoop) {
+        let mut tokens = Vec::new();
+        while let Ok(token) = self.rx.try_recv() {
+            tokens.push(token);
+        }
+        self.write(eventloop, tokens);
+    }
+
+    /// Writes the PUBACKs of tokens of the current connection, after any still pending, in
+    /// order: into rumqttc's write buffer, the last through its pending requests (which makes
+    /// the event loop write even when nothing arrives). Tokens of an earlier connection are
+    /// dropped instead.
+    pub fn write(&self, eventloop: &mut EventLoop, tokens: Vec<AckToken>) {
+        // A PUBACK left pending by the last call goes first.
+        let mut pkids = Vec::new();
+        eventloop.pending.retain(|r| match r {
+            Request::PubAck(a) => {
+                pkids.push(a.pkid);
+                false
+            }
+            _ => true,
+        });
+        for t in tokens {
+            self.metrics.unacked.dec();
+            if t.generation != self.generation {
+                self.metrics.mqtt_acks_dropped.inc();
+            } else if t.qos != QoS::AtMostOnce {
+                pkids.push(t.pkid);
+                self.metrics.mqtt_acked.inc();
+            }
+        }
+        let Some((last, rest)) = pkids.split_last() else {
+            return;
+        };
+        for &pkid in rest {
+            // Cannot fail: only a remaining length above 256 MiB does, and a PUBACK's is 2.
+            if let Err(e) = PubAck::new(pkid).write(&mut eventloop.state.write) {
+                tracing::error!(error = %e, pkid, "Cannot write a PUBACK; the broker redelivers the message on the next connection.");
+            }
+        }
+        eventloop
+            .pending
+            .push_back(Request::PubAck(PubAck::new(*last)));
+    }
+
     /// Called by the MQTT task after the connection failed: starts a new generation and drops
-    /// every PUBACK still queued for the old connection.
-    pub fn invalidate(&self, eventloop: &mut EventLoop) {
-        let mut generation = self.lock();
-        *generation += 1;
-        // Move requests still in rumqttc's channel into `pending`, then drop the PUBACKs there.
+    /// every PUBACK not yet written for the old connection.
+    pub fn invalidate(&mut self, eventloop: &mut EventLoop) {
+        self.generation += 1;
+        // Drops the network connection and the write buffer, and moves requests still in
+        // rumqttc's channel into `pending`; then drop the PUBACKs there.
         eventloop.clean();
         let before = eventloop.pending.len();
         eventloop
@@ -105,29 +159,31 @@ impl AckGate {
         }
     }
 
-    /// Called when the MQTT task ends: outstanding and future acks are dropped (the broker
-    /// redelivers those messages to the next session).
-    pub fn close(&self) {
-        let _generation = self.lock();
-        self.closed.store(true, Ordering::Relaxed);
+    /// Called when the MQTT task ends: the tokens queued and any queued later are dropped (the
+    /// broker redelivers those messages to the next session).
+    pub fn close(&mut self) {
+        self.rx.close();
+        while let Ok(_token) = self.rx.try_recv() {
+            self.metrics.mqtt_acks_dropped.inc();
+            self.metrics.unacked.dec();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use rumqttc::MqttOptions;
+    use rumqttc::{AsyncClient, MqttOptions};
 
     use super::*;
 
-    /// A gate on a client that never connects: its requests stay in the event loop's channel,
-    /// where `sent` reads them.
-    fn gate(cap: usize) -> (AckGate, EventLoop, Metrics) {
-        let (client, eventloop) =
-            AsyncClient::new(MqttOptions::new("ack-test", "127.0.0.1", 1883), cap);
+    /// A ledger and an event loop that never connects: what it would write stays in its write
+    /// buffer and its pending requests, where `sent` reads it.
+    fn ledger(cap: usize) -> (AckSender, AckLedger, EventLoop, Metrics) {
+        let (_client, eventloop) =
+            AsyncClient::new(MqttOptions::new("ack-test", "127.0.0.1", 1883), 16);
         let metrics = Metrics::new();
-        (AckGate::new(client, metrics.clone()), eventloop, metrics)
+        let (sender, ledger) = channel(cap, metrics.clone());
+        (sender, ledger, eventloop, metrics)
     }
 
     fn publish(pkid: u16, qos: QoS) -> Publish {
@@ -136,10 +192,17 @@ mod tests {
         p
     }
 
-    /// The packet ids of the PUBACKs queued so far, in queue order; other requests are kept.
+    /// The packet ids of the PUBACKs written so far and still pending, in the order they go
+    /// out; takes them, and keeps other requests.
     fn sent(eventloop: &mut EventLoop) -> Vec<u16> {
-        eventloop.clean();
-        let mut out = Vec::new();
+        let written = eventloop.state.write.split();
+        let mut out: Vec<u16> = written
+            .chunks(4)
+            .map(|frame| {
+                assert_eq!(frame[..2], [0x40, 0x02], "a PUBACK frame");
+                u16::from_be_bytes([frame[2], frame[3]])
+            })
+            .collect();
         eventloop.pending.retain(|r| match r {
             Request::PubAck(a) => {
                 out.push(a.pkid);
@@ -154,12 +217,15 @@ mod tests {
     enum Op {
         /// A publish arrives with this packet id and QoS; its token is the next index.
         Receive(u16, QoS),
-        /// The committer acks these tokens (by receive index), in this order.
+        /// The committer acks these tokens (by receive index), in this order, and the MQTT task
+        /// takes them.
         Ack(&'static [usize]),
         /// The connection failed.
         Invalidate,
         /// The MQTT task ended.
         Close,
+        /// The event loop wrote what it had.
+        Flush,
     }
 
     use Op::*;
@@ -188,12 +254,27 @@ mod tests {
             dropped: 0,
         },
         Case {
-            name: "two batches keep their order",
+            name: "two batches keep their order, the pending one first",
+            ops: &[
+                Receive(1, Q1),
+                Receive(2, Q1),
+                Receive(3, Q1),
+                Receive(4, Q1),
+                Ack(&[0, 1]),
+                Ack(&[2, 3]),
+            ],
+            sent: &[1, 2, 3, 4],
+            acked: 4,
+            dropped: 0,
+        },
+        Case {
+            name: "batches written apart keep their order",
             ops: &[
                 Receive(1, Q1),
                 Receive(2, Q1),
                 Receive(3, Q1),
                 Ack(&[0, 1]),
+                Flush,
                 Ack(&[2]),
             ],
             sent: &[1, 2, 3],
@@ -222,11 +303,11 @@ mod tests {
             dropped: 2,
         },
         Case {
-            name: "invalidate removes PUBACKs still queued for the old connection",
+            name: "invalidate drops the PUBACKs not yet written out",
             ops: &[Receive(1, Q1), Receive(2, Q1), Ack(&[0, 1]), Invalidate],
             sent: &[],
             acked: 2,
-            dropped: 2,
+            dropped: 1,
         },
         Case {
             name: "after invalidate, the new connection's acks go out",
@@ -255,36 +336,33 @@ mod tests {
             acked: 1,
             dropped: 1,
         },
-        Case {
-            name: "tokens taken before close are dropped too",
-            ops: &[Receive(1, Q1), Close, Receive(2, Q1), Ack(&[0, 1])],
-            sent: &[],
-            acked: 0,
-            dropped: 2,
-        },
     ];
 
     #[tokio::test]
-    async fn ack_gate_cases() {
+    async fn ack_cases() {
         for case in CASES {
-            let (gate, mut eventloop, metrics) = gate(16);
+            let (sender, mut ledger, mut eventloop, metrics) = ledger(16);
             let mut tokens: Vec<Option<AckToken>> = Vec::new();
+            let mut got = Vec::new();
             for op in case.ops {
                 match *op {
-                    Receive(pkid, qos) => tokens.push(Some(gate.token(&publish(pkid, qos)))),
+                    Receive(pkid, qos) => tokens.push(Some(ledger.token(&publish(pkid, qos)))),
                     Ack(which) => {
                         let batch = which
                             .iter()
                             .map(|&i| tokens[i].take().expect("each token is acked once"))
                             .collect();
-                        gate.ack(batch).await;
+                        sender.ack(batch).await;
+                        ledger.take(&mut eventloop);
                     }
-                    Invalidate => gate.invalidate(&mut eventloop),
-                    Close => gate.close(),
+                    Invalidate => ledger.invalidate(&mut eventloop),
+                    Close => ledger.close(),
+                    Flush => got.extend(sent(&mut eventloop)),
                 }
             }
+            got.extend(sent(&mut eventloop));
             let name = case.name;
-            assert_eq!(sent(&mut eventloop), case.sent, "{name}: PUBACKs sent");
+            assert_eq!(got, case.sent, "{name}: PUBACKs sent");
             assert_eq!(metrics.mqtt_acked.get(), case.acked, "{name}: acked");
             assert_eq!(
                 metrics.mqtt_acks_dropped.get(),
@@ -304,33 +382,51 @@ mod tests {
     async fn invalidate_keeps_requests_other_than_pubacks() {
         let (client, mut eventloop) =
             AsyncClient::new(MqttOptions::new("ack-test", "127.0.0.1", 1883), 16);
-        let gate = AckGate::new(client.clone(), Metrics::new());
-        let token = gate.token(&publish(1, Q1));
+        let (sender, mut ledger) = channel(16, Metrics::new());
+        let token = ledger.token(&publish(1, Q1));
         client.try_subscribe("a/#", Q1).unwrap();
-        gate.ack(vec![token]).await;
-        gate.invalidate(&mut eventloop);
+        sender.ack(vec![token]).await;
+        ledger.take(&mut eventloop);
+        ledger.invalidate(&mut eventloop);
         assert!(matches!(
             eventloop.pending.iter().collect::<Vec<_>>()[..],
             [Request::Subscribe(_)]
         ));
+        assert!(eventloop.state.write.is_empty());
     }
 
-    /// A full request channel is backpressure: the committer waits for room, and nothing is
-    /// dropped or reordered.
+    /// Ten thousand PUBACKs take one write, not ten thousand turns of the event loop.
     #[tokio::test]
-    async fn a_full_channel_delays_acks_without_losing_or_reordering_them() {
-        let (gate, mut eventloop, metrics) = gate(1);
-        let gate = Arc::new(gate);
-        let tokens: Vec<AckToken> = (1..=5).map(|p| gate.token(&publish(p, Q1))).collect();
-        let acking = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.ack(tokens).await }
-        });
+    async fn a_backlog_of_acks_is_written_at_once() {
+        let (sender, mut ledger, mut eventloop, _metrics) = ledger(10_000);
+        let tokens: Vec<AckToken> = (1..=10_000)
+            .map(|p| ledger.token(&publish(p, Q1)))
+            .collect();
+        sender.ack(tokens).await;
+        ledger.take(&mut eventloop);
+        assert_eq!(eventloop.state.write.len(), 9_999 * 4);
+        assert_eq!(
+            eventloop.pending.len(),
+            1,
+            "one request makes the event loop write"
+        );
+        assert_eq!(sent(&mut eventloop), (1..=10_000).collect::<Vec<u16>>());
+    }
+
+    /// A full queue is backpressure: the committer waits for room, and nothing is dropped or
+    /// reordered.
+    #[tokio::test]
+    async fn a_full_queue_delays_acks_without_losing_or_reordering_them() {
+        let (sender, mut ledger, mut eventloop, metrics) = ledger(1);
+        let tokens: Vec<AckToken> = (1..=5).map(|p| ledger.token(&publish(p, Q1))).collect();
+        let acking = tokio::spawn(async move { sender.ack(tokens).await });
         let mut got = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
             while got.len() < 5 {
+                ledger.recv(&mut buf).await;
+                ledger.write(&mut eventloop, std::mem::take(&mut buf));
                 got.extend(sent(&mut eventloop));
-                tokio::task::yield_now().await;
             }
         })
         .await

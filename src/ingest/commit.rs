@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::ack::AckGate;
+use super::ack::AckSender;
 use super::batch::Batch;
 use super::split::{SplitGap, SplitTracker};
 use super::{Ack, LoggerEvent};
@@ -25,7 +25,8 @@ use crate::telemetry::Metrics;
 /// Writes batches and acks them.
 pub struct Committer {
     pub pool: PgPool,
-    pub gate: Arc<AckGate>,
+    /// Where the PUBACKs of committed MQTT messages go, in receive order.
+    pub acks: AckSender,
     pub metrics: Metrics,
     pub retry_initial: Duration,
     pub retry_max: Duration,
@@ -176,7 +177,7 @@ impl Committer {
                 }
             }
         }
-        self.gate.ack(mqtt).await;
+        self.acks.ack(mqtt).await;
     }
 
     /// Tells the requester which loggers bridge over MQTT, and passes on their committed

@@ -1,16 +1,14 @@
 //! The MQTT source: one task that polls rumqttc's event loop and forwards each publish with an ack
-//! token into a queue of `ingest.queue` messages. It must keep polling for the committer's acks
-//! to reach the broker, so it never awaits the database. What it holds is bounded by the broker's
-//! in-flight window (Mosquitto `max_inflight_messages`): the broker sends no more until greenmon
-//! acks, and greenmon acks only after commit. With `ingest.queue` at least that window the queue
-//! never fills; if it does (a broker that sends past its window while the database is down), the
-//! task waits for room: backpressure, the queue does not grow. The committer's acks never wait
-//! for this task meanwhile (`ingest.ack_queue` has room for one per packet id). A wait of a whole
-//! keep-alive means no PINGREQ went out and the broker is about to drop the connection, so this
+//! token into a queue of `ingest.queue` messages, and writes the PUBACKs of what the committer
+//! stored ([`super::ack`]). What it holds is bounded by that queue: when the queue is full the
+//! task waits for room (backpressure) and reads nothing more, so the broker's messages wait in the
+//! socket and at the broker; meanwhile it keeps taking the committer's acks, so the committer
+//! never waits on it for long and keeps making room. A wait of a whole keep-alive (the database
+//! is stuck) means no PINGREQ went out and the broker is about to drop the connection, so this
 //! task drops it first (the acks of that connection are dropped, the broker redelivers), waits
-//! for room, and reconnects. It reconnects with capped backoff, subscribes again when the broker has no
-//! session for it, and on shutdown stops forwarding but keeps polling until the committer's last
-//! acks are flushed, then disconnects. With `mqtt.share_group` it subscribes to
+//! for room, and reconnects. It reconnects with capped backoff, subscribes again when the broker
+//! has no session for it, and on shutdown stops forwarding but keeps polling until the
+//! committer's last acks are written, then disconnects. With `mqtt.share_group` it subscribes to
 //! `$share/{group}/...`: the broker gives each message to one instance of the group, and each
 //! instance acks what it committed, as alone.
 
@@ -18,11 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::ack::AckGate;
+use super::ack::AckLedger;
 use super::decode::subscriptions;
 use super::{Ack, Inbound};
 use crate::backoff::Backoff;
@@ -42,7 +40,7 @@ enum Room<'a> {
 pub struct MqttSource {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
-    pub gate: Arc<AckGate>,
+    pub acks: AckLedger,
     pub cfg: MqttConfig,
     pub metrics: Metrics,
     /// True while connected, for `/readyz`.
@@ -67,14 +65,15 @@ impl MqttSource {
                 tx = None;
             }
             if tx.is_none() && drained.is_cancelled() {
+                self.acks.take(&mut self.eventloop);
                 self.disconnect().await;
-                self.gate.close();
+                self.acks.close();
                 return;
             }
-            let event = tokio::select! {
-                ev = self.eventloop.poll() => ev,
-                () = shutdown.cancelled(), if tx.is_some() => continue,
-                () = drained.cancelled(), if tx.is_none() => continue,
+            // The acks the committer queued meanwhile go out with the next write.
+            self.acks.take(&mut self.eventloop);
+            let Some(event) = self.next_event(tx.is_some(), &shutdown, &drained).await else {
+                continue;
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -102,7 +101,7 @@ impl MqttSource {
                             // The token only now, so `greenmon_unacked_messages` counts what
                             // was forwarded.
                             permit.send(Inbound {
-                                ack: Ack::Mqtt(self.gate.token(&publish)),
+                                ack: Ack::Mqtt(self.acks.token(&publish)),
                                 topic: publish.topic,
                                 payload: publish.payload,
                             });
@@ -126,7 +125,7 @@ impl MqttSource {
                 Err(e) => {
                     let was_connected = self.connected.swap(false, Ordering::Relaxed);
                     self.metrics.mqtt_connected.set(0);
-                    self.gate.invalidate(&mut self.eventloop);
+                    self.acks.invalidate(&mut self.eventloop);
                     let delay = backoff.next_delay();
                     if was_connected {
                         tracing::warn!(error = %e, "MQTT connection lost; reconnecting.");
@@ -134,14 +133,67 @@ impl MqttSource {
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Cannot connect to the MQTT broker; retrying.");
                     }
                     if tx.is_none() && drained.is_cancelled() {
-                        self.gate.close();
+                        self.acks.close();
                         return;
                     }
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = shutdown.cancelled(), if tx.is_some() => {}
-                        () = drained.cancelled(), if tx.is_none() => {}
-                    }
+                    let wait = async {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = shutdown.cancelled(), if tx.is_some() => {}
+                            () = drained.cancelled(), if tx.is_none() => {}
+                        }
+                    };
+                    self.taking_acks(wait).await;
+                }
+            }
+        }
+    }
+
+    /// The next event of the event loop; `None` when the wait was cut short by shutdown or by
+    /// acks to write. While connected with nothing left to write, acks from the committer cut
+    /// the wait short, so they go out at once even when the broker sends nothing.
+    ///
+    /// rumqttc's `poll` may be dropped anywhere except while it writes to the socket, and it
+    /// writes only what is in its write buffer. So the wait is cut short only when the buffer
+    /// starts empty, and if it is not empty after the drop, `poll` was cut in the middle of its
+    /// own write: the connection may hold half a packet and is dropped (the broker redelivers).
+    async fn next_event(
+        &mut self,
+        forwarding: bool,
+        shutdown: &CancellationToken,
+        drained: &CancellationToken,
+    ) -> Option<Result<Event, ConnectionError>> {
+        let cuttable = self.eventloop.state.write.is_empty();
+        let connected = self.connected.load(Ordering::Relaxed);
+        let mut tokens = Vec::new();
+        tokio::select! {
+            ev = self.eventloop.poll() => return Some(ev),
+            () = self.acks.recv(&mut tokens), if cuttable && connected => {}
+            () = shutdown.cancelled(), if cuttable && forwarding => {}
+            () = drained.cancelled(), if cuttable && !forwarding => {}
+        }
+        if !self.eventloop.state.write.is_empty() {
+            tracing::warn!(
+                "MQTT write interrupted; dropping the broker connection (the broker redelivers)."
+            );
+            self.connected.store(false, Ordering::Relaxed);
+            self.metrics.mqtt_connected.set(0);
+            self.acks.invalidate(&mut self.eventloop);
+        }
+        self.acks.write(&mut self.eventloop, tokens);
+        None
+    }
+
+    /// Runs `wait` while writing the committer's acks as they come, so the committer never
+    /// waits on this task for long (what is written goes out with the next poll).
+    async fn taking_acks<T>(&mut self, wait: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(wait);
+        let mut tokens = Vec::new();
+        loop {
+            tokio::select! {
+                out = &mut wait => return out,
+                () = self.acks.recv(&mut tokens) => {
+                    self.acks.write(&mut self.eventloop, std::mem::take(&mut tokens));
                 }
             }
         }
@@ -164,19 +216,22 @@ impl MqttSource {
             .with_label_values(&["mqtt"])
             .inc();
         let keep_alive = Duration::from_secs(self.cfg.keep_alive_secs);
-        tokio::select! {
-            p = sender.reserve() => match p {
-                Ok(p) => Room::Permit(p),
-                Err(_) => Room::Closed,
-            },
-            () = tokio::time::sleep(keep_alive) => Room::Stalled,
-            // Shutting down: the message is not acked, and the broker keeps it.
-            () = shutdown.cancelled() => Room::Closed,
-        }
+        let wait = async {
+            tokio::select! {
+                p = sender.reserve() => match p {
+                    Ok(p) => Room::Permit(p),
+                    Err(_) => Room::Closed,
+                },
+                () = tokio::time::sleep(keep_alive) => Room::Stalled,
+                // Shutting down: the message is not acked, and the broker keeps it.
+                () = shutdown.cancelled() => Room::Closed,
+            }
+        };
+        self.taking_acks(wait).await
     }
 
     /// The queue stayed full for a keep-alive (no PINGREQ went out): drop the connection and its
-    /// queued acks, wait for room, then let the next poll reconnect.
+    /// unwritten acks, wait for room, then let the next poll reconnect.
     async fn stall_reconnect(
         &mut self,
         sender: &mpsc::Sender<Inbound>,
@@ -188,14 +243,17 @@ impl MqttSource {
         );
         self.connected.store(false, Ordering::Relaxed);
         self.metrics.mqtt_connected.set(0);
-        // Drops the network connection and every PUBACK still queued for it.
-        self.gate.invalidate(&mut self.eventloop);
+        // Drops the network connection and every PUBACK not yet written for it.
+        self.acks.invalidate(&mut self.eventloop);
         self.metrics.mqtt_queue_stalls.inc();
-        tokio::select! {
-            // Only waits for room; the permit is given back at once.
-            _ = sender.reserve() => {}
-            () = shutdown.cancelled() => {}
-        }
+        let wait = async {
+            tokio::select! {
+                // Only waits for room; the permit is given back at once.
+                _ = sender.reserve() => {}
+                () = shutdown.cancelled() => {}
+            }
+        };
+        self.taking_acks(wait).await;
     }
 
     fn subscribe(&self) {

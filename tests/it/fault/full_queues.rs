@@ -237,9 +237,13 @@ async fn stick_readings(app: &TestApp) -> PgConnection {
 }
 
 async fn publish_flood(app: &TestApp) {
+    publish_messages(app, FLOOD).await;
+}
+
+async fn publish_messages(app: &TestApp, n: i64) {
     let mut publisher = Publisher::connect(app.mqtt_port).await;
     let topic = app.topic("park-a", "a-out");
-    for i in 0..FLOOD {
+    for i in 0..n {
         publisher.publish(&topic, reading_payload(i * 60)).await;
     }
     // Accepted by the broker: from here on it pushes them at greenmon without any window.
@@ -324,5 +328,64 @@ async fn a_queue_full_for_a_keep_alive_drops_the_broker_connection_and_loses_not
     lock.close().await.unwrap();
     everything_arrives_once(&app).await;
     assert!(app.metric("greenmon_mqtt_connections_total").await >= 2.0);
+    app.shutdown().await;
+}
+
+/// A backlog many times every queue, delivered by a broker with no window: greenmon reads only
+/// as fast as it commits, and the acks of what it committed keep flowing meanwhile, so the drain
+/// never stalls and the broker redelivers nothing. (Before, PUBACKs went out one per turn of
+/// rumqttc's event loop while messages came in ten at a time; the acks backed up until the
+/// committer waited on the event loop while the event loop waited on the committer, for a whole
+/// keep-alive, and the broker then redelivered everything not acked.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_many_times_the_queues_drains_without_a_stall() {
+    const BACKLOG: i64 = 5000;
+    let broker = UnboundedBroker::start();
+    let mut app = TestApp::spawn_with(broker.port, |s| {
+        s.ingest.queue = QUEUE;
+        s.ingest.ack_queue = 16;
+        s.ingest.batch_max_rows = BATCH_ROWS;
+        s.ingest.parallel_commits = 2;
+        s.mqtt.keep_alive_secs = 5;
+        s.alerts.enabled = false;
+    })
+    .await;
+    let before = app.metric("greenmon_mqtt_messages_received_total").await;
+    let lock = stick_readings(&app).await;
+    publish_messages(&app, BACKLOG).await;
+    eventually(Duration::from_secs(30), "the MQTT queue full", || async {
+        let text = app.metrics().await;
+        let full = crate::helpers::metric_value(
+            &text,
+            r#"greenmon_ingest_queue_full_total{source="mqtt"}"#,
+        );
+        (full >= 1.0).then_some(())
+    })
+    .await;
+    lock.close().await.unwrap();
+
+    eventually(Duration::from_secs(120), "the backlog stored", || async {
+        (app.db.readings().await == BACKLOG * 6).then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(30), "every message acked", || async {
+        (app.metric("greenmon_unacked_messages").await == 0.0).then_some(())
+    })
+    .await;
+    let text = app.metrics().await;
+    let metric = |name: &str| crate::helpers::metric_value(&text, name);
+    assert_eq!(metric("greenmon_mqtt_queue_stalls_total"), 0.0, "no stall");
+    assert_eq!(
+        metric("greenmon_mqtt_connections_total"),
+        1.0,
+        "one connection throughout"
+    );
+    assert_eq!(
+        metric("greenmon_mqtt_messages_received_total") - before,
+        BACKLOG as f64,
+        "each message received once: nothing redelivered"
+    );
+    assert_eq!(metric("greenmon_readings_duplicate_total"), 0.0);
+    assert_eq!(app.db.quarantined().await, 0);
     app.shutdown().await;
 }
