@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ingest"))
 import run as ingest  # noqa: E402  (bench/ingest/run.py: database helpers)
@@ -51,6 +52,35 @@ def registry(n):
             lines.append(f'[[parks.points]]\nid = "f{p:03}-{i:03}"\nname = "F {k}"\nkind = "sewage_outlet"\n'
                          f'mn = "FLEET{k:019d}"\ninterval_secs = 30\n')
     return "".join(lines)
+
+
+# Kernel TCP counters read before and after the fleet runs: retransmissions and drops on loopback
+# delay an answer by a retransmit timeout (200 ms and up) without greenmon or the simulator
+# knowing; they tell the network's part of the tail apart from the processes'.
+TCP_COUNTERS = ["TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes", "TcpExtListenOverflows",
+                "TcpExtListenDrops", "TcpExtTCPBacklogDrop"]
+
+
+def tcp_counters():
+    out = subprocess.run(["nstat", "-asz"], capture_output=True, text=True).stdout
+    got = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line and not line.startswith("#")}
+    got["softnet_dropped"] = sum(int(line.split()[1], 16) for line in open("/proc/net/softnet_stat"))
+    return {k: got.get(k, 0) for k in TCP_COUNTERS + ["softnet_dropped"]}
+
+
+def histogram_quantiles(body, name, qs):
+    """Quantiles of a Prometheus histogram as the upper bound of the bucket they fall in."""
+    buckets = []
+    for line in body.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    total = buckets[-1][1] if buckets else 0
+    out = []
+    for q in qs:
+        bound = next((le for le, n in buckets if total and n >= q * total), None)
+        out.append(bound)
+    return total, out
 
 
 def rss_kb(pid, field="VmRSS"):
@@ -96,6 +126,8 @@ def main():
           f"hard limit {hard}; greenmon cap {cap:,.0f} connections; RSS before {before / 1024:.1f} MB; "
           f"{os.cpu_count()} cpus", flush=True)
 
+    tcp_before = tcp_counters()
+    load_before = os.getloadavg()[0]
     # Two processes of half the parks each: one process cannot open 20,000 sockets here.
     halves = [[f"fleet-{p:03}" for p in range(PARKS) if p % 2 == k] for k in range(2)]
     fleets = [subprocess.Popen(
@@ -114,6 +146,10 @@ def main():
                 full = time.time() - t0
         time.sleep(1)
     outs = [f.communicate()[0].strip() for f in fleets]
+    tcp_after = tcp_counters()
+    load_after = os.getloadavg()[0]
+    body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5).read().decode()
+    answered, (p50, p99, p999) = histogram_quantiles(body, "greenmon_hj212_answer_seconds", [0.5, 0.99, 0.999])
     refused = probe.metric("greenmon_hj212_connections_refused_total")
     peak = rss_kb(svc.pid, "VmHWM")
     stored = probe.metric("greenmon_readings_stored_total")
@@ -129,6 +165,11 @@ def main():
     print(f"all {a.loggers} connected {full:.1f} s after the start; greenmon RSS with all connected "
           f"{during / 1024:.1f} MB (peak {peak / 1024:.1f} MB) = {per_conn / 1024:.1f} KB per connection; "
           f"refused at the cap {refused:.0f}; readings stored {stored:,.0f}", flush=True)
+    print(f"greenmon's own answer latency (frame read to answer queued), bucket upper bounds: p50 <= "
+          f"{p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms, p99.9 <= {p999 * 1000:.0f} ms over {answered:,.0f} "
+          f"answers", flush=True)
+    print("kernel TCP during the fleet: " + ", ".join(f"{k} +{tcp_after[k] - tcp_before[k]}" for k in tcp_after)
+          + f"; load average {load_before:.1f} -> {load_after:.1f}", flush=True)
     return 0
 
 

@@ -272,6 +272,7 @@ impl Connection {
                     break;
                 }
             };
+            let received = std::time::Instant::now();
             deframer.push(&buf[..n]);
             while let Some(frame) = deframer.next_frame() {
                 let (raw, reply) = match frame {
@@ -301,6 +302,7 @@ impl Connection {
                         _permit: permit,
                         conn: conn.clone(),
                         reply,
+                        received,
                     }),
                 };
                 // The queue to the batcher is bounded: when it is full this connection waits,

@@ -81,6 +81,8 @@ pub struct TcpReply {
     /// The frame is the logger's reply to one of greenmon's requests: passed on to the
     /// requester once committed, so the data it uploaded before the reply are stored by then.
     pub reply: Option<hj212::LoggerReply>,
+    /// When the frame was read off the connection.
+    pub received: std::time::Instant,
 }
 
 /// One logger connection as the requester ([`requester`]) knows it.
@@ -217,7 +219,12 @@ impl TcpReply {
     /// the primary key absorbs the repeat. Returns whether it was queued.
     pub fn answer(&self, answer: Vec<u8>, metrics: &Metrics) -> bool {
         match self.tx.try_send(answer) {
-            Ok(()) => true,
+            Ok(()) => {
+                metrics
+                    .hj212_answer_seconds
+                    .observe(self.received.elapsed().as_secs_f64());
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if self.close.close("answers_full", metrics) {
                     tracing::warn!(

@@ -26,6 +26,7 @@ pub const INGEST_LAG_SECONDS: &str = "greenmon_ingest_lag_seconds";
 pub const HJ212_ANSWERS: &str = "greenmon_hj212_answers_sent_total";
 pub const HJ212_IGNORED: &str = "greenmon_hj212_ignored_packets_total";
 pub const HJ212_CONNECTIONS: &str = "greenmon_hj212_connections";
+pub const HJ212_ANSWER_SECONDS: &str = "greenmon_hj212_answer_seconds";
 pub const HJ212_SPLIT_GAPS: &str = "greenmon_hj212_split_gaps_total";
 pub const HJ212_CONNECTIONS_CLOSED: &str = "greenmon_hj212_connections_closed_total";
 pub const HJ212_CONNECTIONS_REFUSED: &str = "greenmon_hj212_connections_refused_total";
@@ -73,6 +74,8 @@ pub struct Metrics {
     pub commit_retries: IntCounter,
     pub ingest_lag_seconds: Histogram,
     pub hj212_answers: IntCounter,
+    /// From an HJ 212 frame read off its connection to its answer queued for writing.
+    pub hj212_answer_seconds: Histogram,
     pub hj212_ignored: IntCounter,
     pub hj212_connections: IntGauge,
     pub hj212_split_gaps: IntCounter,
@@ -292,6 +295,11 @@ impl Metrics {
                 prometheus::exponential_buckets(0.01, 3.0, 12).expect("valid buckets"),
             ),
             hj212_answers: counter(HJ212_ANSWERS, "HJ 212 answers (9014, 9011) sent to loggers."),
+            hj212_answer_seconds: histogram(
+                HJ212_ANSWER_SECONDS,
+                "From an HJ 212 frame read off its connection to its answer queued for writing (commit included).",
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0],
+            ),
             hj212_ignored: counter(
                 HJ212_IGNORED,
                 "HJ 212 packets accepted with nothing to store (commands greenmon does not use).",

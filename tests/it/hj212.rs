@@ -250,6 +250,13 @@ async fn a_logger_over_tcp_gets_its_answers_after_the_commit() {
         ]
     );
     assert!(app.metric("greenmon_hj212_ignored_packets_total").await >= 1.0);
+    // Every answer queued had its wait measured.
+    let answers = app.metric("greenmon_hj212_answers_sent_total").await;
+    assert!(answers >= 7.0, "{answers} answers");
+    assert_eq!(
+        app.metric("greenmon_hj212_answer_seconds_count").await,
+        answers
+    );
     app.shutdown().await;
 }
 
