@@ -128,6 +128,11 @@ impl Latency {
         self.buckets[Self::bucket(ms)].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Answers recorded.
+    pub(crate) fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
     /// The latency below which a fraction `q` of answers came, in ms (bucket upper bound);
     /// `None` before any answer.
     pub(crate) fn quantile_ms(&self, q: f64) -> Option<u64> {
@@ -167,12 +172,23 @@ pub(crate) struct FleetStats {
     pub(crate) reconnects: AtomicU64,
     /// Connection attempts that failed.
     pub(crate) connect_failures: AtomicU64,
+    /// Loggers in the fleet, and how many of them have connected at least once.
+    pub(crate) loggers: AtomicU64,
+    pub(crate) connected: AtomicU64,
     pub(crate) latency: Latency,
+    /// The latencies of uploads first sent once every logger had connected: the fleet's steady
+    /// state, without the ramp, when the platform accepts thousands of connections at once.
+    pub(crate) steady: Latency,
 }
 
 impl FleetStats {
     fn answered(&self) -> u64 {
         self.stored.load(Ordering::Relaxed) + self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether every logger has connected at least once.
+    fn all_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed) >= self.loggers.load(Ordering::Relaxed)
     }
 
     /// One line for the end of a run.
@@ -183,8 +199,13 @@ impl FleetStats {
                 .quantile_ms(q)
                 .map_or_else(|| "-".to_string(), |v| format!("{v} ms"))
         };
+        let steady = |q| {
+            self.steady
+                .quantile_ms(q)
+                .map_or_else(|| "-".to_string(), |v| format!("{v} ms"))
+        };
         format!(
-            "{loggers} HJ 212 loggers sent {} uploads ({} re-sent) in {:.2} s: {} stored, {} refused; {} reconnects, {} failed connects; answer latency p50 {}, p99 {}",
+            "{loggers} HJ 212 loggers sent {} uploads ({} re-sent) in {:.2} s: {} stored, {} refused; {} reconnects, {} failed connects; answer latency p50 {}, p99 {}; once all were connected ({} answers): p50 {}, p99 {}",
             n(&self.sent),
             n(&self.resent),
             elapsed.as_secs_f64(),
@@ -194,6 +215,9 @@ impl FleetStats {
             n(&self.connect_failures),
             ms(0.5),
             ms(0.99),
+            self.steady.count(),
+            steady(0.5),
+            steady(0.99),
         )
     }
 }
@@ -207,6 +231,7 @@ pub(crate) async fn run_fleet(
     stop: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
+    stats.loggers.store(loggers.len() as u64, Ordering::Relaxed);
     let n = loggers.len().max(1) as u32;
     for (i, id) in loggers.into_iter().enumerate() {
         let i = i as u32;
@@ -230,6 +255,8 @@ struct Pending {
     qn: String,
     bytes: Vec<u8>,
     first_sent: Instant,
+    /// First sent once every logger had connected.
+    steady: bool,
 }
 
 /// Why a connection ended.
@@ -275,7 +302,9 @@ impl TcpLogger {
             };
             let ended = match connected {
                 Ok(stream) => {
-                    if !first {
+                    if first {
+                        self.stats.connected.fetch_add(1, Ordering::Relaxed);
+                    } else {
                         self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
                     first = false;
@@ -380,7 +409,12 @@ impl TcpLogger {
                         let now = Instant::now();
                         // A logger that fell behind (a long outage) does not catch up in a burst.
                         *next_due = (*next_due + self.cfg.every).max(now);
-                        let p = pending.insert(Pending { qn, bytes, first_sent: now });
+                        let p = pending.insert(Pending {
+                            qn,
+                            bytes,
+                            first_sent: now,
+                            steady: self.stats.all_connected(),
+                        });
                         sends = 0;
                         self.stats.sent.fetch_add(1, Ordering::Relaxed);
                         if !self.write(&mut stream, &p.bytes).await {
@@ -410,7 +444,11 @@ impl TcpLogger {
         let Some(p) = pending.take_if(|p| &p.qn == qn) else {
             return;
         };
-        self.stats.latency.record(p.first_sent.elapsed());
+        let latency = p.first_sent.elapsed();
+        self.stats.latency.record(latency);
+        if p.steady {
+            self.stats.steady.record(latency);
+        }
         let counter = if refused {
             &self.stats.refused
         } else {
