@@ -21,8 +21,9 @@
 //!   full waits (backpressure), so the queue never grows. For MQTT the broker's in-flight window
 //!   bounds it first (greenmon acknowledges only after commit, and the broker sends no more than
 //!   its window of unacknowledged messages), so with `ingest.queue` at least that window the
-//!   event loop practically never waits;
+//!   MQTT task practically never waits (except while Mosquitto drains a backlog past its window);
 //! - batches to the committer: `ingest.parallel_commits`;
+//! - acks of committed MQTT messages to the MQTT task: `ingest.ack_queue` ([`ack`]);
 //! - for TCP, the connection limit, a per-connection limit of unanswered frames, and the
 //!   per-connection queue of answers ([`TcpReply`]), which the committer never waits on: when it
 //!   is full, or an answer cannot be written within `hj212.write_timeout_secs`, the connection is
