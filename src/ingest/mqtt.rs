@@ -176,12 +176,18 @@ impl MqttSource {
             tracing::warn!(
                 "MQTT write interrupted; dropping the broker connection (the broker redelivers)."
             );
-            self.connected.store(false, Ordering::Relaxed);
-            self.metrics.mqtt_connected.set(0);
-            self.acks.invalidate(&mut self.eventloop);
+            self.drop_connection();
         }
         self.acks.write(&mut self.eventloop, tokens);
         None
+    }
+
+    /// Drops the network connection and every PUBACK not yet written for it; the next poll
+    /// reconnects.
+    fn drop_connection(&mut self) {
+        self.connected.store(false, Ordering::Relaxed);
+        self.metrics.mqtt_connected.set(0);
+        self.acks.invalidate(&mut self.eventloop);
     }
 
     /// Runs `wait` while writing the committer's acks as they come, so the committer never
@@ -241,10 +247,7 @@ impl MqttSource {
             keep_alive_secs = self.cfg.keep_alive_secs,
             "Ingest queue full for a keep-alive; dropping the broker connection until there is room (the broker redelivers)."
         );
-        self.connected.store(false, Ordering::Relaxed);
-        self.metrics.mqtt_connected.set(0);
-        // Drops the network connection and every PUBACK not yet written for it.
-        self.acks.invalidate(&mut self.eventloop);
+        self.drop_connection();
         self.metrics.mqtt_queue_stalls.inc();
         let wait = async {
             tokio::select! {

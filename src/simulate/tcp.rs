@@ -194,13 +194,8 @@ impl FleetStats {
     /// One line for the end of a run.
     pub(crate) fn summary(&self, loggers: usize, elapsed: Duration) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let ms = |q| {
-            self.latency
-                .quantile_ms(q)
-                .map_or_else(|| "-".to_string(), |v| format!("{v} ms"))
-        };
-        let steady = |q| {
-            self.steady
+        let ms = |latency: &Latency, q| {
+            latency
                 .quantile_ms(q)
                 .map_or_else(|| "-".to_string(), |v| format!("{v} ms"))
         };
@@ -213,11 +208,11 @@ impl FleetStats {
             n(&self.refused),
             n(&self.reconnects),
             n(&self.connect_failures),
-            ms(0.5),
-            ms(0.99),
+            ms(&self.latency, 0.5),
+            ms(&self.latency, 0.99),
             self.steady.count(),
-            steady(0.5),
-            steady(0.99),
+            ms(&self.steady, 0.5),
+            ms(&self.steady, 0.99),
         )
     }
 }
